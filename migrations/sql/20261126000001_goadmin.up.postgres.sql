@@ -1,11 +1,11 @@
 -- GoAdmin's own tables, from the dump shipped in go-admin v1.2.26 (data/admin.pgsql loaded into a scratch
 -- database, then `pg_dump --inserts --no-owner --no-privileges`). Changes from the dump: no psql
 -- meta-commands (the restrict/unrestrict lines), no SET lines and no set_config('search_path', '', false) (it empties the
--- search_path of a pooled connection); no "public." prefix, so the tables land in the connection's schema;
+-- search_path of a pooled connection), no "public." prefix, so the tables land in the connection's schema,
 -- the seeded admin/operator accounts and every row tied to them (goadmin_role_users,
 -- goadmin_user_permissions, and junk rows with role/user id 0) removed: staff log in with their users-app
--- account and the admin package mirrors them into goadmin_users; role 2 "Operator" renamed "Staff" (staff
--- who are not superusers); the menu reduced to the dashboard and the operation log; two indexes added for
+-- account and the admin package mirrors them into goadmin_users, role 2 "Operator" renamed "Staff" (staff
+-- who are not superusers), the menu reduced to the dashboard and the operation log, two indexes added for
 -- the lookups made on every request (session by sid, mirrored user by username).
 
 CREATE SEQUENCE goadmin_menu_myid_seq

@@ -1,10 +1,10 @@
 -- GoAdmin's own tables, from the dump shipped in go-admin v1.2.26 (data/admin.db, `sqlite3 admin.db .dump`).
--- Changes from the dump: no BEGIN/COMMIT/PRAGMA (the runner wraps the file in a transaction); backticks
--- turned into standard double quotes; the seeded admin/operator accounts and every row tied to them
+-- Changes from the dump: no BEGIN/COMMIT/PRAGMA (the runner wraps the file in a transaction), backticks
+-- turned into standard double quotes, the seeded admin/operator accounts and every row tied to them
 -- (goadmin_role_users, goadmin_user_permissions) removed: staff log in with their users-app account and
--- the admin package mirrors them into goadmin_users on login; role 2 "Operator" renamed "Staff" (the role
--- given to staff who are not superusers); the menu reduced to the dashboard and the operation log (GoAdmin's
--- own user/role/permission/menu editors are not used: roles follow is_staff/is_superuser); two indexes added
+-- the admin package mirrors them into goadmin_users on login, role 2 "Operator" renamed "Staff" (the role
+-- given to staff who are not superusers), the menu reduced to the dashboard and the operation log (GoAdmin's
+-- own user/role/permission/menu editors are not used: roles follow is_staff/is_superuser), two indexes added
 -- for the lookups made on every request (session by sid, mirrored user by username).
 
 CREATE TABLE IF NOT EXISTS "goadmin_role_permissions" (
