@@ -1,0 +1,154 @@
+package queue_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite"
+
+	"manouche/core/queue"
+	"manouche/core/testenv"
+)
+
+// testDB is one database a test runs against.
+type testDB struct {
+	name string
+	open func(t testing.TB) *bun.DB
+}
+
+// databases returns SQLite always, and Postgres when TEST_DATABASE_URL is set.
+func databases(t testing.TB) []testDB {
+	dbs := []testDB{{"sqlite", func(t testing.TB) *bun.DB { return openSQLite(t, t.TempDir()) }}}
+	if testenv.Optional(testenv.DatabaseURL) != "" {
+		dbs = append(dbs, testDB{"postgres", func(t testing.TB) *bun.DB { return openPostgres(t) }})
+	}
+	return dbs
+}
+
+func randomName(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+}
+
+// openSQLite opens (and migrates) dir/db.sqlite3.
+func openSQLite(t testing.TB, dir string) *bun.DB {
+	t.Helper()
+	path := filepath.Join(dir, "db.sqlite3")
+	sqldb, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	t.Cleanup(func() { _ = db.Close() })
+	migrateUp(t, db)
+	return db
+}
+
+// createPostgres creates a fresh database and returns its URL; it is dropped
+// when the test ends.
+func createPostgres(t testing.TB) string {
+	t.Helper()
+	base := testenv.Lookup(t, testenv.DatabaseURL)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := randomName("queue_test_")
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		_ = admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func openPostgresURL(t testing.TB, dsn string) *bun.DB {
+	t.Helper()
+	sqldb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := bun.NewDB(sqldb, pgdialect.New())
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func openPostgres(t testing.TB) *bun.DB {
+	t.Helper()
+	db := openPostgresURL(t, createPostgres(t))
+	migrateUp(t, db)
+	return db
+}
+
+func migrateUp(t testing.TB, db *bun.DB) {
+	t.Helper()
+	ctx := context.Background()
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return queue.MigrateUp(ctx, tx, queue.SchemaVersion)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it is true or the timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func mustNew(t testing.TB, cfg queue.Config) *queue.Queue {
+	t.Helper()
+	q, err := queue.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = q.Stop(ctx)
+		_ = q.Close()
+	})
+	return q
+}
+
+func unique(prefix string) string { return fmt.Sprintf("%s %s", prefix, randomName("")) }
+
+var _ = strings.Contains
