@@ -1,0 +1,208 @@
+// Package api is the request plumbing every app's JSON API shares: the error
+// shape of ../shared/API.md, strict JSON binding with field validation,
+// offset/per_page pagination, and the middleware that guards /api (content
+// negotiation, authentication).
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// The error types of the API contract.
+const (
+	TypeValidation           = "ValidationError"
+	TypeParse                = "ParseError"
+	TypeNotAuthenticated     = "NotAuthenticated"
+	TypeAuthenticationFailed = "AuthenticationFailed"
+	TypePermissionDenied     = "PermissionDenied"
+	TypeNotFound             = "NotFound"
+	TypeMethodNotAllowed     = "MethodNotAllowed"
+	TypeNotAcceptable        = "NotAcceptable"
+	TypePayloadTooLarge      = "PayloadTooLarge"
+	TypeUnsupportedMedia     = "UnsupportedMediaType"
+	TypeThrottled            = "Throttled"
+	TypeServerError          = "ServerError"
+	TypeServiceUnavailable   = "ServiceUnavailable"
+)
+
+// NonFieldErrors is the field name of errors that belong to no single field.
+const NonFieldErrors = "non_field_errors"
+
+// FieldError is one entry of an error response.
+type FieldError struct {
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// Error is an API error: a status, a type and its entries. Handlers return it
+// (or any error; unknown errors become a 500 ServerError).
+type Error struct {
+	Status int          `json:"-"`
+	Type   string       `json:"error_type"`
+	Errors []FieldError `json:"errors"`
+	// Header holds extra response headers (WWW-Authenticate, Retry-After).
+	Header map[string]string `json:"-"`
+	cause  error
+}
+
+func (e *Error) Error() string {
+	msgs := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		if fe.Field != "" {
+			msgs[i] = fe.Field + ": " + fe.Message
+		} else {
+			msgs[i] = fe.Message
+		}
+	}
+	return fmt.Sprintf("%d %s: %s", e.Status, e.Type, strings.Join(msgs, "; "))
+}
+
+// Unwrap returns the error that caused this one, if any.
+func (e *Error) Unwrap() error { return e.cause }
+
+// WithCause records the underlying error (logged, never shown to clients).
+func (e *Error) WithCause(err error) *Error { e.cause = err; return e }
+
+func newError(status int, typ, msg string) *Error {
+	return &Error{Status: status, Type: typ, Errors: []FieldError{{Message: msg}}}
+}
+
+// Validation is a 400 ValidationError with one entry per field error.
+func Validation(errs ...FieldError) *Error {
+	return &Error{Status: http.StatusBadRequest, Type: TypeValidation, Errors: errs}
+}
+
+// FieldErr is shorthand for a FieldError.
+func FieldErr(field, msg string) FieldError { return FieldError{Field: field, Message: msg} }
+
+// Parse is a 400 ParseError: the body is not valid JSON or has wrong types.
+func Parse(msg string) *Error { return newError(http.StatusBadRequest, TypeParse, msg) }
+
+// NotAuthenticated is a 401 for a request that brought no credentials.
+func NotAuthenticated() *Error {
+	e := newError(http.StatusUnauthorized, TypeNotAuthenticated, "Authentication credentials were not provided.")
+	e.Header = map[string]string{fiber.HeaderWWWAuthenticate: `Bearer realm="api"`}
+	return e
+}
+
+// AuthenticationFailed is a 401 for bad, expired or revoked credentials.
+func AuthenticationFailed(msg string) *Error {
+	if msg == "" {
+		msg = "Invalid token."
+	}
+	e := newError(http.StatusUnauthorized, TypeAuthenticationFailed, msg)
+	e.Header = map[string]string{fiber.HeaderWWWAuthenticate: `Bearer realm="api", error="invalid_token"`}
+	return e
+}
+
+// PermissionDenied is a 403.
+func PermissionDenied(msg string) *Error {
+	if msg == "" {
+		msg = "You do not have permission to perform this action."
+	}
+	return newError(http.StatusForbidden, TypePermissionDenied, msg)
+}
+
+// NotFound is a 404.
+func NotFound(msg string) *Error {
+	if msg == "" {
+		msg = "Not found."
+	}
+	return newError(http.StatusNotFound, TypeNotFound, msg)
+}
+
+// UnsupportedMediaType is a 415 for a body in a content type the route does not take.
+func UnsupportedMediaType(contentType string) *Error {
+	return newError(http.StatusUnsupportedMediaType, TypeUnsupportedMedia, fmt.Sprintf("Unsupported media type %q in request.", contentType))
+}
+
+// PayloadTooLarge is a 413.
+func PayloadTooLarge(limit int64) *Error {
+	return newError(http.StatusRequestEntityTooLarge, TypePayloadTooLarge,
+		fmt.Sprintf("Request body is too large: the limit is %d bytes.", limit))
+}
+
+// Throttled is a 429 with Retry-After.
+func Throttled(wait time.Duration) *Error {
+	secs := max(int(wait.Seconds()+0.999), 1)
+	e := newError(http.StatusTooManyRequests, TypeThrottled, fmt.Sprintf("Request was throttled. Expected available in %d seconds.", secs))
+	e.Header = map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(secs)}
+	return e
+}
+
+// Unavailable is a 503 with one entry per failing service (field database, cache, queue, storage).
+func Unavailable(errs ...FieldError) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Type: TypeServiceUnavailable, Errors: errs}
+}
+
+// ErrorHandler returns the Fiber error handler that turns every error into the
+// shape of the API contract. Unknown errors are logged with the request id and
+// answer 500 ServerError, with the error's text only when debug is on.
+func ErrorHandler(log *slog.Logger, debug bool, bodyLimit int64) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		apiErr := From(err, debug, bodyLimit)
+		if apiErr.Status >= 500 && apiErr.Type == TypeServerError {
+			log.Error("request failed", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
+		}
+		return Write(c, apiErr)
+	}
+}
+
+// From converts any error into an API error.
+func From(err error, debug bool, bodyLimit int64) *Error {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		switch fe.Code {
+		case http.StatusNotFound:
+			return NotFound("")
+		case http.StatusMethodNotAllowed:
+			return newError(fe.Code, TypeMethodNotAllowed, "Method not allowed.")
+		case http.StatusRequestEntityTooLarge:
+			return PayloadTooLarge(bodyLimit)
+		case http.StatusUnsupportedMediaType:
+			return newError(fe.Code, TypeUnsupportedMedia, fe.Message)
+		case http.StatusNotAcceptable:
+			return newError(fe.Code, TypeNotAcceptable, "Could not satisfy the request Accept header.")
+		case http.StatusTooManyRequests:
+			return Throttled(time.Second)
+		case http.StatusUnauthorized:
+			return AuthenticationFailed(fe.Message)
+		case http.StatusForbidden:
+			return PermissionDenied(fe.Message)
+		case http.StatusServiceUnavailable:
+			return Unavailable(FieldError{Message: fe.Message})
+		}
+		if fe.Code >= 400 && fe.Code < 500 {
+			// Header, URL and body errors fasthttp raises before routing.
+			return Parse(fe.Message)
+		}
+	}
+	msg := "A server error occurred."
+	if debug {
+		msg = err.Error()
+	}
+	return newError(http.StatusInternalServerError, TypeServerError, msg).WithCause(err)
+}
+
+// Write sends an API error as the response.
+func Write(c *fiber.Ctx, e *Error) error {
+	for k, v := range e.Header {
+		c.Set(k, v)
+	}
+	if e.Errors == nil {
+		e.Errors = []FieldError{}
+	}
+	return c.Status(e.Status).JSON(e)
+}

@@ -1,0 +1,126 @@
+package api
+
+import (
+	"fmt"
+	"log/slog"
+	"mime"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+const requestIDKey = "manouche.request_id"
+
+var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
+
+// RequestID echoes the client's X-Request-ID when it is a sane token (letters,
+// digits, . _ : -, at most 128 characters), and otherwise generates one. Every
+// response carries it and every log line of the request names it.
+func RequestID() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id := c.Get(fiber.HeaderXRequestID)
+		if !requestIDRe.MatchString(id) {
+			id = uuid.NewString()
+		}
+		c.Locals(requestIDKey, id)
+		c.Set(fiber.HeaderXRequestID, id)
+		return c.Next()
+	}
+}
+
+// RequestIDOf returns the id the RequestID middleware gave the request.
+func RequestIDOf(c *fiber.Ctx) string {
+	id, _ := c.Locals(requestIDKey).(string)
+	return id
+}
+
+func requestID(c *fiber.Ctx) string { return RequestIDOf(c) }
+
+// Recover turns a panic in a handler into a 500 ServerError (through the error
+// handler) and logs it with its stack and the request id.
+func Recover(log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("panic serving request", "request_id", requestID(c), "method", c.Method(), "path", c.Path(),
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return c.Next()
+	}
+}
+
+// AccessLog logs one line per request with log/slog: method, path, status,
+// bytes, duration, client IP and request id.
+func AccessLog(log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		if err != nil {
+			// Let the error handler write the response now, so the status is logged.
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+		}
+		status := c.Response().StatusCode()
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		log.LogAttrs(c.UserContext(), level, "request",
+			slog.String("method", c.Method()),
+			slog.String("path", c.Path()),
+			slog.Int("status", status),
+			slog.Int("bytes", len(c.Response().Body())),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("ip", c.IP()),
+			slog.String("request_id", requestID(c)),
+		)
+		return nil
+	}
+}
+
+// Versioning implements Accept-header versioning: no Accept, */*,
+// application/json and application/vnd.manouche+json; version=1.0 all mean
+// version 1.0; any other version, or an Accept header that allows no JSON,
+// answers 406 NotAcceptable.
+func Versioning() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !acceptable(c.Get(fiber.HeaderAccept)) {
+			return newError(fiber.StatusNotAcceptable, TypeNotAcceptable, "Could not satisfy the request Accept header.")
+		}
+		return c.Next()
+	}
+}
+
+func acceptable(accept string) bool {
+	if strings.TrimSpace(accept) == "" {
+		return true
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		if q, ok := params["q"]; ok && (q == "0" || q == "0.0" || q == "0.00" || q == "0.000") {
+			continue
+		}
+		switch mt {
+		case "*/*", "application/*", "application/json":
+			if v, ok := params["version"]; ok && v != "1.0" && v != "1" {
+				continue
+			}
+			return true
+		case "application/vnd.manouche+json":
+			if v, ok := params["version"]; !ok || v == "1.0" || v == "1" {
+				return true
+			}
+		}
+	}
+	return false
+}

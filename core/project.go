@@ -1,0 +1,232 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"manouche/core/db"
+	"manouche/core/templates"
+	"manouche/migrations"
+	"manouche/settings"
+	projecttemplates "manouche/templates"
+)
+
+// Project is one running Manouche instance: its settings and the services
+// built from them. Handlers, commands and ready hooks receive it; nothing in
+// it is global, so a test can run several projects side by side.
+type Project struct {
+	Settings  *settings.Settings
+	DB        *bun.DB
+	Log       *slog.Logger
+	Templates *templates.Set
+
+	apps     []App
+	checks   []check
+	mu       sync.Mutex
+	closers  []func() error
+	services []Service
+}
+
+type check struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// Options adjust how a project is built; the zero value is what the command
+// line uses.
+type Options struct {
+	// Templates replaces the project's templates/ folder (tests use it).
+	Templates fs.FS
+	// LogOutput replaces stderr as the log destination.
+	LogOutput *os.File
+	// Logger replaces the logger built from the settings.
+	Logger *slog.Logger
+}
+
+// LoadSettings loads the settings layers with every installed app's section.
+func LoadSettings(opts settings.Options) (*settings.Settings, error) {
+	for _, app := range Apps() {
+		if c, ok := app.(Configurable); ok {
+			opts.Sections = append(opts.Sections, settings.Section{App: app.Name(), Target: c.Settings()})
+		}
+	}
+	return settings.Load(opts)
+}
+
+// New builds a project from loaded settings: it opens the database, builds the
+// template set, and runs the apps' ready hooks. Close releases it all.
+func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, error) {
+	p := &Project{Settings: st, apps: Apps()}
+	p.Log = opts.Logger
+	if p.Log == nil {
+		out := opts.LogOutput
+		if out == nil {
+			out = os.Stderr
+		}
+		p.Log = NewLogger(st, out)
+	}
+	database, err := db.Open(ctx, st.DatabaseURL, st.Debug && st.LogLevel == "debug")
+	if err != nil {
+		return nil, err
+	}
+	p.DB = database
+	p.OnClose(database.Close)
+	p.AddCheck("database", func(ctx context.Context) error { return database.PingContext(ctx) })
+
+	projectTemplates := opts.Templates
+	if projectTemplates == nil {
+		projectTemplates = projecttemplates.FS
+	}
+	layers := []fs.FS{projectTemplates}
+	for _, app := range p.apps {
+		if t, ok := app.(Templater); ok {
+			layers = append(layers, t.Templates())
+		}
+	}
+	p.Templates = templates.New(templates.Overlay(layers...), st.Debug)
+
+	for _, app := range p.apps {
+		if r, ok := app.(ReadyHook); ok {
+			if err := r.Ready(ctx, p); err != nil {
+				_ = p.Close()
+				return nil, fmt.Errorf("app %s: ready: %w", app.Name(), err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// Apps returns the project's installed apps, in order.
+func (p *Project) Apps() []App { return p.apps }
+
+// Migrations returns a migration runner over the framework's migrations and
+// every installed app's, in installed order.
+func (p *Project) Migrations() *migrations.Runner {
+	sources := []migrations.Source{migrations.Framework()}
+	for _, app := range p.apps {
+		if m, ok := app.(Migrator); ok {
+			sources = append(sources, migrations.Source{App: app.Name(), FS: m.Migrations()})
+		}
+	}
+	return migrations.New(p.DB, sources...)
+}
+
+// AddCheck registers a readiness check, reported by /health/ready under name
+// (database, cache, queue, ...).
+func (p *Project) AddCheck(name string, fn func(context.Context) error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.checks = append(p.checks, check{name, fn})
+}
+
+// Check runs every readiness check, at most timeout each, and returns the
+// failures by name.
+func (p *Project) Check(ctx context.Context, timeout time.Duration) map[string]error {
+	p.mu.Lock()
+	checks := append([]check(nil), p.checks...)
+	p.mu.Unlock()
+	failed := map[string]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			if err := c.fn(cctx); err != nil {
+				mu.Lock()
+				failed[c.name] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return failed
+}
+
+// OnClose registers fn to run when the project closes, in reverse order of
+// registration (the database closes last).
+func (p *Project) OnClose(fn func() error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closers = append(p.closers, fn)
+}
+
+// Close releases everything the project opened.
+func (p *Project) Close() error {
+	p.mu.Lock()
+	closers := p.closers
+	p.closers = nil
+	p.mu.Unlock()
+	var errs []error
+	for i := len(closers) - 1; i >= 0; i-- {
+		if err := closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NewLogger builds the process logger: text in development, JSON in production
+// (LOG_FORMAT), at LOG_LEVEL.
+func NewLogger(st *settings.Settings, out *os.File) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(st.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if st.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(out, opts))
+	}
+	return slog.New(slog.NewTextHandler(out, opts))
+}
+
+// Service is a long-running part of a process that runs beside the web server
+// (the email worker when RUN_WORKER is on). Start returns once it runs; Stop
+// lets it finish the work in hand within ctx's deadline.
+type Service struct {
+	Name  string
+	Start func(ctx context.Context) error
+	Stop  func(ctx context.Context) error
+}
+
+// AddService registers a service that runserver starts beside the server.
+func (p *Project) AddService(s Service) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.services = append(p.services, s)
+}
+
+// startBackground starts every registered service and returns a function that
+// stops them, in reverse order, within SHUTDOWN_TIMEOUT.
+func (p *Project) startBackground(ctx context.Context, _ string) (func(), error) {
+	p.mu.Lock()
+	services := append([]Service(nil), p.services...)
+	p.mu.Unlock()
+	var started []Service
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.Settings.ShutdownTimeout)
+		defer cancel()
+		for i := len(started) - 1; i >= 0; i-- {
+			if err := started[i].Stop(sctx); err != nil {
+				p.Log.Error("stop service", "service", started[i].Name, "error", err)
+			}
+		}
+	}
+	for _, s := range services {
+		if err := s.Start(ctx); err != nil {
+			stop()
+			return nil, fmt.Errorf("start %s: %w", s.Name, err)
+		}
+		p.Log.Info("started", "service", s.Name)
+		started = append(started, s)
+	}
+	return stop, nil
+}

@@ -1,0 +1,195 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/helmet"
+
+	"manouche/core/api"
+)
+
+// Handler builds the project's HTTP application: the middleware stack, the
+// health endpoints, every app's routes, and one error handler so that every
+// error, from routing to panics, answers in the API's error shape.
+func (p *Project) Handler() *fiber.App {
+	st := p.Settings
+	limit := int64(st.MaxUploadSize)
+	app := fiber.New(fiber.Config{
+		AppName:                 st.SiteName,
+		BodyLimit:               int(limit),
+		DisableStartupMessage:   true,
+		ErrorHandler:            api.ErrorHandler(p.Log, st.Debug, limit),
+		ReadTimeout:             30 * time.Second,
+		WriteTimeout:            30 * time.Second,
+		IdleTimeout:             120 * time.Second,
+		ProxyHeader:             proxyHeader(st.NumProxies),
+		EnableTrustedProxyCheck: st.NumProxies > 0,
+		TrustedProxies:          trustedProxies(st.NumProxies),
+		StreamRequestBody:       false,
+	})
+	app.Use(api.RequestID())
+	app.Use(api.AccessLog(p.Log))
+	app.Use(api.Recover(p.Log))
+	app.Use(helmet.New(helmet.Config{
+		ContentSecurityPolicy:     "",
+		XFrameOptions:             "DENY",
+		ReferrerPolicy:            "same-origin",
+		HSTSMaxAge:                hstsAge(st.SiteScheme),
+		CrossOriginEmbedderPolicy: "unsafe-none",
+		CrossOriginResourcePolicy: "cross-origin",
+	}))
+	if len(st.CORSAllowedOrigins) > 0 {
+		app.Use(cors.New(cors.Config{
+			AllowOrigins:  strings.Join(st.CORSAllowedOrigins, ","),
+			AllowHeaders:  "Authorization, Content-Type, Accept, X-Request-ID",
+			ExposeHeaders: "X-Request-ID, Retry-After",
+			MaxAge:        86400,
+		}))
+	}
+	app.Use(allowedHosts(st.AllowedHosts))
+
+	app.Get("/health", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+	app.Get("/health/ready", func(c *fiber.Ctx) error {
+		failed := p.Check(c.UserContext(), 3*time.Second)
+		if len(failed) == 0 {
+			return c.JSON(fiber.Map{"status": "ok"})
+		}
+		var errs []api.FieldError
+		for _, name := range []string{"database", "cache", "queue", "storage"} {
+			if err, ok := failed[name]; ok {
+				errs = append(errs, api.FieldErr(name, p.checkMessage(name, err)))
+				delete(failed, name)
+			}
+		}
+		for name, err := range failed {
+			errs = append(errs, api.FieldErr(name, p.checkMessage(name, err)))
+		}
+		return api.Unavailable(errs...)
+	})
+
+	for _, a := range p.apps {
+		if r, ok := a.(Router); ok {
+			prefix := r.Prefix()
+			if prefix == "" || prefix == "/" {
+				r.Routes(app, p)
+			} else {
+				r.Routes(app.Group(strings.TrimSuffix(prefix, "/")), p)
+			}
+		}
+	}
+	return app
+}
+
+func (p *Project) checkMessage(name string, err error) string {
+	p.Log.Warn("readiness check failed", "check", name, "error", err)
+	if p.Settings.Debug {
+		return fmt.Sprintf("%s is unavailable: %v", name, err)
+	}
+	return name + " is unavailable."
+}
+
+// allowedHosts refuses requests whose Host header is not in ALLOWED_HOSTS,
+// like Django ("*" allows any, ".example.com" a domain and its subdomains).
+func allowedHosts(hosts []string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		host := c.Hostname()
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.ToLower(strings.TrimSuffix(host, "."))
+		for _, pat := range hosts {
+			pat = strings.ToLower(pat)
+			if h, _, err := net.SplitHostPort(pat); err == nil {
+				pat = h
+			}
+			switch {
+			case pat == "*", pat == host, strings.Trim(pat, "[]") == strings.Trim(host, "[]"):
+				return c.Next()
+			case strings.HasPrefix(pat, ".") && (host == pat[1:] || strings.HasSuffix(host, pat)):
+				return c.Next()
+			}
+		}
+		return api.Validation(api.FieldErr(api.NonFieldErrors,
+			fmt.Sprintf("Invalid Host header %q: add it to ALLOWED_HOSTS.", c.Hostname())))
+	}
+}
+
+func hstsAge(scheme string) int {
+	if scheme == "https" {
+		return 31536000
+	}
+	return 0
+}
+
+func proxyHeader(n int) string {
+	if n > 0 {
+		return fiber.HeaderXForwardedFor
+	}
+	return ""
+}
+
+// trustedProxies trusts every address as the immediate peer when NUM_PROXIES
+// is set: on Heroku the router's address is not known in advance; the client
+// IP is then taken NUM_PROXIES hops from the right of X-Forwarded-For (see ClientIP).
+func trustedProxies(n int) []string {
+	if n > 0 {
+		return []string{"0.0.0.0/0", "::/0"}
+	}
+	return nil
+}
+
+// ClientIP returns the client address the way Django REST framework's
+// throttles do: the socket's address, or with NUM_PROXIES trusted proxies the
+// address NUM_PROXIES entries from the right of X-Forwarded-For.
+func (p *Project) ClientIP(c *fiber.Ctx) string {
+	n := p.Settings.NumProxies
+	if n <= 0 {
+		return c.Context().RemoteIP().String()
+	}
+	xff := c.Get(fiber.HeaderXForwardedFor)
+	if xff == "" {
+		return c.Context().RemoteIP().String()
+	}
+	parts := strings.Split(xff, ",")
+	i := max(len(parts)-n, 0)
+	ip := strings.TrimSpace(parts[i])
+	if net.ParseIP(ip) == nil {
+		return c.Context().RemoteIP().String()
+	}
+	return ip
+}
+
+// Serve runs the HTTP server on addr until ctx is cancelled (SIGTERM, SIGINT),
+// then stops accepting connections and waits up to SHUTDOWN_TIMEOUT for
+// in-flight requests before returning.
+func (p *Project) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
+	app := p.Handler()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("runserver: listen on %s: %w", addr, err)
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	p.Log.Info("shutting down: draining in-flight requests", "timeout", p.Settings.ShutdownTimeout)
+	if err := app.ShutdownWithTimeout(p.Settings.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("runserver: shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+// Package settings holds Manouche's typed configuration and loads it in layers,
+// the way a Django project's settings are split into common, development and
+// production modules.
+//
+// Layers, later wins: common.toml → the layer named by SETTINGS (development by
+// default, production, testing) → a .env file → the process environment. Every
+// key is also an environment variable of the same name, so a Heroku app's
+// config vars (PORT, DATABASE_URL, REDIS_URL, SECRET_KEY, ...) work as they are.
+// Apps can declare sections of their own (see Section), read from the same
+// layers: key KEY of app blog is [blog] KEY in a layer file and BLOG_KEY in the
+// environment.
+package settings
+
+import (
+	"time"
+)
+
+// Layers lists the valid values of SETTINGS.
+var Layers = []string{"development", "production", "testing"}
+
+// DefaultLayer is the layer used when SETTINGS is not set.
+const DefaultLayer = "development"
+
+// Settings is the typed, validated configuration of one Manouche process.
+// Field tags name the setting (and environment variable); `secret` marks
+// values that `go run . settings` masks.
+type Settings struct {
+	// Layer is the name of the layer that was loaded (the value of SETTINGS).
+	Layer string
+
+	Debug        bool     `setting:"DEBUG"`
+	SecretKey    string   `setting:"SECRET_KEY" secret:"true"`
+	AllowedHosts []string `setting:"ALLOWED_HOSTS"`
+	ListenHost   string   `setting:"LISTEN_HOST"`
+	Port         int      `setting:"PORT"`
+
+	DatabaseURL string `setting:"DATABASE_URL" secret:"url"`
+	RedisURL    string `setting:"REDIS_URL" secret:"url"`
+
+	SiteName           string   `setting:"SITE_NAME"`
+	SiteDomain         string   `setting:"SITE_DOMAIN"`
+	SiteScheme         string   `setting:"SITE_SCHEME"`
+	FrontendURL        string   `setting:"FRONTEND_URL"`
+	CORSAllowedOrigins []string `setting:"CORS_ALLOWED_ORIGINS"`
+
+	LogFormat       string        `setting:"LOG_FORMAT"`
+	LogLevel        string        `setting:"LOG_LEVEL"`
+	ShutdownTimeout time.Duration `setting:"SHUTDOWN_TIMEOUT"`
+	MaxUploadSize   Size          `setting:"MAX_UPLOAD_SIZE"`
+
+	AuthTokenTTL         time.Duration `setting:"AUTH_TOKEN_TTL"`
+	PasswordResetTimeout time.Duration `setting:"PASSWORD_RESET_TIMEOUT"`
+	AuthThrottleRate     Rate          `setting:"AUTH_THROTTLE_RATE"`
+	APIThrottleRate      Rate          `setting:"API_THROTTLE_RATE"`
+	NumProxies           int           `setting:"NUM_PROXIES"`
+
+	EmailBackend        string        `setting:"EMAIL_BACKEND"`
+	EmailHost           string        `setting:"EMAIL_HOST"`
+	EmailPort           int           `setting:"EMAIL_PORT"`
+	EmailHostUser       string        `setting:"EMAIL_HOST_USER"`
+	EmailHostPassword   string        `setting:"EMAIL_HOST_PASSWORD" secret:"true"`
+	EmailUseTLS         bool          `setting:"EMAIL_USE_TLS"`
+	EmailUseSSL         bool          `setting:"EMAIL_USE_SSL"`
+	EmailTimeout        time.Duration `setting:"EMAIL_TIMEOUT"`
+	EmailFilePath       string        `setting:"EMAIL_FILE_PATH"`
+	DefaultFromEmail    string        `setting:"DEFAULT_FROM_EMAIL"`
+	ServerEmail         string        `setting:"SERVER_EMAIL"`
+	EmailSubjectPrefix  string        `setting:"EMAIL_SUBJECT_PREFIX"`
+	EmailMaxAttempts    int           `setting:"EMAIL_MAX_ATTEMPTS"`
+	RunWorker           bool          `setting:"RUN_WORKER"`
+	MailgunSMTPServer   string        `setting:"MAILGUN_SMTP_SERVER"`
+	MailgunSMTPPort     int           `setting:"MAILGUN_SMTP_PORT"`
+	MailgunSMTPLogin    string        `setting:"MAILGUN_SMTP_LOGIN"`
+	MailgunSMTPPassword string        `setting:"MAILGUN_SMTP_PASSWORD" secret:"true"`
+	MailgunDomain       string        `setting:"MAILGUN_DOMAIN"`
+
+	MediaRoot             string        `setting:"MEDIA_ROOT"`
+	MediaURL              string        `setting:"MEDIA_URL"`
+	EnableMediaUploadToS3 bool          `setting:"ENABLE_MEDIA_UPLOAD_TO_S3"`
+	AWSAccessKeyID        string        `setting:"AWS_ACCESS_KEY_ID"`
+	AWSSecretAccessKey    string        `setting:"AWS_SECRET_ACCESS_KEY" secret:"true"`
+	AWSStorageBucketName  string        `setting:"AWS_STORAGE_BUCKET_NAME"`
+	AWSS3Region           string        `setting:"AWS_S3_REGION"`
+	AWSS3EndpointURL      string        `setting:"AWS_S3_ENDPOINT_URL"`
+	AWSQuerystringAuth    bool          `setting:"AWS_QUERYSTRING_AUTH"`
+	AWSQuerystringExpire  time.Duration `setting:"AWS_QUERYSTRING_EXPIRE"`
+	AWSS3CacheControl     string        `setting:"AWS_S3_CACHE_CONTROL"`
+
+	// Sources tells, for each setting, which layer its value came from.
+	Sources map[string]string
+	// Apps holds the apps' own sections, by app name, as the pointers the apps declared.
+	Apps map[string]any
+}
+
+// aliases are other names accepted for a setting: the seed project's names and
+// Heroku add-ons'. The canonical name wins when both are set.
+var aliases = map[string]string{
+	"REDISTOGO_URL":                  "REDIS_URL",
+	"DJANGO_SECRET_KEY":              "SECRET_KEY",
+	"DJANGO_AWS_ACCESS_KEY_ID":       "AWS_ACCESS_KEY_ID",
+	"DJANGO_AWS_SECRET_ACCESS_KEY":   "AWS_SECRET_ACCESS_KEY",
+	"DJANGO_AWS_STORAGE_BUCKET_NAME": "AWS_STORAGE_BUCKET_NAME",
+	"DJANGO_AWS_S3_REGION_NAME":      "AWS_S3_REGION",
+	"AWS_S3_REGION_NAME":             "AWS_S3_REGION",
+}
+
+// SiteURL is the absolute base URL of the site, SITE_SCHEME://SITE_DOMAIN, with no trailing slash.
+func (s *Settings) SiteURL() string { return s.SiteScheme + "://" + s.SiteDomain }
+
+// Frontend is FRONTEND_URL, or the site URL when it is not set, with no trailing slash.
+func (s *Settings) Frontend() string {
+	if s.FrontendURL != "" {
+		return trimSlash(s.FrontendURL)
+	}
+	return s.SiteURL()
+}
+
+// App returns the section app declared, or nil.
+func (s *Settings) App(name string) any { return s.Apps[name] }
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
