@@ -325,7 +325,7 @@ func (r *Runner) ensureTable(ctx context.Context) error {
 
 func (r *Runner) applied(ctx context.Context) (map[string]record, error) {
 	var recs []record
-	if err := r.db.NewRaw("SELECT app, name, applied_at FROM " + Table).Scan(ctx, &recs); err != nil {
+	if err := r.db.NewRaw("SELECT app, name, applied_at FROM "+Table).Scan(ctx, &recs); err != nil {
 		return nil, fmt.Errorf("migrate: read %s: %w", Table, err)
 	}
 	out := make(map[string]record, len(recs))
