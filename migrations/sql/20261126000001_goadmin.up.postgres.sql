@@ -6,7 +6,8 @@
 -- goadmin_user_permissions, and junk rows with role/user id 0) removed: staff log in with their users-app
 -- account and the admin package mirrors them into goadmin_users, role 2 "Operator" renamed "Staff" (staff
 -- who are not superusers), the menu reduced to the dashboard and the operation log, two indexes added for
--- the lookups made on every request (session by sid, mirrored user by username).
+-- the lookups made on every request (session by sid, mirrored user by username), and the operation log's
+-- ip column widened from 15 to 64 characters (an IPv6 address does not fit in 15).
 
 CREATE SEQUENCE goadmin_menu_myid_seq
     START WITH 1
@@ -42,7 +43,7 @@ CREATE TABLE goadmin_operation_log (
     user_id integer NOT NULL,
     path character varying(255) NOT NULL,
     method character varying(10) NOT NULL,
-    ip character varying(15) NOT NULL,
+    ip character varying(64) NOT NULL,
     input text NOT NULL,
     created_at timestamp without time zone DEFAULT now(),
     updated_at timestamp without time zone DEFAULT now()

@@ -5,7 +5,8 @@
 -- the admin package mirrors them into goadmin_users on login, role 2 "Operator" renamed "Staff" (the role
 -- given to staff who are not superusers), the menu reduced to the dashboard and the operation log (GoAdmin's
 -- own user/role/permission/menu editors are not used: roles follow is_staff/is_superuser), two indexes added
--- for the lookups made on every request (session by sid, mirrored user by username).
+-- for the lookups made on every request (session by sid, mirrored user by username), and the operation
+-- log's ip column widened from 15 to 64 characters (an IPv6 address does not fit in 15).
 
 CREATE TABLE IF NOT EXISTS "goadmin_role_permissions" (
   "role_id" INT NOT NULL,
@@ -29,7 +30,7 @@ CREATE TABLE IF NOT EXISTS "goadmin_operation_log" (
   "user_id" INT NOT NULL,
   "path" CHAR(255) COLLATE NOCASE NOT NULL,
   "method" CHAR(10) COLLATE NOCASE NOT NULL,
-  "ip" CHAR(15) COLLATE NOCASE NOT NULL,
+  "ip" CHAR(64) COLLATE NOCASE NOT NULL,
   "input" text COLLATE NOCASE NOT NULL,
   "created_at" TIMESTAMP default CURRENT_TIMESTAMP,
   "updated_at" TIMESTAMP default CURRENT_TIMESTAMP

@@ -1,0 +1,271 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Kind is the kind of value a column holds: it picks how the admin lists, filters and edits it.
+type Kind int
+
+// The kinds a ModelAdmin field can declare.
+const (
+	KindString   Kind = iota // short text, one-line input
+	KindText                 // long text, textarea
+	KindBool                 // boolean, yes/no select (0/1 on SQLite, true/false on Postgres)
+	KindInt                  // integer, number input
+	KindDate                 // date, date picker
+	KindDateTime             // timestamp, date-time picker
+	KindUUID                 // UUID, generated on create when it is the primary key
+	KindFK                   // foreign key, shown and edited as its raw value (no joins: see ModelAdmin)
+	KindPassword             // password: the form hashes what is typed with Field.Hash, never shows the hash
+	KindImage                // image path or URL, shown as a thumbnail
+)
+
+// String returns the kind's name.
+func (k Kind) String() string {
+	switch k {
+	case KindString:
+		return "string"
+	case KindText:
+		return "text"
+	case KindBool:
+		return "bool"
+	case KindInt:
+		return "int"
+	case KindDate:
+		return "date"
+	case KindDateTime:
+		return "datetime"
+	case KindUUID:
+		return "uuid"
+	case KindFK:
+		return "fk"
+	case KindPassword:
+		return "password"
+	case KindImage:
+		return "image"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Field declares one column of a model.
+type Field struct {
+	// Name is the column name.
+	Name string
+	// Label is the column's human name; it defaults to Name with underscores turned into spaces.
+	Label string
+	// Kind says how the column is shown and edited.
+	Kind Kind
+	// Hash turns a typed password into the stored hash (KindPassword only, required there).
+	// A blank password in an edit form keeps the stored hash.
+	Hash func(password string) (string, error)
+}
+
+// ModelAdmin declares the admin pages of one table, the way Django's ModelAdmin does:
+// list columns, search fields, filters, ordering, form fields and read-only fields.
+// The admin turns it into GoAdmin pages: list (paginated), detail, create, edit and delete.
+type ModelAdmin struct {
+	// Table is the database table.
+	Table string
+	// Name is the URL segment (/admin/info/<Name>); it defaults to Table.
+	Name string
+	// Title is shown on the pages and in the menu; it defaults to Table.
+	Title string
+	// Icon is a Font Awesome icon for the menu, e.g. "fa-users"; it defaults to "fa-table".
+	Icon string
+	// PrimaryKey is the primary key column; it defaults to "id".
+	PrimaryKey string
+	// Fields declares every column the other lists name.
+	Fields []Field
+	// List are the columns of the list page, in order (the primary key is always available).
+	List []string
+	// Search are the columns a search matches (case-insensitive substring, any of them).
+	Search []string
+	// Filters are the columns the list can be filtered on (exact match; bool columns get yes/no).
+	Filters []string
+	// Ordering is the default order of the list: a column, with a leading "-" for descending.
+	Ordering string
+	// Form are the columns of the create and edit forms, in order.
+	Form []string
+	// ReadOnly are form columns shown but never written (on create and on edit).
+	ReadOnly []string
+	// PageSize is the default number of rows per page; it defaults to 25.
+	PageSize int
+	// NoCreate hides the create page and refuses creates.
+	NoCreate bool
+	// NoDelete hides the delete button and refuses deletes.
+	NoDelete bool
+	// SuperuserOnly restricts the pages to superusers (staff who are not superusers get 403).
+	SuperuserOnly bool
+}
+
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// name returns the URL segment of the model.
+func (m ModelAdmin) name() string {
+	if m.Name != "" {
+		return m.Name
+	}
+	return m.Table
+}
+
+func (m ModelAdmin) title() string {
+	if m.Title != "" {
+		return m.Title
+	}
+	return m.Table
+}
+
+func (m ModelAdmin) pk() string {
+	if m.PrimaryKey != "" {
+		return m.PrimaryKey
+	}
+	return "id"
+}
+
+func (m ModelAdmin) pageSize() int {
+	if m.PageSize > 0 {
+		return m.PageSize
+	}
+	return 25
+}
+
+// field returns the declaration of a column.
+func (m ModelAdmin) field(name string) (Field, bool) {
+	for _, f := range m.Fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+func (f Field) label() string {
+	if f.Label != "" {
+		return f.Label
+	}
+	return strings.ReplaceAll(f.Name, "_", " ")
+}
+
+// ordering returns the default sort column and whether it is descending.
+func (m ModelAdmin) ordering() (string, bool) {
+	if m.Ordering == "" {
+		return m.pk(), true
+	}
+	if strings.HasPrefix(m.Ordering, "-") {
+		return m.Ordering[1:], true
+	}
+	return m.Ordering, false
+}
+
+// columns returns every column the model declares, primary key included.
+func (m ModelAdmin) columns() []string {
+	cols := []string{m.pk()}
+	for _, f := range m.Fields {
+		if !slices.Contains(cols, f.Name) {
+			cols = append(cols, f.Name)
+		}
+	}
+	return cols
+}
+
+// sortable returns the columns the list may be sorted on: the list columns and the primary key.
+func (m ModelAdmin) sortable() []string {
+	cols := []string{m.pk()}
+	for _, c := range m.List {
+		f, _ := m.field(c)
+		if f.Kind == KindPassword {
+			continue
+		}
+		if !slices.Contains(cols, c) {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
+// writable returns the form columns that a create or an edit may write.
+func (m ModelAdmin) writable() []string {
+	var cols []string
+	for _, c := range m.Form {
+		if !slices.Contains(m.ReadOnly, c) {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
+// Validate reports every mistake in the declaration at once: unknown columns, bad names,
+// a password field without a hash function, a sort on an undeclared column.
+func (m ModelAdmin) Validate() error {
+	var errs []error
+	if !identRe.MatchString(m.Table) {
+		errs = append(errs, fmt.Errorf("table %q is not a plain SQL identifier", m.Table))
+	}
+	if !identRe.MatchString(m.name()) {
+		errs = append(errs, fmt.Errorf("name %q is not a plain identifier", m.name()))
+	}
+	if m.name() == "op" {
+		errs = append(errs, errors.New(`name "op" is taken by the operation log`))
+	}
+	if !identRe.MatchString(m.pk()) {
+		errs = append(errs, fmt.Errorf("primary key %q is not a plain SQL identifier", m.pk()))
+	}
+	seen := map[string]bool{}
+	for _, f := range m.Fields {
+		if !identRe.MatchString(f.Name) {
+			errs = append(errs, fmt.Errorf("field %q is not a plain SQL identifier", f.Name))
+		}
+		if seen[f.Name] {
+			errs = append(errs, fmt.Errorf("field %q declared twice", f.Name))
+		}
+		seen[f.Name] = true
+		if f.Kind < KindString || f.Kind > KindImage {
+			errs = append(errs, fmt.Errorf("field %q has unknown kind %d", f.Name, int(f.Kind)))
+		}
+		if f.Kind == KindPassword && f.Hash == nil {
+			errs = append(errs, fmt.Errorf("password field %q needs a Hash function", f.Name))
+		}
+	}
+	check := func(list string, cols []string) {
+		for _, c := range cols {
+			if c == m.pk() {
+				continue
+			}
+			if _, ok := m.field(c); !ok {
+				errs = append(errs, fmt.Errorf("%s names %q, which is not in Fields", list, c))
+			}
+		}
+	}
+	check("List", m.List)
+	check("Search", m.Search)
+	check("Filters", m.Filters)
+	check("Form", m.Form)
+	check("ReadOnly", m.ReadOnly)
+	if col, _ := m.ordering(); col != m.pk() {
+		if _, ok := m.field(col); !ok {
+			errs = append(errs, fmt.Errorf("Ordering names %q, which is not in Fields", col))
+		}
+	}
+	for _, c := range m.List {
+		if f, ok := m.field(c); ok && f.Kind == KindPassword {
+			errs = append(errs, fmt.Errorf("List names password field %q", c))
+		}
+	}
+	for _, c := range m.Search {
+		if f, ok := m.field(c); ok && f.Kind == KindPassword {
+			errs = append(errs, fmt.Errorf("Search names password field %q", c))
+		}
+	}
+	if len(m.List) == 0 {
+		errs = append(errs, errors.New("List is empty"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("admin: model %q: %w", m.Table, err)
+	}
+	return nil
+}
