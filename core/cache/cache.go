@@ -1,0 +1,598 @@
+// Package cache is the framework's cache: Redis when a Redis URL is
+// configured, an in-process TinyLFU cache when it is not, behind one API
+// (Get, Set, Delete and the get-or-load Once) built on go-redis/cache.
+//
+// # The flow
+//
+// Apps read through the cache and write to the database, then update (Set) or
+// invalidate (Delete) the cache:
+//
+//	var u User
+//	err := c.Once(ctx, "user:"+id, &u, 5*time.Minute, func(ctx context.Context) (any, error) {
+//		return loadUser(ctx, db, id) // return an error wrapping cache.ErrNotFound for a missing row
+//	})
+//	...
+//	_, err = db.NewUpdate().Model(&u).WherePK().Exec(ctx)
+//	err = c.Delete(ctx, "user:"+id)
+//
+// # No process-local layer in front of Redis
+//
+// With Redis configured every read goes to Redis; there is deliberately no
+// in-process copy in front of it. A local copy could not be invalidated on the
+// other processes without a pub/sub channel, so a token revoked on one web
+// process would keep working on the others until their copy expired. Reading
+// Redis costs one round trip (a fraction of a millisecond on the same network),
+// which is what lets a Delete take effect on every process at once.
+//
+// # Deletes that race with loads
+//
+// A read-through cache has a classic race: request A misses, loads the row,
+// request B updates the row and deletes the key, then A stores the row it read
+// before the update, and the stale value lives until its TTL. For revoked
+// tokens that would mean a token that keeps working. This package closes the
+// race: Delete does not remove a key but overwrites it with a short-lived
+// tombstone (Config.DeleteGuard, default 5 s), and Once stores what it loaded
+// only when the key is absent (SET NX in Redis, a locked check in process).
+// While the tombstone lives, reads of that key go to the loader and are not
+// cached. Set, an explicit write of a fresh value, overwrites a tombstone.
+//
+// # When Redis fails
+//
+// Redis is a cache, never the source of truth, so its failure must not fail a
+// request. The client uses short timeouts (Config.Timeout, default 250 ms, for
+// dialing, reading and writing) and one retry, so an unreachable Redis costs a
+// request at most about two timeouts (one dial attempt per try, one retry). After a Redis error the cache stops
+// using Redis for Config.RetryInterval (default 1 s) and logs at most one
+// warning per Config.LogInterval: during that time Once calls the loader
+// directly (the request is answered from the database), Get reports a miss
+// together with an error wrapping ErrUnavailable, and Set and Delete return an
+// error wrapping ErrUnavailable at once.
+//
+// A Delete that fails because Redis is unreachable is remembered (up to
+// 10,000 keys) and written as soon as Redis answers again, before anything
+// else is read from it, so a value revoked during an outage (say Redis was
+// partitioned, not restarted) does not come back. Another process may still
+// read such a key between Redis's return and this process's next use of it;
+// keep the TTL of authorisation data short (minutes) to bound that window.
+//
+// New does not fail when Redis is unreachable (the process starts and falls
+// back to the database); it fails on a malformed URL. Use Ping for readiness.
+//
+// # Values
+//
+// Values are encoded with go-redis/cache's codec: []byte and string as they
+// are, anything else as MessagePack (compressed with S2 above 64 bytes), so
+// struct fields need to be exported; msgpack tags are honoured. Decoding into
+// dst follows MessagePack's rules.
+package cache
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	gocache "github.com/go-redis/cache/v9"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults applied by New for zero Config fields.
+const (
+	DefaultLocalSize     = 10000
+	DefaultLocalTTL      = time.Hour
+	DefaultTTL           = time.Hour
+	DefaultTimeout       = 250 * time.Millisecond
+	DefaultRetryInterval = time.Second
+	DefaultLogInterval   = 10 * time.Second
+	DefaultDeleteGuard   = 5 * time.Second
+	maxPendingDeletes    = 10000
+)
+
+var (
+	// ErrNotFound is what a loader passed to Once returns (wrapped or not) when
+	// the thing it loads does not exist. Once returns it to the caller, and
+	// caches that answer for Config.NegativeTTL when that is positive.
+	ErrNotFound = errors.New("cache: not found")
+
+	// ErrUnavailable is wrapped by the errors returned while Redis is
+	// unreachable.
+	ErrUnavailable = errors.New("cache: redis unavailable")
+)
+
+// Config configures a Cache. Only RedisURL decides the mode; the zero value
+// is an in-process cache with the defaults above.
+type Config struct {
+	// RedisURL is a redis:// or rediss:// URL (the value of REDIS_URL or
+	// REDISTOGO_URL). Empty means an in-process cache.
+	RedisURL string
+	// VerifyTLS turns on certificate verification for rediss:// URLs. It is
+	// off by default because Heroku Redis serves self-signed certificates and
+	// Heroku's documentation tells clients to skip verification; the link is
+	// still encrypted. Turn it on for a Redis with a certificate from a CA.
+	VerifyTLS bool
+	// Prefix is prepended to every key, so several apps or test runs can
+	// share one Redis database (e.g. "manouche:").
+	Prefix string
+	// LocalSize is the in-process cache's capacity in entries (in-process
+	// mode only; default 10,000). TinyLFU evicts the least useful entries.
+	LocalSize int
+	// LocalTTL bounds the life of any in-process entry (in-process mode only;
+	// default 1 h). An entry lives min(its TTL, LocalTTL).
+	LocalTTL time.Duration
+	// NegativeTTL is how long Once remembers that its loader answered
+	// ErrNotFound. Zero (the default) does not cache "not found" answers.
+	NegativeTTL time.Duration
+	// DeleteGuard is how long a deleted key refuses values loaded by Once
+	// (see the package documentation; default 5 s).
+	DeleteGuard time.Duration
+	// Timeout is the dial, read and write timeout of Redis commands
+	// (default 250 ms).
+	Timeout time.Duration
+	// RetryInterval is how long the cache bypasses Redis after a Redis error
+	// (default 1 s).
+	RetryInterval time.Duration
+	// LogInterval is the least time between two warnings about Redis errors
+	// (default 10 s).
+	LogInterval time.Duration
+	// Logger receives warnings about Redis errors (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Cache is a cache shared by the whole process. It is safe for concurrent use.
+type Cache struct {
+	cfg    Config
+	rdb    *redis.Client
+	cc     *gocache.Cache
+	log    *slog.Logger
+	prefix string
+	group  singleflight.Group
+
+	localMu sync.Mutex // serialises in-process writes (set-if-absent)
+
+	mu         sync.Mutex // guards the fields below
+	downUntil  time.Time
+	lastLog    time.Time
+	suppressed int
+	pending    map[string]struct{} // deletes to replay once Redis is back
+}
+
+// New returns a Cache for cfg. It fails only on a malformed Redis URL: an
+// unreachable Redis is reported by Ping and handled by falling back to the
+// loaders.
+func New(cfg Config) (*Cache, error) {
+	if cfg.LocalSize <= 0 {
+		cfg.LocalSize = DefaultLocalSize
+	}
+	if cfg.LocalTTL <= 0 {
+		cfg.LocalTTL = DefaultLocalTTL
+	}
+	if cfg.DeleteGuard <= 0 {
+		cfg.DeleteGuard = DefaultDeleteGuard
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = DefaultRetryInterval
+	}
+	if cfg.LogInterval <= 0 {
+		cfg.LogInterval = DefaultLogInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Cache{cfg: cfg, log: cfg.Logger, prefix: cfg.Prefix, pending: map[string]struct{}{}}
+	if strings.TrimSpace(cfg.RedisURL) == "" {
+		c.cc = gocache.New(&gocache.Options{LocalCache: gocache.NewTinyLFU(cfg.LocalSize, cfg.LocalTTL)})
+		return c, nil
+	}
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("cache: parse redis URL: %w", err)
+	}
+	if opt.TLSConfig != nil && !cfg.VerifyTLS {
+		// Heroku Redis (rediss://) uses self-signed certificates.
+		opt.TLSConfig = &tls.Config{ServerName: opt.TLSConfig.ServerName, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec // documented on Config.VerifyTLS
+	}
+	opt.DialTimeout = cfg.Timeout
+	opt.ReadTimeout = cfg.Timeout
+	opt.WriteTimeout = cfg.Timeout
+	opt.PoolTimeout = cfg.Timeout
+	opt.DialerRetries = 1 // the pool's own dial retries (default 5, 100 ms apart) would hold a request ~0.5 s
+	opt.MaxRetries = 1    // one retry heals a pooled connection broken by a Redis restart
+	opt.MinRetryBackoff = 8 * time.Millisecond
+	opt.MaxRetryBackoff = 32 * time.Millisecond
+	opt.ContextTimeoutEnabled = true
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	c.rdb = redis.NewClient(opt)
+	c.cc = gocache.New(&gocache.Options{Redis: c.rdb})
+	return c, nil
+}
+
+// Redis returns the Redis client, for other users of the same server (the
+// rate limiter), or nil for an in-process cache.
+func (c *Cache) Redis() *redis.Client { return c.rdb }
+
+// Ping reports whether the cache can serve: always nil in process, the result
+// of a Redis PING otherwise (ignoring the back-off after earlier errors).
+func (c *Cache) Ping(ctx context.Context) error {
+	if c.rdb == nil {
+		return nil
+	}
+	if err := c.rdb.Ping(ctx).Err(); err != nil {
+		c.failed(ctx, "ping", err)
+		return fmt.Errorf("cache: ping redis: %w", err)
+	}
+	c.mu.Lock()
+	c.downUntil = time.Time{}
+	c.mu.Unlock()
+	return nil
+}
+
+// Close releases the Redis connections. The Cache must not be used after.
+func (c *Cache) Close() error {
+	if c.rdb == nil {
+		return nil
+	}
+	if err := c.rdb.Close(); err != nil {
+		return fmt.Errorf("cache: close: %w", err)
+	}
+	return nil
+}
+
+// Get decodes the value cached under key into dst, a non-nil pointer. It
+// reports found=false on a miss, a deleted key, a cached "not found" and when
+// Redis is unavailable (then err wraps ErrUnavailable).
+func (c *Cache) Get(ctx context.Context, key string, dst any) (found bool, err error) {
+	if err := checkDst(dst); err != nil {
+		return false, err
+	}
+	e, err := c.read(ctx, key)
+	if err != nil || e.kind != kindValue {
+		return false, err
+	}
+	if err := c.cc.Unmarshal(e.payload, dst); err != nil {
+		return false, fmt.Errorf("cache: get %q: decode into %T: %w", key, dst, err)
+	}
+	return true, nil
+}
+
+// Set caches v under key for ttl (DefaultTTL when ttl <= 0), replacing any
+// value or tombstone.
+func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) error {
+	b, err := c.encode(kindValue, v, ttl)
+	if err != nil {
+		return fmt.Errorf("cache: set %q: %w", key, err)
+	}
+	if err := c.write(ctx, key, b, ttl, false); err != nil {
+		return fmt.Errorf("cache: set %q: %w", key, err)
+	}
+	return nil
+}
+
+// Delete invalidates keys: they read as missing on every process at once,
+// and for Config.DeleteGuard Once does not cache what it loads for them.
+func (c *Cache) Delete(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if c.rdb == nil {
+		for _, k := range keys {
+			b, _ := c.encode(kindDeleted, nil, c.cfg.DeleteGuard)
+			_ = c.write(ctx, k, b, c.cfg.DeleteGuard, false)
+		}
+		return nil
+	}
+	if !c.usable() {
+		c.remember(keys)
+		return fmt.Errorf("cache: delete %q: %w", keys, ErrUnavailable)
+	}
+	if err := c.flushPending(ctx); err != nil {
+		c.remember(keys)
+		return fmt.Errorf("cache: delete %q: %w", keys, err)
+	}
+	if err := c.tombstones(ctx, keys); err != nil {
+		c.remember(keys)
+		return fmt.Errorf("cache: delete %q: %w", keys, err)
+	}
+	return nil
+}
+
+// Once decodes the value cached under key into dst; on a miss it calls load,
+// caches its result for ttl (DefaultTTL when ttl <= 0) and decodes that into
+// dst. Concurrent misses of one key in a process share one call of load.
+//
+// An error from load is returned as it is (errors.Is works on it) and nothing
+// is cached, except an error wrapping ErrNotFound, which is cached for
+// Config.NegativeTTL when that is positive (later calls then return
+// ErrNotFound without calling load). When Redis is unavailable Once calls load
+// directly: the answer comes from the source, not an error.
+func (c *Cache) Once(ctx context.Context, key string, dst any, ttl time.Duration, load func(ctx context.Context) (any, error)) error {
+	if err := checkDst(dst); err != nil {
+		return err
+	}
+	if load == nil {
+		return errors.New("cache: once: nil load func")
+	}
+	e, err := c.read(ctx, key)
+	switch {
+	case err != nil: // Redis unavailable: answer from the source
+		b, lerr := c.load(ctx, key, ttl, load)
+		if lerr != nil {
+			return lerr
+		}
+		return c.decode(key, b, dst)
+	case e.kind == kindValue:
+		if derr := c.cc.Unmarshal(e.payload, dst); derr == nil {
+			return nil
+		}
+		// An entry that no longer decodes (its type changed): replace it.
+		b, lerr := c.load(ctx, key, ttl, load)
+		if lerr != nil {
+			return lerr
+		}
+		_ = c.write(ctx, key, b, ttl, false)
+		return c.decode(key, b, dst)
+	case e.kind == kindNotFound:
+		return fmt.Errorf("cache: %q: %w", key, ErrNotFound)
+	case e.kind == kindDeleted:
+		b, lerr := c.load(ctx, key, ttl, load)
+		if lerr != nil {
+			return lerr
+		}
+		return c.decode(key, b, dst)
+	}
+	// Miss: one load per key at a time in this process, stored if absent.
+	v, err, _ := c.group.Do(key, func() (any, error) {
+		b, lerr := c.load(ctx, key, ttl, load)
+		if lerr != nil {
+			if errors.Is(lerr, ErrNotFound) && c.cfg.NegativeTTL > 0 {
+				nb, _ := c.encode(kindNotFound, nil, c.cfg.NegativeTTL)
+				_ = c.write(ctx, key, nb, c.cfg.NegativeTTL, true)
+			}
+			return nil, lerr
+		}
+		_ = c.write(ctx, key, b, ttl, true)
+		return b, nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.decode(key, v.([]byte), dst)
+}
+
+// load calls the loader and encodes its value as a cache entry.
+func (c *Cache) load(ctx context.Context, key string, ttl time.Duration, load func(context.Context) (any, error)) ([]byte, error) {
+	v, err := load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.encode(kindValue, v, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("cache: once %q: %w", key, err)
+	}
+	return b, nil
+}
+
+func (c *Cache) decode(key string, entry []byte, dst any) error {
+	e, ok := parse(entry)
+	if !ok {
+		return fmt.Errorf("cache: %q: malformed entry", key)
+	}
+	if err := c.cc.Unmarshal(e.payload, dst); err != nil {
+		return fmt.Errorf("cache: %q: decode into %T: %w", key, dst, err)
+	}
+	return nil
+}
+
+func checkDst(dst any) error {
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("cache: destination must be a non-nil pointer, got %T", dst)
+	}
+	return nil
+}
+
+// Entries are a kind byte, an 8-byte expiry (Unix nanoseconds) and the
+// payload encoded by go-redis/cache. The expiry makes per-entry TTLs work in
+// process (TinyLFU has one TTL for all) and below Redis's one-second grain.
+const (
+	kindValue    byte = 'v'
+	kindNotFound byte = 'n'
+	kindDeleted  byte = 'd'
+	headerLen         = 9
+)
+
+type entry struct {
+	kind    byte
+	payload []byte
+}
+
+func (c *Cache) encode(kind byte, v any, ttl time.Duration) ([]byte, error) {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	var payload []byte
+	if kind == kindValue {
+		var err error
+		if payload, err = c.cc.Marshal(v); err != nil {
+			return nil, fmt.Errorf("encode %T: %w", v, err)
+		}
+	}
+	b := make([]byte, headerLen, headerLen+len(payload))
+	b[0] = kind
+	binary.BigEndian.PutUint64(b[1:], uint64(time.Now().Add(ttl).UnixNano()))
+	return append(b, payload...), nil
+}
+
+// parse splits a stored entry; expired and malformed entries are not ok.
+func parse(b []byte) (entry, bool) {
+	if len(b) < headerLen {
+		return entry{}, false
+	}
+	switch b[0] {
+	case kindValue, kindNotFound, kindDeleted:
+	default:
+		return entry{}, false
+	}
+	if time.Now().UnixNano() >= int64(binary.BigEndian.Uint64(b[1:headerLen])) {
+		return entry{}, false
+	}
+	return entry{kind: b[0], payload: b[headerLen:]}, true
+}
+
+// read returns the live entry under key; a zero entry (kind 0) is a miss.
+// The error is non-nil only when Redis is unavailable.
+func (c *Cache) read(ctx context.Context, key string) (entry, error) {
+	if c.rdb != nil {
+		if !c.usable() {
+			return entry{}, fmt.Errorf("cache: get %q: %w", key, ErrUnavailable)
+		}
+		if err := c.flushPending(ctx); err != nil {
+			return entry{}, fmt.Errorf("cache: get %q: %w", key, err)
+		}
+	}
+	var b []byte
+	err := c.cc.Get(ctx, c.prefix+key, &b)
+	if errors.Is(err, gocache.ErrCacheMiss) {
+		return entry{}, nil
+	}
+	if err != nil {
+		c.failed(ctx, "get", err)
+		return entry{}, fmt.Errorf("cache: get %q: %w: %w", key, ErrUnavailable, err)
+	}
+	e, _ := parse(b)
+	return e, nil
+}
+
+// write stores an encoded entry; ifAbsent stores it only where no live
+// entry (value, "not found" or tombstone) exists.
+func (c *Cache) write(ctx context.Context, key string, b []byte, ttl time.Duration, ifAbsent bool) error {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	k := c.prefix + key
+	if c.rdb == nil {
+		c.localMu.Lock()
+		defer c.localMu.Unlock()
+		if ifAbsent {
+			var old []byte
+			if c.cc.Get(ctx, k, &old) == nil {
+				if _, live := parse(old); live {
+					return nil
+				}
+			}
+		}
+		return c.cc.Set(&gocache.Item{Ctx: ctx, Key: k, Value: b, TTL: ttl})
+	}
+	if !c.usable() {
+		return ErrUnavailable
+	}
+	// go-redis/cache turns TTLs under a second into an hour; Redis keeps the
+	// entry a little longer and the entry's own expiry decides.
+	rttl := ttl.Truncate(time.Second)
+	if rttl < ttl {
+		rttl += time.Second
+	}
+	err := c.cc.Set(&gocache.Item{Ctx: ctx, Key: k, Value: b, TTL: rttl, SetNX: ifAbsent})
+	if err != nil {
+		c.failed(ctx, "set", err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// tombstones overwrites keys with tombstones in one round trip.
+func (c *Cache) tombstones(ctx context.Context, keys []string) error {
+	b, _ := c.encode(kindDeleted, nil, c.cfg.DeleteGuard)
+	rttl := c.cfg.DeleteGuard.Truncate(time.Second) + time.Second
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Set(ctx, c.prefix+k, b, rttl)
+		}
+		return nil
+	})
+	if err != nil {
+		c.failed(ctx, "delete", err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// remember queues keys whose Delete did not reach Redis.
+func (c *Cache) remember(keys []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		if len(c.pending) >= maxPendingDeletes {
+			c.log.Error("cache: too many deletes waiting for redis; dropping", "key", k)
+			continue
+		}
+		c.pending[k] = struct{}{}
+	}
+}
+
+// flushPending replays remembered deletes before Redis is used again.
+func (c *Cache) flushPending(ctx context.Context) error {
+	c.mu.Lock()
+	if len(c.pending) == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	keys := make([]string, 0, len(c.pending))
+	for k := range c.pending {
+		keys = append(keys, k)
+	}
+	c.mu.Unlock()
+	if err := c.tombstones(ctx, keys); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	for _, k := range keys {
+		delete(c.pending, k)
+	}
+	c.mu.Unlock()
+	c.log.Info("cache: replayed deletes made while redis was unavailable", "keys", len(keys))
+	return nil
+}
+
+// usable reports whether Redis is worth trying (not within RetryInterval of
+// an error).
+func (c *Cache) usable() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !time.Now().Before(c.downUntil)
+}
+
+// failed records a Redis error: Redis is bypassed for RetryInterval and a
+// warning is logged at most once per LogInterval. Errors caused by the
+// caller's own context ending do not count.
+func (c *Cache) failed(ctx context.Context, op string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	now := time.Now()
+	c.mu.Lock()
+	c.downUntil = now.Add(c.cfg.RetryInterval)
+	logIt := now.Sub(c.lastLog) >= c.cfg.LogInterval
+	suppressed := c.suppressed
+	if logIt {
+		c.lastLog = now
+		c.suppressed = 0
+	} else {
+		c.suppressed++
+	}
+	c.mu.Unlock()
+	if logIt {
+		c.log.Warn("cache: redis unavailable, falling back to the database",
+			"op", op, "err", err, "retry_in", c.cfg.RetryInterval, "suppressed_since_last", suppressed)
+	}
+}
