@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -647,4 +648,53 @@ func httpGet(t *testing.T, u string) string {
 		t.Fatalf("GET %s: %s: %s", u, resp.Status, b)
 	}
 	return string(b)
+}
+
+// Uploads carry If-None-Match: *, and when S3 answers 412 (the name is
+// taken) Save draws another name instead of failing or overwriting.
+func TestS3SaveRetriesTakenName(t *testing.T) {
+	t.Parallel()
+	srv := storagetest.NewS3Server(t, "media")
+	target, _ := url.Parse(srv.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var (
+		mu       sync.Mutex
+		puts     []string // keys of the PUTs seen
+		refusals = 1      // how many PUTs to answer 412
+	)
+	front := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			if r.Header.Get("If-None-Match") != "*" {
+				t.Errorf("PUT %s without If-None-Match: *", r.URL.Path)
+			}
+			mu.Lock()
+			puts = append(puts, r.URL.Path)
+			refuse := refusals > 0
+			refusals--
+			mu.Unlock()
+			if refuse {
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.WriteHeader(http.StatusPreconditionFailed)
+				_, _ = io.WriteString(w, "<Error><Code>PreconditionFailed</Code><Message>taken</Message></Error>")
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	cfg := srv.Config()
+	cfg.Endpoint = front
+	st, err := storage.NewS3(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, err := st.Save(context.Background(), "up/a.png", strings.NewReader("content"), storage.SaveOptions{})
+	if err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	if len(puts) != 2 || puts[0] == puts[1] || puts[1] != "/media/"+name {
+		t.Fatalf("PUTs %v, stored %q: want a second PUT under a new name", puts, name)
+	}
+	if got := string(readAll(t, st, name)); got != "content" {
+		t.Fatalf("read back %q", got)
+	}
 }
