@@ -170,7 +170,7 @@ func (q *Queue) DiscardAll(ctx context.Context) (int, error) {
 		states[i] = string(s)
 	}
 	res, err := q.db.NewDelete().TableExpr("river_job").
-		Where("kind = ?", Kind).Where("state IN (?)", bun.In(states)).Exec(ctx)
+		Where("kind = ?", Kind).Where("state IN (?)", bun.List(states)).Exec(ctx)
 	if err != nil {
 		return 0, q.wrap("discard all", err)
 	}
@@ -188,7 +188,7 @@ func (q *Queue) failedIDs(ctx context.Context, tx bun.Tx) ([]int64, error) {
 	}
 	var ids []int64
 	err := tx.NewSelect().TableExpr("river_job").Column("id").
-		Where("kind = ?", Kind).Where("state IN (?)", bun.In(states)).
+		Where("kind = ?", Kind).Where("state IN (?)", bun.List(states)).
 		OrderExpr("id").Scan(ctx, &ids)
 	if err != nil {
 		return nil, q.wrap("list failed", err)

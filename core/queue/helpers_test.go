@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	_ "modernc.org/sqlite"
 
+	"manouche/core/mail"
 	"manouche/core/queue"
 	"manouche/core/testenv"
 )
@@ -149,6 +151,43 @@ func mustNew(t testing.TB, cfg queue.Config) *queue.Queue {
 	return q
 }
 
-func unique(prefix string) string { return fmt.Sprintf("%s %s", prefix, randomName("")) }
+// testBackend is a mail.Backend tests control: it can fail, or block until
+// released, and records what it delivered.
+type testBackend struct {
+	box     *mail.Memory
+	calls   atomic.Int64
+	mu      sync.Mutex
+	fail    error
+	gate    chan struct{} // when set, Send waits for it to close (or ctx)
+	entered chan struct{} // receives once per Send call, when set (non-blocking)
+}
 
-var _ = strings.Contains
+func newTestBackend() *testBackend { return &testBackend{box: mail.NewMemory()} }
+
+func (b *testBackend) setFail(err error) { b.mu.Lock(); b.fail = err; b.mu.Unlock() }
+
+func (b *testBackend) Send(ctx context.Context, m *mail.Message) error {
+	b.calls.Add(1)
+	b.mu.Lock()
+	fail, gate, entered := b.fail, b.gate, b.entered
+	b.mu.Unlock()
+	if entered != nil {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+	}
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if fail != nil {
+		return fail
+	}
+	return b.box.Send(ctx, m)
+}
+
+func unique(prefix string) string { return fmt.Sprintf("%s %s", prefix, randomName("")) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -93,7 +94,7 @@ func pgInitialSchema(ctx context.Context, tx bun.Tx, m *rivermigrate.Migrator[*s
 	}
 	const from = "'discarded',\n  'retryable',"
 	if !strings.Contains(v2.SQLUp, from) {
-		return fmt.Errorf("River's version 2 SQL is not the one expected (River upgraded?): cannot create the enum with 'pending'")
+		return errors.New("the SQL of River's version 2 is not the one expected (River upgraded?): cannot create the enum with 'pending'")
 	}
 	up := strings.ReplaceAll(v2.SQLUp, "/* TEMPLATE: schema */", "")
 	up = strings.Replace(up, from, "'discarded',\n  'pending',\n  'retryable',", 1)
