@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"manouche/core/queue"
 	"manouche/settings"
 )
 
@@ -168,6 +169,13 @@ func (cl *commandLine) root() *cobra.Command {
 		cl.checkCmd(),
 		cl.dbshellCmd(),
 	)
+	root.AddCommand(queue.Commands(func(ctx context.Context) (*queue.Queue, error) {
+		p, err := cl.load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return p.Queue, nil
+	})...)
 	seen := map[string]string{}
 	for _, c := range root.Commands() {
 		seen[c.Name()] = "core"

@@ -12,7 +12,10 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"manouche/core/cache"
 	"manouche/core/db"
+	"manouche/core/mail"
+	"manouche/core/queue"
 	"manouche/core/templates"
 	"manouche/migrations"
 	"manouche/settings"
@@ -27,6 +30,16 @@ type Project struct {
 	DB        *bun.DB
 	Log       *slog.Logger
 	Templates *templates.Set
+	// Cache is Redis when REDIS_URL is set, in-process otherwise.
+	Cache *cache.Cache
+	// Mail is the EMAIL_BACKEND messages are delivered through.
+	Mail mail.Backend
+	// Emails renders email template pairs (NAME.txt + NAME.html).
+	Emails *mail.Renderer
+	// Queue is the durable email queue on the project database.
+	Queue *queue.Queue
+	// Auth authenticates bearer tokens; the users app sets it in its ready hook.
+	Auth Authenticator
 
 	apps     []App
 	checks   []check
@@ -81,6 +94,11 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 	p.OnClose(database.Close)
 	p.AddCheck("database", func(ctx context.Context) error { return database.PingContext(ctx) })
 
+	if err := p.openServices(ctx); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+
 	projectTemplates := opts.Templates
 	if projectTemplates == nil {
 		projectTemplates = projecttemplates.FS
@@ -91,7 +109,9 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 			layers = append(layers, t.Templates())
 		}
 	}
-	p.Templates = templates.New(templates.Overlay(layers...), st.Debug)
+	overlay := templates.Overlay(layers...)
+	p.Templates = templates.New(overlay, st.Debug)
+	p.Emails = mail.NewRenderer(overlay)
 
 	for _, app := range p.apps {
 		if r, ok := app.(ReadyHook); ok {
@@ -102,6 +122,79 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 		}
 	}
 	return p, nil
+}
+
+// openServices builds the cache, the email backend and the queue from the settings.
+func (p *Project) openServices(ctx context.Context) error {
+	st := p.Settings
+	c, err := cache.New(cache.Config{RedisURL: st.RedisURL, Prefix: st.CacheKeyPrefix, Logger: p.Log})
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	p.Cache = c
+	p.OnClose(c.Close)
+	p.AddCheck("cache", c.Ping)
+
+	security := "auto"
+	switch {
+	case st.EmailUseSSL:
+		security = "tls"
+	case st.EmailUseTLS:
+		security = "starttls"
+	}
+	backend, err := mail.New(mail.Config{
+		Backend:  st.EmailBackend,
+		FilePath: st.EmailFilePath,
+		SMTP: mail.SMTPConfig{
+			Host: st.EmailHost, Port: st.EmailPort,
+			Username: st.EmailHostUser, Password: st.EmailHostPassword,
+			Security: security, Timeout: st.EmailTimeout, PoolSize: st.EmailWorkers,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("EMAIL_BACKEND: %w", err)
+	}
+	p.Mail = backend
+	if closer, ok := backend.(mail.Closer); ok {
+		p.OnClose(closer.Close)
+	}
+	q, err := queue.New(ctx, queue.Config{
+		DB:           p.DB,
+		Backend:      backend,
+		Defaults:     mail.Defaults{From: st.DefaultFromEmail, SubjectPrefix: st.EmailSubjectPrefix},
+		MaxAttempts:  st.EmailMaxAttempts,
+		Workers:      st.EmailWorkers,
+		RetryBackoff: st.EmailRetryBackoff,
+		PollInterval: st.EmailPollInterval,
+		Logger:       p.Log,
+	})
+	if err != nil {
+		return err
+	}
+	p.Queue = q
+	p.OnClose(q.Close)
+	p.AddCheck("queue", q.Ping)
+	if st.RunWorker {
+		p.AddService(Service{Name: "email worker", Start: q.Start, Stop: q.Stop})
+	}
+	return nil
+}
+
+// SendMail renders the email template pair name with data and queues it for
+// the recipients. With tx, the email is queued in that transaction: it is sent
+// if and only if the transaction commits.
+func (p *Project) SendMail(ctx context.Context, tx *bun.Tx, name string, data any, to ...string) error {
+	msg, err := p.Emails.Message(name, data)
+	if err != nil {
+		return err
+	}
+	msg.To = to
+	if tx != nil {
+		_, err = p.Queue.EnqueueTx(ctx, *tx, msg)
+	} else {
+		_, err = p.Queue.Enqueue(ctx, msg)
+	}
+	return err
 }
 
 // Apps returns the project's installed apps, in order.

@@ -76,6 +76,11 @@ func (p *Project) Handler() *fiber.App {
 		return api.Unavailable(errs...)
 	})
 
+	// The JSON API: Accept-header versioning, and the anonymous rate limit.
+	app.Use("/api", api.Versioning(), p.Throttle("api", st.APIThrottleRate, func(c *fiber.Ctx) bool {
+		return c.Get(fiber.HeaderAuthorization) != "" || c.Method() == fiber.MethodOptions
+	}))
+
 	for _, a := range p.apps {
 		if r, ok := a.(Router); ok {
 			prefix := r.Prefix()

@@ -36,6 +36,8 @@ type Settings struct {
 
 	DatabaseURL string `setting:"DATABASE_URL" secret:"url"`
 	RedisURL    string `setting:"REDIS_URL" secret:"url"`
+	// CacheKeyPrefix is put before every cache key, so projects can share a Redis.
+	CacheKeyPrefix string `setting:"CACHE_KEY_PREFIX"`
 
 	SiteName           string   `setting:"SITE_NAME"`
 	SiteDomain         string   `setting:"SITE_DOMAIN"`
@@ -67,6 +69,9 @@ type Settings struct {
 	ServerEmail         string        `setting:"SERVER_EMAIL"`
 	EmailSubjectPrefix  string        `setting:"EMAIL_SUBJECT_PREFIX"`
 	EmailMaxAttempts    int           `setting:"EMAIL_MAX_ATTEMPTS"`
+	EmailWorkers        int           `setting:"EMAIL_WORKERS"`
+	EmailRetryBackoff   time.Duration `setting:"EMAIL_RETRY_BACKOFF"`
+	EmailPollInterval   time.Duration `setting:"EMAIL_POLL_INTERVAL"`
 	RunWorker           bool          `setting:"RUN_WORKER"`
 	MailgunSMTPServer   string        `setting:"MAILGUN_SMTP_SERVER"`
 	MailgunSMTPPort     int           `setting:"MAILGUN_SMTP_PORT"`

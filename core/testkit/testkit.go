@@ -24,12 +24,14 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"manouche/core"
+	"manouche/core/mail"
 	"manouche/core/testenv"
 	"manouche/settings"
 )
@@ -53,9 +55,32 @@ type App struct {
 	// DatabaseURL is the URL of the test's own database.
 	DatabaseURL string
 
-	t        testing.TB
-	settings settings.Options
-	options  core.Options
+	t          testing.TB
+	settings   settings.Options
+	options    core.Options
+	workerOnce sync.Once
+}
+
+// Outbox starts the project's email worker (once per test) and returns the
+// in-memory outbox that the testing settings' EMAIL_BACKEND=memory delivers
+// to, like Django's mail.outbox. Use its Wait to wait for queued emails.
+func (a *App) Outbox() *mail.Memory {
+	a.t.Helper()
+	mem, ok := a.Mail.(*mail.Memory)
+	if !ok {
+		a.t.Fatalf("testkit: Outbox needs EMAIL_BACKEND=memory, the project has %T", a.Mail)
+	}
+	a.workerOnce.Do(func() {
+		if err := a.Queue.Start(context.Background()); err != nil {
+			a.t.Fatalf("testkit: start the email worker: %v", err)
+		}
+		a.t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = a.Queue.Stop(ctx)
+		})
+	})
+	return mem
 }
 
 // New builds a test project for t with a fresh database, migrated, and
@@ -86,6 +111,9 @@ func New(t testing.TB, options ...any) *App {
 	if redisURL := testenv.Optional(testenv.RedisURL); redisURL != "" {
 		if _, ok := overrides["REDIS_URL"]; !ok {
 			overrides["REDIS_URL"] = redisURL
+		}
+		if _, ok := overrides["CACHE_KEY_PREFIX"]; !ok {
+			overrides["CACHE_KEY_PREFIX"] = "test:" + randomHex(6) + ":"
 		}
 	}
 	if _, ok := overrides["MEDIA_ROOT"]; !ok {
