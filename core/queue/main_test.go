@@ -1,0 +1,103 @@
+package queue_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+
+	"manouche/core/mail"
+	"manouche/core/queue"
+)
+
+// TestMain doubles as a worker process for the tests that kill one: with
+// QUEUE_TEST_HELPER=worker the test binary runs the `worker` command.
+func TestMain(m *testing.M) {
+	if os.Getenv("QUEUE_TEST_HELPER") == "worker" {
+		os.Exit(helperWorker())
+	}
+	os.Exit(m.Run())
+}
+
+// slowBackend delivers to a folder after a delay.
+type slowBackend struct {
+	file  *mail.File
+	delay time.Duration
+}
+
+func (b slowBackend) Send(ctx context.Context, m *mail.Message) error {
+	select {
+	case <-time.After(b.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return b.file.Send(ctx, m)
+}
+
+// openDSN opens "sqlite:PATH" or "postgres:URL".
+func openDSN(dsn string) (*bun.DB, error) {
+	kind, rest, _ := strings.Cut(dsn, ":")
+	switch kind {
+	case "sqlite":
+		sqldb, err := sql.Open("sqlite", sqliteDSN(rest))
+		if err != nil {
+			return nil, err
+		}
+		return bun.NewDB(sqldb, sqlitedialect.New()), nil
+	case "postgres":
+		sqldb, err := sql.Open("pgx", rest)
+		if err != nil {
+			return nil, err
+		}
+		return bun.NewDB(sqldb, pgdialect.New()), nil
+	}
+	return nil, fmt.Errorf("bad QUEUE_TEST_DB %q", dsn)
+}
+
+func helperConfig(db *bun.DB, b mail.Backend) queue.Config {
+	return queue.Config{
+		DB: db, Backend: b,
+		Defaults:     mail.Defaults{From: "Site <noreply@example.com>"},
+		MaxAttempts:  5,
+		Workers:      4,
+		RetryBackoff: 50 * time.Millisecond,
+		PollInterval: 50 * time.Millisecond,
+		JobTimeout:   2 * time.Second,
+		RescueAfter:  3 * time.Second,
+		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+}
+
+func helperWorker() int {
+	db, err := openDSN(os.Getenv("QUEUE_TEST_DB"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer db.Close()
+	delay, _ := time.ParseDuration(os.Getenv("QUEUE_TEST_DELAY"))
+	file, err := mail.NewFile(os.Getenv("QUEUE_TEST_OUT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	open := func(ctx context.Context) (*queue.Queue, error) {
+		return queue.New(ctx, helperConfig(db, slowBackend{file: file, delay: delay}))
+	}
+	root := &cobra.Command{Use: "helper", SilenceErrors: false}
+	root.AddCommand(queue.Commands(open)...)
+	root.SetArgs([]string{"worker", "--grace", "10s"})
+	if err := root.Execute(); err != nil {
+		return 1
+	}
+	return 0
+}
