@@ -142,6 +142,201 @@ func TestAdminSite(t *testing.T) {
 		_ = superID
 	})
 
+	t.Run("GoAdmin pages we do not serve are not found", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.login("root@example.com", "correct horse battery")
+		for _, p := range []string{
+			"/admin/install", "/admin/info/manager", "/admin/info/roles", "/admin/info/permission",
+			"/admin/menu", "/admin/info/site", "/admin/info/site/edit", "/admin/plugins", "/admin/application/info",
+			"/admin/api/list/users", "/admin/info/normal_manager", "/admin/operation/x", "/admin/info/nope",
+			"/admin/info/notes/export", "/admin/info/op/edit",
+		} {
+			if code, _, _ := c.get(p); code != http.StatusNotFound {
+				t.Errorf("GET %s: %d, want 404", p, code)
+			}
+		}
+		for _, p := range []string{"/admin/install/database/check", "/admin/menu/new", "/admin/update/notes", "/admin/export/notes",
+			"/admin/delete/users", "/admin/server/login", "/admin/delete/op"} {
+			if code, _, _ := c.post(p, url.Values{"id": {"1"}}); code != http.StatusNotFound {
+				t.Errorf("POST %s: %d, want 404", p, code)
+			}
+		}
+	})
+
+	t.Run("sort, column and join parameters are checked", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.login("root@example.com", "correct horse battery")
+		attacks := []string{
+			"__sort=email&__sort_type=" + url.QueryEscape("desc, (SELECT 1/0)"),
+			"__sort_type=" + url.QueryEscape("asc;DROP TABLE users"),
+			"__sort=" + url.QueryEscape("id;DROP TABLE users"),
+			"__sort=password",
+			"__columns=" + url.QueryEscape("email,(select password from users)"),
+			"users_goadmin_join_password=x",
+			url.QueryEscape("goadmin_users_goadmin_join_password") + "=x",
+			"__pageSize=100000",
+			"__page=-1",
+		}
+		for _, q := range attacks {
+			code, _, _ := c.get("/admin/info/users?" + q)
+			if code != http.StatusBadRequest {
+				t.Errorf("GET /admin/info/users?%s: %d, want 400", q, code)
+			}
+		}
+		for _, q := range []string{"__sort=email&__sort_type=asc", "__sort=date_joined&__sort_type=desc&__page=1&__pageSize=10", "__columns=email,first_name"} {
+			if code, _, _ := c.get("/admin/info/users?" + q); code != http.StatusOK {
+				t.Errorf("GET /admin/info/users?%s: %d, want 200", q, code)
+			}
+		}
+		code, _, _ := c.post("/admin/edit/notes", url.Values{"id": {"1"}, "title_goadmin_join_x": {"1"}})
+		if code != http.StatusBadRequest {
+			t.Errorf("POST with a join field: %d, want 400", code)
+		}
+		var n int
+		if err := s.db.QueryRow("SELECT count(*) FROM users").Scan(&n); err != nil || n == 0 {
+			t.Fatalf("users table after the attacks: %d rows, %v", n, err)
+		}
+	})
+
+	t.Run("login ref cannot leave the admin", func(t *testing.T) {
+		c := newClient(t, s.base)
+		for _, ref := range []string{"javascript:alert(1)", "//evil.example/admin", "https://evil.example/admin/", "/admin/\\evil", "JaVaScRiPt:alert(document.cookie)", "/admin/\"><script>"} {
+			code, h, _ := c.get("/admin/login?ref=" + url.QueryEscape(ref))
+			if code != http.StatusFound || h.Get("Location") != "/admin/login" {
+				t.Errorf("login page with ref %q: %d %q, want a redirect to the bare login page", ref, code, h.Get("Location"))
+			}
+			code, _, body := c.do(http.MethodPost, "/admin/signin", url.Values{"username": {"root@example.com"}, "password": {"correct horse battery"}},
+				map[string]string{"Referer": s.base + "/admin/login?ref=" + url.QueryEscape(ref)})
+			if code != http.StatusOK {
+				t.Fatalf("sign-in: %d %s", code, body)
+			}
+			if got := signinURL(t, body); got != "/admin" && got != "/" {
+				t.Errorf("sign-in with ref %q sends the browser to %q", ref, got)
+			}
+		}
+		code, _, body := c.do(http.MethodPost, "/admin/signin", url.Values{"username": {"root@example.com"}, "password": {"correct horse battery"}},
+			map[string]string{"Referer": s.base + "/admin/login?ref=" + url.QueryEscape(s.base+"/admin/info/notes?__page=1")})
+		if got := signinURL(t, body); code != http.StatusOK || got != "/admin/info/notes?__page=1" {
+			t.Errorf("sign-in with a good ref: %d, sends to %q", code, got)
+		}
+	})
+
+	t.Run("CSRF", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.login("root@example.com", "correct horse battery")
+		c.get("/admin/info/notes")
+		if c.cookie("manouche_admin_csrf") == "" {
+			t.Fatal("no CSRF cookie after a page view")
+		}
+		_, _, page := c.get("/admin/info/notes/new")
+		form := url.Values{"title": {"csrf note"}, "body": {"x"}, "__go_admin_t_": {tokenIn(page)}, "__go_admin_previous_": {"/admin/info/notes"}}
+		cases := []struct {
+			name string
+			hdr  map[string]string
+		}{
+			{"no token", map[string]string{"Referer": s.base + "/admin/"}},
+			{"wrong token", map[string]string{"X-CSRF-Token": "forged", "Referer": s.base + "/admin/"}},
+			{"other origin", map[string]string{"X-CSRF-Token": c.cookie("manouche_admin_csrf"), "Origin": "https://evil.example"}},
+			{"no origin nor referer", map[string]string{"X-CSRF-Token": c.cookie("manouche_admin_csrf"), "Origin": "", "Referer": ""}},
+		}
+		for _, tc := range cases {
+			for _, p := range []string{"/admin/new/notes", "/admin/delete/notes", "/admin/edit/notes"} {
+				if code, _, _ := c.do(http.MethodPost, p, form, tc.hdr); code != http.StatusForbidden {
+					t.Errorf("%s: POST %s answered %d, want 403", tc.name, p, code)
+				}
+			}
+		}
+		if code, _, _ := c.do(http.MethodPost, "/admin/signin", url.Values{"username": {"root@example.com"}, "password": {"correct horse battery"}},
+			map[string]string{"Origin": "https://evil.example"}); code != http.StatusForbidden {
+			t.Errorf("cross-site sign-in: %d, want 403", code)
+		}
+		// A token in the form field works as well as the header.
+		form.Set("csrf_token", c.cookie("manouche_admin_csrf"))
+		if code, _, body := c.do(http.MethodPost, "/admin/new/notes", form, map[string]string{"Referer": s.base + "/admin/info/notes/new"}); code != http.StatusOK && code != http.StatusFound {
+			t.Fatalf("create with the token: %d %s", code, body)
+		}
+		var n int
+		if err := s.db.QueryRow("SELECT count(*) FROM notes WHERE title = 'csrf note'").Scan(&n); err != nil || n != 1 {
+			t.Errorf("notes created: %d, %v (want exactly the one with a token)", n, err)
+		}
+	})
+
+	t.Run("staff who are not superusers", func(t *testing.T) {
+		c := newClient(t, s.base)
+		if code, body := c.login("staff@example.com", "new staff password"); code != http.StatusOK {
+			t.Fatalf("staff login: %d %s", code, body)
+		}
+		if code, _, page := c.get("/admin/info/notes"); code != http.StatusOK || !strings.Contains(page, "first note") {
+			t.Errorf("notes list for staff: %d", code)
+		}
+		for _, p := range []string{"/admin/info/users", "/admin/info/users/edit?__goadmin_edit_pk=" + superID, "/admin/info/op"} {
+			if code, _, _ := c.get(p); code != http.StatusForbidden {
+				t.Errorf("staff GET %s: %d, want 403", p, code)
+			}
+		}
+		if code, _, _ := c.post("/admin/edit/users", url.Values{"id": {staffID}, "is_superuser": {s.boolParam(true)}}); code != http.StatusForbidden {
+			t.Errorf("staff making themselves superuser: %d, want 403", code)
+		}
+		_, _, page := c.get("/admin")
+		if strings.Contains(page, "/admin/info/users") {
+			t.Error("the staff dashboard links to the users page")
+		}
+		// Promoted to superuser: effective at the next request, no new login.
+		s.exec(t, "UPDATE users SET is_superuser = ? WHERE id = ?", s.b(true), staffID)
+		if code, _, _ := c.get("/admin/info/users"); code != http.StatusOK {
+			t.Errorf("after promotion: %d, want 200", code)
+		}
+		s.exec(t, "UPDATE users SET is_superuser = ? WHERE id = ?", s.b(false), staffID)
+		if code, _, _ := c.get("/admin/info/users"); code != http.StatusForbidden {
+			t.Errorf("after demotion: %d, want 403", code)
+		}
+	})
+
+	t.Run("losing staff or active status ends the session at the next request", func(t *testing.T) {
+		for _, col := range []string{"is_staff", "is_active"} {
+			t.Run(col, func(t *testing.T) {
+				id := s.addUser(t, col+"@example.com", "temporary pass", true, true, false, "T", "T")
+				c := newClient(t, s.base)
+				if code, _ := c.login(col+"@example.com", "temporary pass"); code != http.StatusOK {
+					t.Fatal("login refused")
+				}
+				if code, _, _ := c.get("/admin/info/notes"); code != http.StatusOK {
+					t.Fatalf("before: %d", code)
+				}
+				sid := c.cookie("go_admin_session")
+				s.exec(t, "UPDATE users SET "+col+" = ? WHERE id = ?", s.b(false), id)
+				code, h, _ := c.get("/admin/info/notes")
+				if code != http.StatusFound || !strings.HasPrefix(h.Get("Location"), "/admin/login") {
+					t.Errorf("after losing %s: %d %q, want a redirect to login", col, code, h.Get("Location"))
+				}
+				var n int
+				if err := s.db.QueryRow(s.rebind("SELECT count(*) FROM goadmin_session WHERE sid = ?"), sid).Scan(&n); err != nil || n != 0 {
+					t.Errorf("session rows left: %d, %v", n, err)
+				}
+				s.exec(t, "UPDATE users SET "+col+" = ? WHERE id = ?", s.b(true), id)
+				if code, _, _ := c.get("/admin/info/notes"); code != http.StatusFound {
+					t.Errorf("the ended session came back: %d", code)
+				}
+			})
+		}
+	})
+
+	t.Run("logout", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.login("root@example.com", "correct horse battery")
+		sid := c.cookie("go_admin_session")
+		if code, h, _ := c.get("/admin/logout"); code != http.StatusFound || !strings.HasPrefix(h.Get("Location"), "/admin/login") {
+			t.Errorf("logout: %d %q", code, h.Get("Location"))
+		}
+		var n int
+		if err := s.db.QueryRow(s.rebind("SELECT count(*) FROM goadmin_session WHERE sid = ?"), sid).Scan(&n); err != nil || n != 0 {
+			t.Errorf("session rows after logout: %d, %v", n, err)
+		}
+		if code, _, _ := c.get("/admin/info/notes"); code != http.StatusFound {
+			t.Errorf("after logout: %d, want a redirect", code)
+		}
+	})
+
 	t.Run("output is escaped", func(t *testing.T) {
 		c := newClient(t, s.base)
 		c.login("root@example.com", "correct horse battery")
