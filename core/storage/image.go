@@ -73,6 +73,9 @@ func (k ImageKind) Ext() string {
 	return ""
 }
 
+// decodeBufSize is the read buffer of decoders: large reads, few system calls.
+const decodeBufSize = 64 << 10
+
 // sniffLen is how many bytes identify every accepted format.
 const sniffLen = 12
 
@@ -217,7 +220,7 @@ func (v *ImageValidator) check(ctx context.Context, im *Image, rest io.Reader) e
 	im.Size = n
 
 	// The header: dimensions, before spending memory on pixels.
-	cfg, err := decodeConfig(im.Kind, bufio.NewReader(io.NewSectionReader(im.file, 0, n)))
+	cfg, err := decodeConfig(im.Kind, bufio.NewReaderSize(io.NewSectionReader(im.file, 0, n), decodeBufSize))
 	if err != nil {
 		return fmt.Errorf("storage: image: %w: %s header: %w", ErrInvalidImage, im.Kind, err)
 	}
@@ -244,7 +247,7 @@ func (v *ImageValidator) check(ctx context.Context, im *Image, rest io.Reader) e
 	case <-ctx.Done():
 		return fmt.Errorf("storage: image: %w", ctx.Err())
 	}
-	err = decodeAll(im.Kind, bufio.NewReader(io.NewSectionReader(im.file, 0, n)))
+	err = decodeAll(im.Kind, bufio.NewReaderSize(io.NewSectionReader(im.file, 0, n), decodeBufSize))
 	<-v.decode
 	if err != nil {
 		return fmt.Errorf("storage: image: %w: %s data: %w", ErrInvalidImage, im.Kind, err)

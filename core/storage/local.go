@@ -208,6 +208,31 @@ func (l *Local) Ping(ctx context.Context) error {
 	return nil
 }
 
+// FS returns the stored files as an fs.FS, for serving MEDIA_URL in
+// development (http.FileServerFS, or Fiber's filesystem middleware). It opens
+// regular files only: a directory, a hidden file (such as an upload still
+// being written) or an unsafe name is reported as fs.ErrNotExist, so a file
+// server can neither list a folder nor leak a name.
+func (l *Local) FS() fs.FS { return filesOnly{l.root.FS()} }
+
+// filesOnly is an fs.FS that opens only regular files with safe names.
+type filesOnly struct{ fsys fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) || CheckName(name) != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	file, err := f.fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := file.Stat(); err != nil || !st.Mode().IsRegular() {
+		_ = file.Close()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return file, nil
+}
+
 // notFound adds ErrNotFound to a missing-file error.
 func notFound(err error) error {
 	if errors.Is(err, fs.ErrNotExist) {

@@ -599,6 +599,12 @@ func TestNewValidatesConfig(t *testing.T) {
 
 // helpers
 
+// newS3Server starts an in-process S3 server and returns its config.
+func newS3Server(tb testing.TB) storage.S3Config {
+	tb.Helper()
+	return storagetest.NewS3Server(tb, "media").Config()
+}
+
 // gofakes3ListAll asks gofakes3's backend for every key at once.
 var gofakes3ListAll = gofakes3.ListBucketPage{}
 
@@ -696,5 +702,40 @@ func TestS3SaveRetriesTakenName(t *testing.T) {
 	}
 	if got := string(readAll(t, st, name)); got != "content" {
 		t.Fatalf("read back %q", got)
+	}
+}
+
+// The local folder is served as files only: no listing, no hidden file, no
+// escape.
+func TestLocalFS(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	st, err := storage.NewLocal(storage.LocalConfig{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	name := saveString(t, st, "avatars/a.png", "png bytes")
+	if err := os.WriteFile(filepath.Join(root, "avatars", ".tmp-123"), []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.StripPrefix("/media/", http.FileServerFS(st.FS())))
+	defer srv.Close()
+	if got := httpGet(t, srv.URL+"/media/"+name); got != "png bytes" {
+		t.Fatalf("GET %s = %q", name, got)
+	}
+	for _, p := range []string{"avatars/", "avatars", "", "avatars/.tmp-123", "../", "avatars/../../etc/passwd", "%2e%2e/x"} {
+		resp, err := http.Get(srv.URL + "/media/" + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("GET /media/%s = 200 %q, want an error status", p, body)
+		}
+	}
+	if _, err := fs.ReadFile(st.FS(), name); err != nil {
+		t.Errorf("ReadFile(%q): %v", name, err)
 	}
 }
