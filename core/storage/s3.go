@@ -66,6 +66,10 @@ type S3Config struct {
 	// ResponseTimeout bounds the wait for a response's headers once the
 	// request is sent; zero means 30 s.
 	ResponseTimeout time.Duration
+	// Timeout bounds each whole operation, retries included (for Open, until
+	// the body is closed), so that a server that accepts a connection and
+	// then stalls cannot hold a request forever; zero means 2 minutes.
+	Timeout time.Duration
 	// DisableConditionalWrites stops sending If-None-Match: * with uploads.
 	// With it, S3 refuses to replace an existing object (a second safeguard
 	// after the random names); set it only for an S3-compatible service that
@@ -107,6 +111,9 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	}
 	if cfg.ResponseTimeout <= 0 {
 		cfg.ResponseTimeout = 30 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Minute
 	}
 	if cfg.Endpoint != "" {
 		u, err := url.Parse(cfg.Endpoint)
@@ -194,6 +201,8 @@ func (s *S3) Save(ctx context.Context, name string, r io.Reader, opts SaveOption
 		return "", fmt.Errorf("storage: s3: save %q: %w", name, err)
 	}
 	defer body.close()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	cacheControl := s.cfg.CacheControl
 	if opts.CacheControl != "" {
 		cacheControl = opts.CacheControl
@@ -236,11 +245,25 @@ func (s *S3) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err := CheckName(name); err != nil {
 		return nil, fmt.Errorf("storage: s3: open: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(name)})
 	if err != nil {
+		cancel()
 		return nil, s.wrap("open", name, err)
 	}
-	return out.Body, nil
+	return &cancelOnClose{ReadCloser: out.Body, cancel: cancel}, nil
+}
+
+// cancelOnClose releases an operation's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // Delete implements [Storage]; S3 answers a delete of a missing key with success.
@@ -248,11 +271,16 @@ func (s *S3) Delete(ctx context.Context, name string) error {
 	if err := CheckName(name); err != nil {
 		return fmt.Errorf("storage: s3: delete: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(name)})
-	if err != nil && !errors.Is(s.wrap("delete", name, err), ErrNotFound) {
-		return s.wrap("delete", name, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	if err = s.wrap("delete", name, err); errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // Exists implements [Storage] with a HeadObject.
@@ -269,6 +297,8 @@ func (s *S3) Size(ctx context.Context, name string) (int64, error) {
 	if err := CheckName(name); err != nil {
 		return 0, fmt.Errorf("storage: s3: size: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(name)})
 	if err != nil {
 		return 0, s.wrap("size", name, err)
@@ -296,6 +326,8 @@ func (s *S3) URL(ctx context.Context, name string) (string, error) {
 // Ping implements [Pinger] with a HeadBucket: the endpoint answers and the
 // credentials may use the bucket.
 func (s *S3) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.cfg.Bucket)})
 	if err != nil {
 		return s.wrap("ping bucket", s.cfg.Bucket, err)

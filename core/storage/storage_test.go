@@ -521,13 +521,47 @@ func TestS3Unavailable(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, "<Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>")
 	}))
-	for name, endpoint := range map[string]string{"closed port": closedURL, "503": failing} {
-		t.Run(name, func(t *testing.T) {
+	// A server that accepts connections, then never answers (nor reads).
+	stalled, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stalled.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := stalled.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	cases := []struct {
+		name     string
+		endpoint string
+		attempts int
+		timeout  time.Duration
+	}{
+		{"closed port", closedURL, 1, 0},
+		{"closed port, default retries", closedURL, 0, 0},
+		{"503", failing, 1, 0},
+		{"503, default retries", failing, 0, 0},
+		{"stalled server", "http://" + stalled.Addr().String(), 1, 300 * time.Millisecond},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			spool := t.TempDir()
 			st, err := storage.NewS3(context.Background(), storage.S3Config{
-				Bucket: "media", Endpoint: endpoint, AccessKeyID: "k", SecretAccessKey: "s",
-				MaxAttempts: 1, ConnectTimeout: time.Second, ResponseTimeout: 2 * time.Second, TempDir: spool,
+				Bucket: "media", Endpoint: c.endpoint, AccessKeyID: "k", SecretAccessKey: "s",
+				MaxAttempts: c.attempts, ConnectTimeout: time.Second, ResponseTimeout: 2 * time.Second,
+				Timeout: c.timeout, TempDir: spool,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -737,5 +771,20 @@ func TestLocalFS(t *testing.T) {
 	}
 	if _, err := fs.ReadFile(st.FS(), name); err != nil {
 		t.Errorf("ReadFile(%q): %v", name, err)
+	}
+}
+
+// A caller that gives up is not an outage: the error is the context's.
+func TestS3CallerCancelIsNotUnavailable(t *testing.T) {
+	t.Parallel()
+	b := newS3(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := b.st.Save(ctx, "up/a.png", strings.NewReader("x"), storage.SaveOptions{})
+	if !errors.Is(err, context.Canceled) || errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("Save with a cancelled context: %v, want context.Canceled and not ErrUnavailable", err)
+	}
+	if files := b.files(t); len(files) != 0 {
+		t.Fatalf("files left: %v", files)
 	}
 }
