@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"runtime"
 
 	"golang.org/x/image/webp"
+	"golang.org/x/sync/semaphore"
 )
 
 // ImageKind is an image format accepted for uploads.
@@ -121,10 +123,17 @@ type ImageLimits struct {
 	// MaxPixels is the largest width × height accepted, which bounds the
 	// memory of a decode (4 to 8 bytes a pixel); zero means 40 million.
 	MaxPixels int64
-	// MaxConcurrentDecodes bounds how many images decode at once, so that
-	// many simultaneous uploads do not hold many decoded images in memory;
-	// zero means GOMAXPROCS (decoding is CPU-bound, more would not be faster).
+	// MaxConcurrentDecodes bounds how many images decode at once; zero
+	// means GOMAXPROCS (decoding is CPU-bound, more would not be faster).
 	MaxConcurrentDecodes int
+	// DecodeMemory bounds the memory that decodes in progress may use
+	// together, estimated before decoding from the dimensions and color
+	// model (1 to 8 bytes a pixel, five times that for a progressive JPEG,
+	// whose decoder keeps every coefficient). Decodes wait for their share;
+	// an image whose own estimate is over DecodeMemory is refused with
+	// ErrInvalidImage, so a small file that inflates to gigabytes (a
+	// decompression bomb) is never decoded. Zero means 256 MiB.
+	DecodeMemory int64
 	// TempDir is where uploads are spooled; empty means the system's.
 	TempDir string
 }
@@ -135,7 +144,8 @@ type ImageLimits struct {
 // decode limit holds.
 type ImageValidator struct {
 	limits ImageLimits
-	decode chan struct{} // semaphore: one token per running decode
+	decode chan struct{}       // one token per running decode
+	memory *semaphore.Weighted // estimated bytes of running decodes
 }
 
 // NewImageValidator returns a validator with limits, zero fields defaulted.
@@ -149,7 +159,14 @@ func NewImageValidator(limits ImageLimits) *ImageValidator {
 	if limits.MaxConcurrentDecodes <= 0 {
 		limits.MaxConcurrentDecodes = runtime.GOMAXPROCS(0)
 	}
-	return &ImageValidator{limits: limits, decode: make(chan struct{}, limits.MaxConcurrentDecodes)}
+	if limits.DecodeMemory <= 0 {
+		limits.DecodeMemory = 256 << 20
+	}
+	return &ImageValidator{
+		limits: limits,
+		decode: make(chan struct{}, limits.MaxConcurrentDecodes),
+		memory: semaphore.NewWeighted(limits.DecodeMemory),
+	}
 }
 
 // Image is an uploaded image that passed validation, spooled to a temporary
@@ -231,6 +248,11 @@ func (v *ImageValidator) check(ctx context.Context, im *Image, rest io.Reader) e
 		return fmt.Errorf("storage: image: %w: %dx%d is over %d pixels", ErrInvalidImage, cfg.Width, cfg.Height, v.limits.MaxPixels)
 	}
 	im.Width, im.Height = cfg.Width, cfg.Height
+	need := decodeEstimate(im.Kind, cfg, im.Kind == JPEG && jpegProgressive(im.file, n))
+	if need > v.limits.DecodeMemory {
+		return fmt.Errorf("storage: image: %w: %dx%d would need about %d MiB to decode, over the %d MiB allowed",
+			ErrInvalidImage, cfg.Width, cfg.Height, need>>20, v.limits.DecodeMemory>>20)
+	}
 
 	// The container must be whole: a WebP's RIFF header gives its length.
 	if im.Kind == WebP {
@@ -242,6 +264,10 @@ func (v *ImageValidator) check(ctx context.Context, im *Image, rest io.Reader) e
 	// The whole image must decode: Go's decoders reject a JPEG without its
 	// end marker, a PNG without IEND or with short pixel data, a WebP with a
 	// short chunk.
+	if err := v.memory.Acquire(ctx, need); err != nil {
+		return fmt.Errorf("storage: image: %w", err)
+	}
+	defer v.memory.Release(need)
 	select {
 	case v.decode <- struct{}{}:
 	case <-ctx.Done():
@@ -256,6 +282,54 @@ func (v *ImageValidator) check(ctx context.Context, im *Image, rest io.Reader) e
 		return fmt.Errorf("storage: image: rewind: %w", err)
 	}
 	return nil
+}
+
+// decodeEstimate is an upper bound of the bytes decoding an image allocates.
+func decodeEstimate(kind ImageKind, cfg image.Config, progressive bool) int64 {
+	var perPixel int64
+	switch cfg.ColorModel {
+	case color.GrayModel, color.AlphaModel:
+		perPixel = 1
+	case color.Gray16Model, color.Alpha16Model:
+		perPixel = 2
+	case color.YCbCrModel:
+		perPixel = 3 // 4:4:4 at most
+	case color.NYCbCrAModel, color.RGBAModel, color.NRGBAModel, color.CMYKModel:
+		perPixel = 4
+	default:
+		if _, ok := cfg.ColorModel.(color.Palette); ok {
+			perPixel = 1
+		} else {
+			perPixel = 8 // 64-bit colors, or unknown: the most
+		}
+	}
+	if progressive {
+		perPixel *= 5 // plus an int32 coefficient per sample
+	}
+	return int64(cfg.Width) * int64(cfg.Height) * perPixel
+}
+
+// jpegProgressive reports whether the JPEG of n bytes in r is progressive
+// (its frame header is SOF2), walking the marker segments before the first
+// scan.
+func jpegProgressive(r io.ReaderAt, n int64) bool {
+	var seg [4]byte
+	for off := int64(2); off+4 <= n; {
+		if _, err := r.ReadAt(seg[:], off); err != nil || seg[0] != 0xFF {
+			return false
+		}
+		switch marker := seg[1]; {
+		case marker == 0xFF: // fill byte
+			off++
+			continue
+		case marker == 0xC2:
+			return true
+		case marker == 0xC0 || marker == 0xC1 || marker == 0xDA || marker == 0xD9:
+			return false // baseline or extended frame, or a scan already
+		}
+		off += 2 + int64(binary.BigEndian.Uint16(seg[2:4]))
+	}
+	return false
 }
 
 func decodeConfig(kind ImageKind, r io.Reader) (image.Config, error) {

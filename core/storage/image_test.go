@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image/color"
 	"io"
 	"os"
@@ -58,14 +59,16 @@ func TestValidateImage(t *testing.T) {
 	png := pngBytes(t, 64, 48)
 	jpg := jpegBytes(t, 64, 48)
 	webp := webpBytes(300, 200, color.NRGBA{10, 20, 30, 255})
-	cases := []struct {
+	type validateCase struct {
 		name    string
 		content []byte
 		limits  storage.ImageLimits
 		kind    storage.ImageKind
 		w, h    int
 		wantErr error
-	}{
+		wantMsg string // a part of the error's message, when set
+	}
+	cases := []validateCase{
 		{name: "png", content: png, kind: storage.PNG, w: 64, h: 48},
 		{name: "jpeg", content: jpg, kind: storage.JPEG, w: 64, h: 48},
 		{name: "webp", content: webp, kind: storage.WebP, w: 300, h: 200},
@@ -77,8 +80,13 @@ func TestValidateImage(t *testing.T) {
 		{name: "png with garbage pixels", content: corrupt(png, len(png)/2), wantErr: storage.ErrInvalidImage},
 		{name: "too many bytes", content: png, limits: storage.ImageLimits{MaxBytes: int64(len(png) - 1)}, wantErr: storage.ErrTooLarge},
 		{name: "exactly max bytes", content: png, limits: storage.ImageLimits{MaxBytes: int64(len(png))}, kind: storage.PNG, w: 64, h: 48},
-		{name: "too many pixels", content: webp, limits: storage.ImageLimits{MaxPixels: 300*200 - 1}, wantErr: storage.ErrInvalidImage},
-		{name: "webp bomb", content: webpBytes(16384, 16384, color.NRGBA{}), wantErr: storage.ErrInvalidImage},
+		{name: "too many pixels", content: webp, limits: storage.ImageLimits{MaxPixels: 300*200 - 1}, wantErr: storage.ErrInvalidImage, wantMsg: "pixels"},
+		{name: "webp bomb", content: webpBytes(16384, 16384, color.NRGBA{}), wantErr: storage.ErrInvalidImage, wantMsg: "pixels"},
+		// 64×48 NRGBA needs 12288 bytes; YCbCr 9216, five times that when progressive.
+		{name: "png over decode memory", content: png, limits: storage.ImageLimits{DecodeMemory: 12287}, wantErr: storage.ErrInvalidImage, wantMsg: "to decode"},
+		{name: "png within decode memory", content: png, limits: storage.ImageLimits{DecodeMemory: 12288}, kind: storage.PNG, w: 64, h: 48},
+		{name: "baseline jpeg within decode memory", content: jpg, limits: storage.ImageLimits{DecodeMemory: 20000}, kind: storage.JPEG, w: 64, h: 48},
+		{name: "progressive jpeg over decode memory", content: progressive(t, jpg), limits: storage.ImageLimits{DecodeMemory: 20000}, wantErr: storage.ErrInvalidImage, wantMsg: "to decode"},
 	}
 	// Every truncation of each format is refused, including losing only the
 	// last byte (JPEG's end marker, PNG's IEND checksum, a WebP chunk byte).
@@ -87,14 +95,7 @@ func TestValidateImage(t *testing.T) {
 		content []byte
 	}{{"png", png}, {"jpeg", jpg}, {"webp", webp}} {
 		for _, cut := range []int{1, 2, 3, 12, len(f.content) / 3, len(f.content) / 2, len(f.content) - 14} {
-			cases = append(cases, struct {
-				name    string
-				content []byte
-				limits  storage.ImageLimits
-				kind    storage.ImageKind
-				w, h    int
-				wantErr error
-			}{name: f.name + " truncated by " + strconv.Itoa(cut), content: f.content[:len(f.content)-cut], wantErr: storage.ErrInvalidImage})
+			cases = append(cases, validateCase{name: f.name + " truncated by " + strconv.Itoa(cut), content: f.content[:len(f.content)-cut], wantErr: storage.ErrInvalidImage})
 		}
 	}
 	tmp := t.TempDir()
@@ -105,8 +106,8 @@ func TestValidateImage(t *testing.T) {
 			v := storage.NewImageValidator(limits)
 			im, err := v.Validate(context.Background(), bytes.NewReader(c.content))
 			if c.wantErr != nil {
-				if !errors.Is(err, c.wantErr) {
-					t.Fatalf("Validate: %v, want %v", err, c.wantErr)
+				if !errors.Is(err, c.wantErr) || !strings.Contains(fmt.Sprint(err), c.wantMsg) {
+					t.Fatalf("Validate: %v, want %v (%q)", err, c.wantErr, c.wantMsg)
 				}
 				return
 			}
@@ -183,6 +184,19 @@ func TestImageKind(t *testing.T) {
 			t.Errorf("%d: %q %q %q", c.k, c.k.String(), c.k.ContentType(), c.k.Ext())
 		}
 	}
+}
+
+// progressive returns a copy of a baseline JPEG whose frame header says
+// progressive (SOF2): enough for the memory estimate, not a decodable image.
+func progressive(t *testing.T, jpg []byte) []byte {
+	t.Helper()
+	c := bytes.Clone(jpg)
+	i := bytes.Index(c, []byte{0xFF, 0xC0})
+	if i < 0 {
+		t.Fatal("no SOF0 marker in the test JPEG")
+	}
+	c[i+1] = 0xC2
+	return c
 }
 
 // corrupt returns a copy of b with 64 bytes from off overwritten.

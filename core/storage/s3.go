@@ -220,7 +220,7 @@ func (s *S3) Save(ctx context.Context, name string, r io.Reader, opts SaveOption
 			Key:           aws.String(key),
 			Body:          body.ReadSeeker,
 			ContentLength: aws.Int64(body.size),
-			ContentType:   aws.String(contentType(filename, opts)),
+			ContentType:   aws.String(contentType(key, opts)),
 		}
 		if cacheControl != "" {
 			in.CacheControl = aws.String(cacheControl)
