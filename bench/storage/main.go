@@ -41,6 +41,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,13 +77,14 @@ func run() error {
 	}
 
 	ctx := context.Background()
+	serverPID := 0
 	if *endpoint == "" {
-		url, stop, err := startServer(*bucket)
+		url, pid, stop, err := startServer(*bucket)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		*endpoint = url
+		*endpoint, serverPID = url, pid
 	}
 	tmp, err := os.MkdirTemp("", "bench-storage-*")
 	if err != nil {
@@ -124,11 +126,13 @@ func run() error {
 	}
 	var failed []string
 	for round := 1; round <= *rounds; round++ {
+		serverCPU := processCPU(serverPID)
 		res, err := loadtest.Run(ctx, *n, upload)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("round %d: %s\n", round, res)
+		serverCPU = processCPU(serverPID) - serverCPU
+		fmt.Printf("round %d: %s server_cpu=%v\n", round, res, serverCPU)
 		for _, e := range res.Errors {
 			failed = append(failed, e.Error())
 		}
@@ -235,29 +239,60 @@ func (p *pseudoRandom) Read(b []byte) (int, error) {
 	return n, nil
 }
 
+// processCPU returns the processor time (user + system) process pid has
+// used, from /proc/PID/stat; zero when unknown.
+func processCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: state is
+	// field 3, utime 14, stime 15 (in clock ticks of 1/100 s on Linux).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
 // startServer runs this program with -serve in a child process and returns
-// the URL it listens on and a function that stops it.
-func startServer(bucket string) (string, func(), error) {
+// the URL it listens on, its process id and a function that stops it.
+func startServer(bucket string) (string, int, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd := exec.Command(self, "-serve", "127.0.0.1:0", "-bucket", bucket)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start gofakes3: %w", err)
+		return "", 0, nil, fmt.Errorf("start gofakes3: %w", err)
 	}
 	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		stop()
-		return "", nil, fmt.Errorf("gofakes3 did not start: %w", err)
+		return "", 0, nil, fmt.Errorf("gofakes3 did not start: %w", err)
 	}
-	return strings.TrimSpace(line), stop, nil
+	return strings.TrimSpace(line), cmd.Process.Pid, stop, nil
 }
 
 // serveS3 serves gofakes3 with an in-memory backend and one bucket on addr,
