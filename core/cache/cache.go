@@ -129,6 +129,7 @@ type Config struct {
 	LocalTTL time.Duration
 	// NegativeTTL is how long Once remembers that its loader answered
 	// ErrNotFound. Zero (the default) does not cache "not found" answers.
+	// Code that creates the missing thing must then Set or Delete its key.
 	NegativeTTL time.Duration
 	// DeleteGuard is how long a deleted key refuses values loaded by Once
 	// (see the package documentation; default 5 s).
@@ -315,6 +316,9 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 // Config.NegativeTTL when that is positive (later calls then return
 // ErrNotFound without calling load). When Redis is unavailable Once calls load
 // directly: the answer comes from the source, not an error.
+//
+// Concurrent callers that share a load also share its context: if the
+// first caller's context is cancelled, the others get that error too.
 func (c *Cache) Once(ctx context.Context, key string, dst any, ttl time.Duration, load func(ctx context.Context) (any, error)) error {
 	if err := checkDst(dst); err != nil {
 		return err

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -208,22 +210,19 @@ func TestRedisDiesAndRecovers(t *testing.T) {
 	}
 }
 
-// Redis hangs (a network partition, simulated with SIGSTOP) while a token is
-// revoked: calls time out quickly instead of hanging, and the Delete is
-// written as soon as Redis answers again, so the revoked token does not come
-// back on another process.
-func TestDeleteDuringPartitionIsReplayed(t *testing.T) {
+// Redis hangs (simulated with SIGSTOP): calls fail after the short
+// timeouts instead of hanging the request, Once answers from the loader, and
+// the cache works again once Redis does.
+func TestRedisHangsThenResumes(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t, 0)
 	cfg := cache.Config{RedisURL: srv.url(), Prefix: "p:", RetryInterval: 50 * time.Millisecond,
 		Timeout: 200 * time.Millisecond, Logger: quietLogger()}
-	a := newCache(t, cfg)
-	b := newCache(t, cfg)
+	c := newCache(t, cfg)
 	ctx := context.Background()
-	if err := a.Set(ctx, "token:t", "u1", time.Hour); err != nil {
+	if err := c.Set(ctx, "k", "cached", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-
 	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -234,31 +233,141 @@ func TestDeleteDuringPartitionIsReplayed(t *testing.T) {
 		}
 	}()
 	start := time.Now()
+	var s string
+	if found, err := c.Get(ctx, "k", &s); found || !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("Get while Redis hangs: found=%v err=%v", found, err)
+	}
+	if err := c.Once(ctx, "k", &s, time.Hour, func(context.Context) (any, error) { return "from-db", nil }); err != nil || s != "from-db" {
+		t.Fatalf("Once while Redis hangs: %q %v", s, err)
+	}
+	if d := time.Since(start); d > 5*time.Second { // a guard against hanging, not a target
+		t.Fatalf("calls while Redis hangs took %s", d)
+	}
+	_ = srv.cmd.Process.Signal(syscall.SIGCONT)
+	resumed = true
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		time.Sleep(60 * time.Millisecond) // let the back-off pass
+		found, err := c.Get(ctx, "k", &s)
+		if err == nil {
+			if !found || s != "cached" {
+				t.Fatalf("after resume: found=%v value=%q", found, s)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cache did not recover: %v", err)
+		}
+	}
+}
+
+// proxy forwards TCP connections to target until cut, which closes every
+// connection and refuses new ones (a network partition); heal listens again.
+type proxy struct {
+	t      *testing.T
+	target string
+	addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{t: t, target: target, addr: ln.Addr().String()}
+	p.serve(ln)
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *proxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", p.target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(u, c); _ = u.Close() }()
+			go func() { _, _ = io.Copy(c, u); _ = c.Close() }()
+		}
+	}()
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		_ = p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *proxy) heal() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.serve(ln)
+}
+
+// Process A loses Redis (a partition; Redis itself keeps its data) while it
+// revokes a token. The Delete cannot reach Redis; it is replayed when Redis
+// is reachable again, before A reads anything, so the revoked token does not
+// come back for process B.
+func TestDeleteDuringPartitionIsReplayed(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t, 0)
+	px := newProxy(t, srv.addr())
+	cfgA := cache.Config{RedisURL: "redis://" + px.addr + "/0", Prefix: "p:", RetryInterval: 50 * time.Millisecond, Logger: quietLogger()}
+	cfgB := cache.Config{RedisURL: srv.url(), Prefix: "p:", Logger: quietLogger()}
+	a := newCache(t, cfgA)
+	b := newCache(t, cfgB)
+	ctx := context.Background()
+	if err := a.Set(ctx, "token:t", "u1", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	px.cut()
 	if err := a.Delete(ctx, "token:t"); !errors.Is(err, cache.ErrUnavailable) {
 		t.Fatalf("Delete during the partition: %v, want ErrUnavailable", err)
 	}
 	var s string
+	if found, _ := b.Get(ctx, "token:t", &s); !found {
+		t.Fatal("test setup: the value should still be in Redis during the partition")
+	}
 	if err := a.Once(ctx, "token:t", &s, time.Hour, func(context.Context) (any, error) { return nil, cache.ErrNotFound }); !errors.Is(err, cache.ErrNotFound) {
 		t.Fatalf("Once during the partition must ask the loader: %q %v", s, err)
 	}
-	if d := time.Since(start); d > 5*time.Second { // a guard against hanging, not a target
-		t.Fatalf("calls during the partition took %s", d)
-	}
 
-	_ = srv.cmd.Process.Signal(syscall.SIGCONT)
-	resumed = true
-	time.Sleep(60 * time.Millisecond) // back-off passes
-	// A's next use of Redis replays the delete first.
+	px.heal()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := a.Get(ctx, "anything", &s)
+		time.Sleep(60 * time.Millisecond)    // let the back-off pass
+		_, err := a.Get(ctx, "anything", &s) // A's next use of Redis replays the delete first
 		if err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("A did not get Redis back: %v", err)
 		}
-		time.Sleep(60 * time.Millisecond)
 	}
 	if found, err := b.Get(ctx, "token:t", &s); found || err != nil {
 		t.Fatalf("B sees the token revoked during the partition: found=%v err=%v value=%q", found, err, s)
