@@ -89,7 +89,8 @@ var (
 	// whatever its name or declared content type. The API layer answers 400.
 	ErrNotImage = errors.New("storage: not a JPEG, PNG or WebP image")
 	// ErrInvalidImage means an upload starts like an accepted image but is
-	// truncated, corrupt, or has too many pixels. The API layer answers 400.
+	// truncated, corrupt, has too many pixels, or would need more memory to
+	// decode than allowed. The API layer answers 400.
 	ErrInvalidImage = errors.New("storage: invalid image")
 )
 
