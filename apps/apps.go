@@ -5,4 +5,5 @@ package apps
 
 import (
 	_ "manouche/apps/pages"
+	_ "manouche/apps/users"
 )

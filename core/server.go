@@ -32,7 +32,7 @@ func (p *Project) Handler() *fiber.App {
 		ProxyHeader:             proxyHeader(st.NumProxies),
 		EnableTrustedProxyCheck: st.NumProxies > 0,
 		TrustedProxies:          trustedProxies(st.NumProxies),
-		StreamRequestBody:       false,
+		ReadBufferSize:          16 << 10, // headers up to 16 KB, like most proxies allow
 	})
 	app.Use(api.RequestID())
 	app.Use(api.AccessLog(p.Log))

@@ -344,11 +344,11 @@ func (r *Runner) locked(ctx context.Context, fn func() error) error {
 			return fmt.Errorf("migrate: lock: %w", err)
 		}
 		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(lockKey)); err != nil {
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(lockKey)); err != nil {
 			return fmt.Errorf("migrate: take the migration lock: %w", err)
 		}
 		defer func() {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(lockKey))
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", int64(lockKey))
 		}()
 		if err := r.ensureTable(ctx); err != nil {
 			return err

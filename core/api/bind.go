@@ -96,7 +96,8 @@ func check(dst any, raw map[string]json.RawMessage) error {
 			for i := range t.NumField() {
 				f := t.Field(i)
 				name := jsonName(f)
-				if name == "" || !hasRule(f.Tag.Get("validate"), "required") {
+				rules := f.Tag.Get("validate")
+				if name == "" || !hasRule(rules, "required") || hasRule(rules, "omitnil") || hasRule(rules, "omitempty") {
 					continue
 				}
 				v, present := raw[name]

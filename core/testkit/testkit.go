@@ -21,6 +21,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"io/fs"
+	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -199,4 +200,30 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Serve runs the project's real HTTP server on a free loopback port until the
+// test ends, and returns its base URL (http://127.0.0.1:PORT). Use it for what
+// the in-memory client cannot show: body limits enforced while reading,
+// connection handling, concurrency.
+func (a *App) Serve() string {
+	a.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- a.Project.Serve(ctx, "127.0.0.1:0", func(addr net.Addr) { addrc <- addr.String() })
+	}()
+	select {
+	case addr := <-addrc:
+		a.t.Cleanup(func() {
+			cancel()
+			<-done
+		})
+		return "http://" + addr
+	case err := <-done:
+		cancel()
+		a.t.Fatalf("testkit: serve: %v", err)
+	}
+	return ""
 }
