@@ -17,28 +17,33 @@ import (
 // memory (one process) when it does not. Keys are stored under the Cache's
 // prefix followed by prefix (e.g. "throttle:").
 //
-// With Redis unavailable, Get, Set and Delete return an error wrapping
-// ErrUnavailable without waiting (the Cache's back-off applies). Fiber v2's
-// limiter ignores storage errors: each request then counts as the first of a
-// fresh window and is let through, so the limiter fails open rather than
-// turning requests into 500s while Redis is down. Note also that Fiber's
+// While Redis is unavailable the Redis-backed storage does not fail: Get,
+// Set and Delete go to an in-memory storage of this process instead (the
+// Cache's back-off means no request waits on Redis meanwhile). A rate limit
+// therefore keeps being enforced during an outage, per process (N web
+// processes let through up to N times the limit), rather than failing open
+// or turning requests into 500s; when Redis is back, counting resumes in
+// Redis. (Fiber v2's limiter would fail open on storage errors: it ignores
+// them and treats each request as the first of a fresh window.) Fiber's
 // limiter reads and writes its counter in two steps, so concurrent requests
 // on several processes can slip a few requests past the limit.
 //
 // Close does nothing for the Redis-backed storage: the connection belongs to
 // the Cache. Reset deletes only this storage's keys (SCAN + DEL on its
-// prefix), never the whole database.
+// prefix), never the whole database, and clears the in-memory fallback.
 func FiberStorage(c *Cache, prefix string) fiber.Storage {
 	if c == nil || c.rdb == nil {
 		return &memoryStorage{items: map[string]memoryItem{}}
 	}
-	return &redisStorage{c: c, prefix: c.prefix + prefix}
+	return &redisStorage{c: c, prefix: c.prefix + prefix, local: &memoryStorage{items: map[string]memoryItem{}}}
 }
 
-// redisStorage is a fiber.Storage over the Cache's Redis client.
+// redisStorage is a fiber.Storage over the Cache's Redis client, with an
+// in-memory fallback for when Redis is unavailable.
 type redisStorage struct {
 	c      *Cache
 	prefix string
+	local  *memoryStorage
 }
 
 func (s *redisStorage) Get(key string) ([]byte, error) {
@@ -47,7 +52,7 @@ func (s *redisStorage) Get(key string) ([]byte, error) {
 	}
 	ctx := context.Background()
 	if !s.c.usable() {
-		return nil, fmt.Errorf("cache: storage get: %w", ErrUnavailable)
+		return s.local.Get(key)
 	}
 	b, err := s.c.rdb.Get(ctx, s.prefix+key).Bytes()
 	if errors.Is(err, redis.Nil) {
@@ -55,7 +60,7 @@ func (s *redisStorage) Get(key string) ([]byte, error) {
 	}
 	if err != nil {
 		s.c.failed(ctx, "storage get", err)
-		return nil, fmt.Errorf("cache: storage get: %w: %w", ErrUnavailable, err)
+		return s.local.Get(key)
 	}
 	return b, nil
 }
@@ -66,14 +71,14 @@ func (s *redisStorage) Set(key string, val []byte, exp time.Duration) error {
 	}
 	ctx := context.Background()
 	if !s.c.usable() {
-		return fmt.Errorf("cache: storage set: %w", ErrUnavailable)
+		return s.local.Set(key, val, exp)
 	}
 	if exp < 0 {
 		exp = 0
 	}
 	if err := s.c.rdb.Set(ctx, s.prefix+key, val, exp).Err(); err != nil {
 		s.c.failed(ctx, "storage set", err)
-		return fmt.Errorf("cache: storage set: %w: %w", ErrUnavailable, err)
+		return s.local.Set(key, val, exp)
 	}
 	return nil
 }
@@ -83,6 +88,7 @@ func (s *redisStorage) Delete(key string) error {
 		return nil
 	}
 	ctx := context.Background()
+	_ = s.local.Delete(key)
 	if !s.c.usable() {
 		return fmt.Errorf("cache: storage delete: %w", ErrUnavailable)
 	}
@@ -95,6 +101,7 @@ func (s *redisStorage) Delete(key string) error {
 
 func (s *redisStorage) Reset() error {
 	ctx := context.Background()
+	_ = s.local.Reset()
 	if s.prefix == "" {
 		return errors.New("cache: storage reset: refusing to delete every key (empty prefix)")
 	}

@@ -2,7 +2,6 @@ package cache_test
 
 import (
 	"context"
-	"errors"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -111,18 +110,24 @@ func TestFiberLimiterUsesStorage(t *testing.T) {
 	}
 }
 
-// With Redis down the limiter fails open: requests are served, never 500.
-func TestFiberLimiterFailsOpenWhenRedisIsDown(t *testing.T) {
+// With Redis down the limiter neither fails nor fails open: it counts in
+// this process's memory.
+func TestFiberLimiterCountsLocallyWhenRedisIsDown(t *testing.T) {
 	t.Parallel()
 	c := newCache(t, cache.Config{RedisURL: "redis://127.0.0.1:1/0", Logger: quietLogger()})
 	store := cache.FiberStorage(c, "limit:")
-	if _, err := store.Get("ip"); !errors.Is(err, cache.ErrUnavailable) {
-		t.Fatalf("Get with Redis down: %v, want ErrUnavailable", err)
+	if err := store.Set("ip", []byte("1"), time.Minute); err != nil {
+		t.Fatalf("Set with Redis down: %v", err)
 	}
-	for i, code := range statuses(t, limitedApp(store), 4) {
-		if code != 200 {
-			t.Fatalf("request %d: status %d, want 200 (fail open)", i, code)
-		}
+	if v, err := store.Get("ip"); string(v) != "1" || err != nil {
+		t.Fatalf("Get with Redis down: %q %v", v, err)
 	}
-	_ = c.Ping(context.Background())
+	_ = store.Reset()
+	got := statuses(t, limitedApp(store), 3)
+	if got[0] != 200 || got[1] != 200 || got[2] != 429 {
+		t.Fatalf("statuses with Redis down %v, want [200 200 429]", got)
+	}
+	if err := c.Ping(context.Background()); err == nil {
+		t.Fatal("Redis should be down in this test")
+	}
 }
