@@ -19,6 +19,10 @@
 //   - image: each upload is a 4 MiB PNG file read as a stream, checked by
 //     storage.ImageValidator (the avatar endpoint's path minus HTTP).
 //
+// With -serve ADDR it is only the server, for other benchmarks or manual use
+// (go run ./bench/storage -serve 127.0.0.1:9000 -bucket media prints its URL
+// and serves until killed; any access key is accepted).
+//
 // It exits non-zero when an upload fails or a target is missed.
 package main
 
@@ -132,7 +136,11 @@ func run() error {
 			return err
 		}
 		serverCPU = processCPU(serverPID) - serverCPU
-		fmt.Printf("round %d: %s server_cpu=%v\n", round, res, serverCPU)
+		if serverPID != 0 {
+			fmt.Printf("round %d: %s server_cpu=%v\n", round, res, serverCPU)
+		} else {
+			fmt.Printf("round %d: %s\n", round, res)
+		}
 		for _, e := range res.Errors {
 			failed = append(failed, e.Error())
 		}
