@@ -350,6 +350,8 @@ func TestAdminSite(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("browser", func(t *testing.T) { browserSmoke(t, s) })
 }
 
 // boolParam is how a boolean filter or form value is written in the dialect.

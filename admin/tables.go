@@ -133,12 +133,18 @@ func (a *Admin) generator(m ModelAdmin) table.Generator {
 				info.WhereRaw(raw, args...)
 			}
 		}
-		info.SetDeleteFn(func(ids []string) error {
-			if m.NoDelete {
-				return errors.New("deleting is not allowed here")
-			}
-			return a.deleteRows(m, ids)
-		})
+		info.HideExportButton()
+		if m.NoCreate {
+			info.HideNewButton()
+		}
+		if len(m.Form) == 0 {
+			info.HideEditButton()
+		}
+		if m.NoDelete {
+			info.HideDeleteButton()
+		} else {
+			info.SetDeleteFn(func(ids []string) error { return a.deleteRows(m, ids) })
+		}
 
 		// The detail page shows every declared column but passwords.
 		detail := t.GetDetail()
