@@ -71,9 +71,10 @@ type S3Config struct {
 	// then stalls cannot hold a request forever; zero means 2 minutes.
 	Timeout time.Duration
 	// DisableConditionalWrites stops sending If-None-Match: * with uploads.
-	// With it, S3 refuses to replace an existing object (a second safeguard
-	// after the random names); set it only for an S3-compatible service that
-	// rejects the header.
+	// That header makes S3 itself refuse to replace an existing object (a
+	// second safeguard after the random names; AWS S3 honours it since 2024,
+	// gofakes3 too); set this only for an S3-compatible service that rejects
+	// it.
 	DisableConditionalWrites bool
 	// TempDir is where uploads of unknown length are spooled before being
 	// sent; empty means the system's temporary folder.
