@@ -788,3 +788,36 @@ func TestS3CallerCancelIsNotUnavailable(t *testing.T) {
 		t.Fatalf("files left: %v", files)
 	}
 }
+
+// DisableConditionalWrites drops the If-None-Match header, for services
+// that reject it.
+func TestS3DisableConditionalWrites(t *testing.T) {
+	t.Parallel()
+	srv := storagetest.NewS3Server(t, "media")
+	target, _ := url.Parse(srv.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var (
+		mu     sync.Mutex
+		header []string
+	)
+	front := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			mu.Lock()
+			header = append(header, r.Header.Get("If-None-Match"))
+			mu.Unlock()
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	for _, disable := range []bool{false, true} {
+		cfg := srv.Config()
+		cfg.Endpoint, cfg.DisableConditionalWrites = front, disable
+		st, err := storage.NewS3(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saveString(t, st, "up/a.png", "x")
+	}
+	if len(header) != 2 || header[0] != "*" || header[1] != "" {
+		t.Fatalf("If-None-Match sent: %q, want [\"*\" \"\"]", header)
+	}
+}
