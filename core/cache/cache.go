@@ -48,8 +48,8 @@
 // together with an error wrapping ErrUnavailable, and Set and Delete return an
 // error wrapping ErrUnavailable at once.
 //
-// A Delete that fails because Redis is unreachable is remembered (up to
-// 10,000 keys) and written as soon as Redis answers again, before anything
+// A Delete or Set that fails because Redis is unreachable is remembered (up
+// to 10,000 keys) and its key invalidated as soon as Redis answers again, before anything
 // else is read from it, so a value revoked during an outage (say Redis was
 // partitioned, not restarted) does not come back. Another process may still
 // read such a key between Redis's return and this process's next use of it;
@@ -267,13 +267,20 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (found bool, err e
 }
 
 // Set caches v under key for ttl (DefaultTTL when ttl <= 0), replacing any
-// value or tombstone.
+// value or tombstone. When Redis is unavailable Set fails (wrapping
+// ErrUnavailable) and the key is invalidated as soon as Redis is back, so
+// the value it replaced cannot be read later.
 func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) error {
 	b, err := c.encode(kindValue, v, ttl)
 	if err != nil {
 		return fmt.Errorf("cache: set %q: %w", key, err)
 	}
 	if err := c.write(ctx, key, b, ttl, false); err != nil {
+		if c.rdb != nil {
+			// The old value may still be in Redis (a partition): make sure
+			// it is replaced by a tombstone once Redis is reachable.
+			c.remember([]string{key})
+		}
 		return fmt.Errorf("cache: set %q: %w", key, err)
 	}
 	return nil
@@ -329,11 +336,7 @@ func (c *Cache) Once(ctx context.Context, key string, dst any, ttl time.Duration
 	e, err := c.read(ctx, key)
 	switch {
 	case err != nil: // Redis unavailable: answer from the source
-		b, lerr := c.load(ctx, key, ttl, load)
-		if lerr != nil {
-			return lerr
-		}
-		return c.decode(key, b, dst)
+		return c.loadShared(ctx, key, dst, ttl, load, false)
 	case e.kind == kindValue:
 		if derr := c.cc.Unmarshal(e.payload, dst); derr == nil {
 			return nil
@@ -347,24 +350,28 @@ func (c *Cache) Once(ctx context.Context, key string, dst any, ttl time.Duration
 		return c.decode(key, b, dst)
 	case e.kind == kindNotFound:
 		return fmt.Errorf("cache: %q: %w", key, ErrNotFound)
-	case e.kind == kindDeleted:
-		b, lerr := c.load(ctx, key, ttl, load)
-		if lerr != nil {
-			return lerr
-		}
-		return c.decode(key, b, dst)
+	case e.kind == kindDeleted: // recently deleted: load, but do not cache
+		return c.loadShared(ctx, key, dst, ttl, load, false)
 	}
-	// Miss: one load per key at a time in this process, stored if absent.
+	return c.loadShared(ctx, key, dst, ttl, load, true)
+}
+
+// loadShared runs load once for all concurrent callers of key in this
+// process (also while Redis is down, to spare the database a stampede) and,
+// when store is set, stores the result if the key is still absent.
+func (c *Cache) loadShared(ctx context.Context, key string, dst any, ttl time.Duration, load func(context.Context) (any, error), store bool) error {
 	v, err, _ := c.group.Do(key, func() (any, error) {
 		b, lerr := c.load(ctx, key, ttl, load)
 		if lerr != nil {
-			if errors.Is(lerr, ErrNotFound) && c.cfg.NegativeTTL > 0 {
+			if store && errors.Is(lerr, ErrNotFound) && c.cfg.NegativeTTL > 0 {
 				nb, _ := c.encode(kindNotFound, nil, c.cfg.NegativeTTL)
 				_ = c.write(ctx, key, nb, c.cfg.NegativeTTL, true)
 			}
 			return nil, lerr
 		}
-		_ = c.write(ctx, key, b, ttl, true)
+		if store {
+			_ = c.write(ctx, key, b, ttl, true)
+		}
 		return b, nil
 	})
 	if err != nil {

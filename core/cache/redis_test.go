@@ -329,9 +329,10 @@ func (p *proxy) heal() {
 }
 
 // Process A loses Redis (a partition; Redis itself keeps its data) while it
-// revokes a token. The Delete cannot reach Redis; it is replayed when Redis
-// is reachable again, before A reads anything, so the revoked token does not
-// come back for process B.
+// revokes a token and updates a profile. The Delete and the Set cannot reach
+// Redis; their keys are invalidated when Redis is reachable again, before A
+// reads anything, so neither the revoked token nor the old profile comes
+// back for process B.
 func TestDeleteDuringPartitionIsReplayed(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t, 0)
@@ -344,8 +345,14 @@ func TestDeleteDuringPartitionIsReplayed(t *testing.T) {
 	if err := a.Set(ctx, "token:t", "u1", time.Hour); err != nil {
 		t.Fatal(err)
 	}
+	if err := a.Set(ctx, "me:u1", "old name", time.Hour); err != nil {
+		t.Fatal(err)
+	}
 
 	px.cut()
+	if err := a.Set(ctx, "me:u1", "new name", time.Hour); !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("Set during the partition: %v, want ErrUnavailable", err)
+	}
 	if err := a.Delete(ctx, "token:t"); !errors.Is(err, cache.ErrUnavailable) {
 		t.Fatalf("Delete during the partition: %v, want ErrUnavailable", err)
 	}
@@ -371,5 +378,8 @@ func TestDeleteDuringPartitionIsReplayed(t *testing.T) {
 	}
 	if found, err := b.Get(ctx, "token:t", &s); found || err != nil {
 		t.Fatalf("B sees the token revoked during the partition: found=%v err=%v value=%q", found, err, s)
+	}
+	if found, err := b.Get(ctx, "me:u1", &s); found || err != nil {
+		t.Fatalf("B sees the value replaced during the partition: found=%v err=%v value=%q", found, err, s)
 	}
 }
