@@ -76,8 +76,8 @@ type Hasher struct {
 
 // Default returns the Hasher for production: argon2id with m=19 MiB, t=2,
 // p=1 (OWASP's recommended minimum), 16-byte salt, 32-byte key. One check
-// took about 80 ms on a busy 2-core machine (BenchmarkCheckDefault), less
-// than Django's default PBKDF2. Memory bounds concurrent logins: 10 at once
+// took 40-80 ms on a busy 2-core machine (BenchmarkCheckDefault), less than
+// Django's default PBKDF2. Memory bounds concurrent logins: 10 at once
 // use about 190 MiB.
 func Default() Hasher {
 	return Hasher{Params: Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}}
