@@ -569,4 +569,3 @@ func TestConcurrentMigrate(t *testing.T) {
 		})
 	}
 }
-
