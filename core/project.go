@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"manouche/core/db"
 	"manouche/core/mail"
 	"manouche/core/queue"
+	"manouche/core/storage"
 	"manouche/core/templates"
 	"manouche/migrations"
 	"manouche/settings"
@@ -38,6 +40,11 @@ type Project struct {
 	Emails *mail.Renderer
 	// Queue is the durable email queue on the project database.
 	Queue *queue.Queue
+	// Storage holds uploaded media: MEDIA_ROOT, or S3 with ENABLE_MEDIA_UPLOAD_TO_S3.
+	Storage storage.Storage
+	// Images checks uploaded images (type sniffed from the bytes, fully decoded,
+	// MAX_UPLOAD_SIZE); one per process so its memory limits hold across requests.
+	Images *storage.ImageValidator
 	// Auth authenticates bearer tokens; the users app sets it in its ready hook.
 	Auth Authenticator
 
@@ -173,11 +180,46 @@ func (p *Project) openServices(ctx context.Context) error {
 	}
 	p.Queue = q
 	p.OnClose(q.Close)
+
+	media, err := storage.New(ctx, storage.Config{
+		UseS3: st.EnableMediaUploadToS3,
+		Local: storage.LocalConfig{Root: st.MediaRoot, BaseURL: st.MediaURL},
+		S3: storage.S3Config{
+			Bucket: st.AWSStorageBucketName, Region: st.AWSS3Region, Endpoint: st.AWSS3EndpointURL,
+			AccessKeyID: st.AWSAccessKeyID, SecretAccessKey: st.AWSSecretAccessKey,
+			QuerystringAuth: st.AWSQuerystringAuth, QuerystringExpire: st.AWSQuerystringExpire,
+			CacheControl: st.AWSS3CacheControl,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("media storage: %w", err)
+	}
+	p.Storage = media
+	p.OnClose(func() error { return storage.Close(media) })
+	p.AddCheck("storage", func(ctx context.Context) error { return storage.Ping(ctx, media) })
+	p.Images = storage.NewImageValidator(storage.ImageLimits{MaxBytes: int64(st.MaxUploadSize)})
 	p.AddCheck("queue", q.Ping)
 	if st.RunWorker {
 		p.AddService(Service{Name: "email worker", Start: q.Start, Stop: q.Stop})
 	}
 	return nil
+}
+
+// MediaURL returns the absolute URL of a stored media file, or "" for no
+// name: S3 URLs as they are (signed when AWS_QUERYSTRING_AUTH is on), local
+// ones prefixed with SITE_SCHEME://SITE_DOMAIN.
+func (p *Project) MediaURL(ctx context.Context, name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	u, err := p.Storage.URL(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(u, "/") {
+		u = p.Settings.SiteURL() + u
+	}
+	return u, nil
 }
 
 // SendMail renders the email template pair name with data and queues it for

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
 
 	"manouche/core/api"
+	"manouche/core/storage"
 )
 
 // Handler builds the project's HTTP application: the middleware stack, the
@@ -75,6 +78,11 @@ func (p *Project) Handler() *fiber.App {
 		}
 		return api.Unavailable(errs...)
 	})
+
+	// Media on local disk, served by runserver in development (DEBUG), like Django's static() helper.
+	if local, ok := p.Storage.(*storage.Local); ok && st.Debug {
+		app.Use(st.MediaURL, filesystem.New(filesystem.Config{Root: http.FS(local.FS()), MaxAge: 3600}))
+	}
 
 	// The JSON API: Accept-header versioning, and the anonymous rate limit.
 	app.Use("/api", api.Versioning(), p.Throttle("api", st.APIThrottleRate, func(c *fiber.Ctx) bool {
