@@ -6,8 +6,12 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -191,3 +195,34 @@ func (b *testBackend) Send(ctx context.Context, m *mail.Message) error {
 }
 
 func unique(prefix string) string { return fmt.Sprintf("%s %s", prefix, randomName("")) }
+
+func regexpMatch(s, re string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func openSQLiteUnmigrated(t testing.TB) *bun.DB {
+	t.Helper()
+	sqldb, err := sql.Open("sqlite", sqliteDSN(filepath.Join(t.TempDir(), "db.sqlite3")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// testLogger shows River's warnings and errors when QUEUE_TEST_LOG=1.
+func testLogger() *slog.Logger {
+	if os.Getenv("QUEUE_TEST_LOG") == "1" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// volume scales a message count down under the race detector.
+func volume(n int) int {
+	if raceEnabled {
+		return max(n/5, 20)
+	}
+	return n
+}

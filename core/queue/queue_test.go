@@ -3,7 +3,6 @@ package queue_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -25,7 +24,7 @@ func fastConfig(db *bun.DB, b mail.Backend) queue.Config {
 		Workers:      4,
 		RetryBackoff: 50 * time.Millisecond,
 		PollInterval: 50 * time.Millisecond,
-		Logger:       slog.New(slog.DiscardHandler),
+		Logger:       testLogger(),
 	}
 }
 
