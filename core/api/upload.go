@@ -1,0 +1,57 @@
+package api
+
+import (
+	"fmt"
+	"mime"
+	"mime/multipart"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Messages of file upload errors, in Django's words.
+const (
+	msgNoFile    = "No file was submitted."
+	msgEmptyFile = "The submitted file is empty."
+)
+
+// FormFile returns the file part named field of a multipart/form-data request.
+// Errors are in the API contract: 415 UnsupportedMediaType when the request is
+// not multipart/form-data or has any Content-Encoding (fasthttp would inflate
+// a gzip body in memory without bound); 400 ParseError when the multipart body
+// is malformed (no or bad boundary, truncated); 400 ValidationError on field
+// when no file part has that name ("No file was submitted.", also for a plain
+// form value of that name) or the file is empty. Bodies above
+// MAX_UPLOAD_SIZE never reach here: the server refuses them with 413.
+//
+// The returned header's Open gives the file's content; the form is released
+// when the request ends. Note that the server (fasthttp) parses a multipart
+// body of known length while reading it, before any handler runs, so a
+// malformed one is refused there with a 400 ParseError too.
+func FormFile(c *fiber.Ctx, field string) (*multipart.FileHeader, error) {
+	contentType := c.Get(fiber.HeaderContentType)
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != fiber.MIMEMultipartForm {
+		return nil, UnsupportedMediaType(contentType)
+	}
+	if ce := c.Get(fiber.HeaderContentEncoding); ce != "" {
+		return nil, newError(fiber.StatusUnsupportedMediaType, TypeUnsupportedMedia,
+			fmt.Sprintf("Unsupported content encoding %q in request.", ce))
+	}
+	if params["boundary"] == "" {
+		return nil, Parse("Multipart form parse error - the Content-Type has no boundary.")
+	}
+	form, err := c.MultipartForm()
+	if err != nil {
+		return nil, Parse("Multipart form parse error - the body is not a valid multipart/form-data body.").
+			WithCause(fmt.Errorf("api: multipart form: %w", err))
+	}
+	files := form.File[field]
+	if len(files) == 0 || files[0] == nil {
+		return nil, Validation(FieldErr(field, msgNoFile))
+	}
+	fh := files[0]
+	if fh.Size == 0 {
+		return nil, Validation(FieldErr(field, msgEmptyFile))
+	}
+	return fh, nil
+}
