@@ -90,22 +90,22 @@ type Config struct {
 func (c *Config) validate() error {
 	var errs []error
 	if c.DB == nil {
-		errs = append(errs, errors.New("DB is nil"))
+		errs = append(errs, errors.New("field DB is nil"))
 	}
 	if c.Dialect != SQLite && c.Dialect != Postgres {
 		errs = append(errs, fmt.Errorf("dialect %q is neither %q nor %q", c.Dialect, SQLite, Postgres))
 	}
 	if c.DSN == "" {
-		errs = append(errs, errors.New("DSN is empty"))
+		errs = append(errs, errors.New("field DSN is empty"))
 	}
 	if len(c.SecretKey) < 16 {
-		errs = append(errs, errors.New("SecretKey must be at least 16 bytes"))
+		errs = append(errs, errors.New("field SecretKey must be at least 16 bytes"))
 	}
 	if c.Authenticate == nil {
-		errs = append(errs, errors.New("Authenticate is nil"))
+		errs = append(errs, errors.New("field Authenticate is nil"))
 	}
 	if c.LoadUser == nil {
-		errs = append(errs, errors.New("LoadUser is nil"))
+		errs = append(errs, errors.New("field LoadUser is nil"))
 	}
 	names := map[string]bool{}
 	for _, m := range c.Models {

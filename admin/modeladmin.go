@@ -237,7 +237,7 @@ func (m ModelAdmin) Validate() error {
 				continue
 			}
 			if _, ok := m.field(c); !ok {
-				errs = append(errs, fmt.Errorf("%s names %q, which is not in Fields", list, c))
+				errs = append(errs, fmt.Errorf("field %s names %q, which is not in Fields", list, c))
 			}
 		}
 	}
@@ -248,21 +248,21 @@ func (m ModelAdmin) Validate() error {
 	check("ReadOnly", m.ReadOnly)
 	if col, _ := m.ordering(); col != m.pk() {
 		if _, ok := m.field(col); !ok {
-			errs = append(errs, fmt.Errorf("Ordering names %q, which is not in Fields", col))
+			errs = append(errs, fmt.Errorf("field Ordering names %q, which is not in Fields", col))
 		}
 	}
 	for _, c := range m.List {
 		if f, ok := m.field(c); ok && f.Kind == KindPassword {
-			errs = append(errs, fmt.Errorf("List names password field %q", c))
+			errs = append(errs, fmt.Errorf("field List names password field %q", c))
 		}
 	}
 	for _, c := range m.Search {
 		if f, ok := m.field(c); ok && f.Kind == KindPassword {
-			errs = append(errs, fmt.Errorf("Search names password field %q", c))
+			errs = append(errs, fmt.Errorf("field Search names password field %q", c))
 		}
 	}
 	if len(m.List) == 0 {
-		errs = append(errs, errors.New("List is empty"))
+		errs = append(errs, errors.New("field List is empty"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("admin: model %q: %w", m.Table, err)

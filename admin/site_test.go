@@ -9,6 +9,8 @@ import (
 
 	"manouche/admin"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/alexedwards/argon2id"
 )
 
@@ -26,6 +28,14 @@ func TestAdminSite(t *testing.T) {
 	s.addUser(t, "gone@example.com", "gone password 1", false, true, true, "Gil", "Gone")
 	xssID := s.addUser(t, "xss@example.com", "xss password 1", true, false, false, `<script>alert("x")</script>`, `"><img src=x onerror=alert(1)>`)
 	s.exec(t, "INSERT INTO notes (title, body) VALUES (?, ?)", "first note", "hello")
+
+	t.Run("a second mount is refused", func(t *testing.T) {
+		_, err := admin.Mount(fiber.New(), admin.Config{DB: s.db, Dialect: d, DSN: "x", SecretKey: "0123456789abcdef",
+			Authenticate: s.authenticate, LoadUser: s.loadUser})
+		if err == nil || !strings.Contains(err.Error(), "already mounted") {
+			t.Fatalf("second Mount: %v", err)
+		}
+	})
 
 	t.Run("anonymous is sent to the login page", func(t *testing.T) {
 		c := newClient(t, s.base)
