@@ -49,9 +49,11 @@ type Principal struct {
 	TokenHash string
 }
 
-// tokenEntry is what the cache keeps per token.
+// tokenEntry is what the cache keeps per token: its expiry and a snapshot of
+// its user, so that authenticating a request is one cache read. Every change
+// to a user drops the entries of all its tokens (Forget).
 type tokenEntry struct {
-	UserID    string
+	User      User
 	ExpiresAt time.Time
 }
 
@@ -126,9 +128,20 @@ func (a *Accounts) ByID(ctx context.Context, id string) (*User, error) {
 	return &u, nil
 }
 
-// Forget drops a user from the cache; call it after every change to the row.
+// Forget drops a user, and the token entries that carry a copy of it, from
+// the cache; call it after every change to the row.
 func (a *Accounts) Forget(ctx context.Context, id string) {
-	if err := a.p.Cache.Delete(ctx, userKey(id)); err != nil {
+	keys := []string{userKey(id)}
+	if uid, err := uuid.Parse(id); err == nil {
+		var hashes []string
+		if err := a.p.DB.NewSelect().Model((*Token)(nil)).Column("key_hash").Where("user_id = ?", uid).Scan(ctx, &hashes); err != nil {
+			a.p.Log.Warn("users: list tokens to forget", "user", id, "error", err)
+		}
+		for _, h := range hashes {
+			keys = append(keys, tokenKey(h))
+		}
+	}
+	if err := a.p.Cache.Delete(ctx, keys...); err != nil {
 		a.p.Log.Warn("users: cache delete", "user", id, "error", err)
 	}
 }
@@ -199,7 +212,15 @@ func (a *Accounts) Authenticate(ctx context.Context, token string) (core.User, e
 		if err != nil {
 			return nil, err
 		}
-		return tokenEntry{UserID: t.UserID.String(), ExpiresAt: t.ExpiresAt}, nil
+		u := new(User)
+		err = a.p.DB.NewSelect().Model(u).Where("id = ?", t.UserID).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, cache.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		return tokenEntry{User: *u, ExpiresAt: t.ExpiresAt}, nil
 	})
 	if errors.Is(err, cache.ErrNotFound) {
 		return nil, api.AuthenticationFailed("Invalid token.")
@@ -210,11 +231,8 @@ func (a *Accounts) Authenticate(ctx context.Context, token string) (core.User, e
 	if time.Now().After(te.ExpiresAt) {
 		return nil, api.AuthenticationFailed("Token has expired.")
 	}
-	u, err := a.ByID(ctx, te.UserID)
-	if err != nil {
-		return nil, err
-	}
-	if u == nil || !u.IsActive {
+	u := &te.User
+	if !u.IsActive {
 		return nil, api.AuthenticationFailed("User inactive or deleted.")
 	}
 	return &Principal{User: u, TokenHash: hash}, nil
