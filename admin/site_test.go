@@ -1,6 +1,8 @@
 package admin_test
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -344,6 +346,37 @@ func TestAdminSite(t *testing.T) {
 		}
 		if code, _, _ := c.get("/admin/info/notes"); code != http.StatusFound {
 			t.Errorf("after logout: %d, want a redirect", code)
+		}
+	})
+
+	t.Run("GoAdmin's getColumns lines can be silenced", func(t *testing.T) {
+		// Capture stdout, filter it, make a list request (GoAdmin prints then), and give
+		// everything captured back to the real stdout afterwards.
+		real := os.Stdout
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Stdout = w
+		restore, err := admin.SilenceGoAdminStdout()
+		if err != nil {
+			os.Stdout = real
+			t.Fatal(err)
+		}
+		c := newClient(t, s.base)
+		c.login("root@example.com", "correct horse battery")
+		code, _, _ := c.get("/admin/info/notes")
+		fmt.Println("marker: this line stays")
+		rerr := restore()
+		os.Stdout = real
+		_ = w.Close()
+		captured, _ := io.ReadAll(r)
+		_, _ = real.Write(captured)
+		if rerr != nil || code != http.StatusOK {
+			t.Fatalf("restore: %v, list: %d", rerr, code)
+		}
+		if strings.Contains(string(captured), "getColumns") || !strings.Contains(string(captured), "marker: this line stays") {
+			t.Errorf("filtered stdout:\n%s", captured)
 		}
 	})
 
