@@ -252,7 +252,7 @@ func (a *Accounts) RevokeTokens(ctx context.Context, idb bun.IDB, userID uuid.UU
 	if len(hashes) == 0 {
 		return nil
 	}
-	if _, err := idb.NewDelete().Model((*Token)(nil)).Where("key_hash IN (?)", bun.In(hashes)).Exec(ctx); err != nil {
+	if _, err := idb.NewDelete().Model((*Token)(nil)).Where("key_hash IN (?)", bun.List(hashes)).Exec(ctx); err != nil {
 		return fmt.Errorf("users: revoke tokens: %w", err)
 	}
 	return a.forgetTokens(ctx, hashes)

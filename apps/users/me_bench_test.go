@@ -30,7 +30,7 @@ func TestMeMakesNoQueryOnAWarmCache(t *testing.T) {
 	app := testkit.New(t)
 	_, token := register(t, app, "warm@example.com")
 	counter := &queryCounter{}
-	app.DB.AddQueryHook(counter)
+	app.DB = app.DB.WithQueryHook(counter)
 	c := app.Client.WithToken(token)
 	c.Get("/api/me").AssertStatus(200)
 	before := counter.n.Load()

@@ -135,7 +135,7 @@ func OpenConfig(ctx context.Context, cfg Config, debug bool) (*bun.DB, error) {
 		bdb = bun.NewDB(sqldb, sqlitedialect.New())
 	}
 	if debug {
-		bdb.AddQueryHook(bundebug.NewQueryHook(bundebug.WithVerbose(true), bundebug.WithWriter(os.Stderr)))
+		bdb = bdb.WithQueryHook(bundebug.NewQueryHook(bundebug.WithVerbose(true), bundebug.WithWriter(os.Stderr)))
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
