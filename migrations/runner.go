@@ -80,14 +80,7 @@ func (r *Runner) plan() (map[string][]*Migration, error) {
 // Status lists, per app in order, every migration and whether it is applied,
 // followed by recorded migrations whose files are gone.
 func (r *Runner) Status(ctx context.Context) ([]AppStatus, error) {
-	plan, err := r.plan()
-	if err != nil {
-		return nil, err
-	}
-	if err := r.ensureTable(ctx); err != nil {
-		return nil, err
-	}
-	applied, err := r.applied(ctx)
+	plan, applied, err := r.state(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -119,14 +112,7 @@ func (r *Runner) Status(ctx context.Context) ([]AppStatus, error) {
 // Pending returns the migrations not applied yet, in the order migrate would
 // apply them.
 func (r *Runner) Pending(ctx context.Context) ([]*Migration, error) {
-	plan, err := r.plan()
-	if err != nil {
-		return nil, err
-	}
-	if err := r.ensureTable(ctx); err != nil {
-		return nil, err
-	}
-	applied, err := r.applied(ctx)
+	plan, applied, err := r.state(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +125,19 @@ func (r *Runner) Pending(ctx context.Context) ([]*Migration, error) {
 		}
 	}
 	return out, nil
+}
+
+// state returns the plan and what is recorded as applied, outside the lock.
+func (r *Runner) state(ctx context.Context) (map[string][]*Migration, map[string]record, error) {
+	plan, err := r.plan()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.ensureTable(ctx); err != nil {
+		return nil, nil, err
+	}
+	applied, err := r.applied(ctx)
+	return plan, applied, err
 }
 
 // Migrate applies every pending migration: the framework's, then each app's in
