@@ -65,14 +65,14 @@ func (a *Admin) mirror(ctx context.Context, u User) (int64, error) {
 	case errors.Is(err, sql.ErrNoRows):
 		// An empty password hash: GoAdmin's own login (bcrypt) can never match it.
 		err = tx.QueryRowContext(ctx, a.rebind("INSERT INTO goadmin_users (username, password, name, avatar) VALUES (?, '', ?, '') RETURNING id"),
-			u.ID, u.Email).Scan(&id)
+			u.ID, mirrorName(u.Email)).Scan(&id)
 		if err != nil {
 			return 0, fmt.Errorf("admin: mirror user: %w", err)
 		}
 	case err != nil:
 		return 0, fmt.Errorf("admin: mirror user: %w", err)
 	default:
-		if _, err := tx.ExecContext(ctx, a.rebind("UPDATE goadmin_users SET name = ? WHERE id = ?"), u.Email, id); err != nil {
+		if _, err := tx.ExecContext(ctx, a.rebind("UPDATE goadmin_users SET name = ? WHERE id = ?"), mirrorName(u.Email), id); err != nil {
 			return 0, fmt.Errorf("admin: mirror user: %w", err)
 		}
 	}
@@ -83,6 +83,23 @@ func (a *Admin) mirror(ctx context.Context, u User) (int64, error) {
 		return 0, fmt.Errorf("admin: mirror user: %w", err)
 	}
 	return id, nil
+}
+
+// mirrorName is the name GoAdmin shows for a staff member: the email, with any character
+// outside a plain set replaced, because GoAdmin's operation log page writes the name into
+// its HTML unescaped.
+func mirrorName(email string) string {
+	b := []rune(email)
+	for i, r := range b {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@.+-_", r)
+		if !ok {
+			b[i] = '?'
+		}
+	}
+	if len(b) > 100 {
+		b = b[:100]
+	}
+	return string(b)
 }
 
 func roleOf(superuser bool) int {

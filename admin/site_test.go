@@ -267,6 +267,15 @@ func TestAdminSite(t *testing.T) {
 		if code, _, body := c.do(http.MethodPost, "/admin/new/notes", form, map[string]string{"Referer": s.base + "/admin/info/notes/new"}); code != http.StatusOK && code != http.StatusFound {
 			t.Fatalf("create with the token: %d %s", code, body)
 		}
+		// What staff type ends up in the operation log, which GoAdmin renders: escaped there too.
+		_, _, page = c.get("/admin/info/notes/new")
+		xss := url.Values{"title": {`<script>alert("op")</script>`}, "body": {"x"}, "__go_admin_t_": {tokenIn(page)}, "__go_admin_previous_": {"/admin/info/notes"}}
+		if code, _, _ := c.post("/admin/new/notes", xss); code != http.StatusOK && code != http.StatusFound {
+			t.Fatalf("create a note with a script title: %d", code)
+		}
+		if code, _, op := c.get("/admin/info/op"); code != http.StatusOK || strings.Contains(op, `<script>alert("op")`) || !strings.Contains(op, "/admin/new/notes") {
+			t.Errorf("operation log page: %d, unescaped script: %v", code, strings.Contains(op, `<script>alert("op")`))
+		}
 		var n int
 		if err := s.db.QueryRow("SELECT count(*) FROM notes WHERE title = 'csrf note'").Scan(&n); err != nil || n != 1 {
 			t.Errorf("notes created: %d, %v (want exactly the one with a token)", n, err)
