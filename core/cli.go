@@ -193,5 +193,24 @@ func (cl *commandLine) root() *cobra.Command {
 			root.AddCommand(c)
 		}
 	}
+	usageErrors(root)
 	return root
+}
+
+// usageErrors makes a wrong number of arguments and a bad flag value usage
+// errors (exit status 2) on cmd and every command below it, as for an unknown
+// command or flag.
+func usageErrors(cmd *cobra.Command) {
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
+	if args := cmd.Args; args != nil {
+		cmd.Args = func(c *cobra.Command, a []string) error {
+			if err := args(c, a); err != nil {
+				return usageError{err.Error()}
+			}
+			return nil
+		}
+	}
+	for _, c := range cmd.Commands() {
+		usageErrors(c)
+	}
 }
