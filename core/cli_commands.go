@@ -225,6 +225,9 @@ makemigrations APP NAME --empty writes an empty pair to fill in by hand.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			app := args[0]
+			if !empty && len(args) == 1 {
+				return UsageError("makemigrations %s: give the migration a NAME, e.g. `makemigrations %s add_index --empty`", app, app)
+			}
 			dir, err := migrationsDir(app)
 			if err != nil {
 				return err
@@ -232,9 +235,6 @@ makemigrations APP NAME --empty writes an empty pair to fill in by hand.`,
 			name := "auto"
 			if len(args) == 2 {
 				name = args[1]
-			}
-			if !empty && len(args) == 1 {
-				return UsageError("makemigrations %s: give the migration a NAME, e.g. `makemigrations %s add_index --empty`", app, app)
 			}
 			up, down, err := migrations.MakeEmpty(dir, name, time.Now())
 			if err != nil {
