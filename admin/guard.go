@@ -92,6 +92,15 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 		return route{}, false
 	}
 	verb, name := parts[0], parts[1]
+	if verb == "operation" && post && len(parts) == 2 {
+		// A row action: /operation/<model>-<action>.
+		for _, m := range a.models {
+			if _, ok := m.action(name); ok {
+				return route{model: m.name(), superuser: m.SuperuserOnly, sortable: m.sortable(), columns: m.columns()}, true
+			}
+		}
+		return route{}, false
+	}
 	sub := ""
 	if len(parts) == 3 {
 		sub = parts[2]

@@ -169,8 +169,8 @@ func usersAdmin() admin.ModelAdmin {
 	}
 }
 
-// notesAdmin is a page staff who are not superusers may use.
-func notesAdmin() admin.ModelAdmin {
+// notesAdmin is a page staff who are not superusers may use, with a row action.
+func notesAdmin(s *site) admin.ModelAdmin {
 	return admin.ModelAdmin{
 		Table: "notes", Title: "Notes",
 		Fields: []admin.Field{
@@ -180,6 +180,19 @@ func notesAdmin() admin.ModelAdmin {
 		},
 		List: []string{"id", "title"}, Search: []string{"title", "body"},
 		Form: []string{"title", "body"},
+		Actions: []admin.Action{{Name: "shout", Label: "Shout", Run: func(ctx context.Context, id string) error {
+			if s == nil {
+				return errors.New("no site")
+			}
+			res, err := s.db.ExecContext(ctx, s.rebind("UPDATE notes SET title = upper(title) WHERE id = ?"), id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return fmt.Errorf("no note %s", id)
+			}
+			return nil
+		}}},
 	}
 }
 
@@ -325,7 +338,7 @@ func newSite(t testing.TB, d admin.Dialect) *site {
 		Debug:        os.Getenv("ADMIN_DEBUG") != "",
 		Authenticate: s.authenticate,
 		LoadUser:     s.loadUser,
-		Models:       []admin.ModelAdmin{usersAdmin(), notesAdmin()},
+		Models:       []admin.ModelAdmin{usersAdmin(), notesAdmin(s)},
 		LoginLimiter: func(c *fiber.Ctx) error { return c.Next() },
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -65,6 +66,17 @@ type Field struct {
 	Hash func(password string) (string, error)
 }
 
+// Action is a button on each row of a list page, e.g. "retry" or "discard" on a failed email.
+type Action struct {
+	// Name identifies the action in its URL (/admin/operation/<model>-<name>): letters, digits, _.
+	Name string
+	// Label is the button's text.
+	Label string
+	// Run performs the action on the row with the given primary key. Its error is shown to
+	// the staff member; its success message is Label + " done".
+	Run func(ctx context.Context, id string) error
+}
+
 // ModelAdmin declares the admin pages of one table, the way Django's ModelAdmin does:
 // list columns, search fields, filters, ordering, form fields and read-only fields.
 // The admin turns it into GoAdmin pages: list (paginated), detail, create, edit and delete.
@@ -101,6 +113,8 @@ type ModelAdmin struct {
 	NoDelete bool
 	// SuperuserOnly restricts the pages to superusers (staff who are not superusers get 403).
 	SuperuserOnly bool
+	// Actions are buttons on each row of the list.
+	Actions []Action
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
@@ -132,6 +146,19 @@ func (m ModelAdmin) pageSize() int {
 		return m.PageSize
 	}
 	return 25
+}
+
+// operationID is the id of an action's GoAdmin operation, the last segment of its URL.
+func (m ModelAdmin) operationID(act Action) string { return m.name() + "-" + act.Name }
+
+// action returns the action whose operation id is id.
+func (m ModelAdmin) action(id string) (Action, bool) {
+	for _, act := range m.Actions {
+		if strings.EqualFold(m.operationID(act), id) {
+			return act, true
+		}
+	}
+	return Action{}, false
 }
 
 // field returns the declaration of a column.
@@ -263,6 +290,19 @@ func (m ModelAdmin) Validate() error {
 	}
 	if len(m.List) == 0 {
 		errs = append(errs, errors.New("field List is empty"))
+	}
+	actions := map[string]bool{}
+	for _, act := range m.Actions {
+		if !identRe.MatchString(act.Name) {
+			errs = append(errs, fmt.Errorf("action name %q is not a plain identifier", act.Name))
+		}
+		if actions[act.Name] {
+			errs = append(errs, fmt.Errorf("action %q declared twice", act.Name))
+		}
+		actions[act.Name] = true
+		if act.Run == nil {
+			errs = append(errs, fmt.Errorf("action %q has no Run function", act.Name))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("admin: model %q: %w", m.Table, err)

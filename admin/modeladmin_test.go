@@ -20,7 +20,7 @@ func TestModelAdminValidate(t *testing.T) {
 		want string // "" means valid
 	}{
 		{"users page", func(*admin.ModelAdmin) {}, ""},
-		{"notes page", func(m *admin.ModelAdmin) { *m = notesAdmin() }, ""},
+		{"notes page", func(m *admin.ModelAdmin) { *m = notesAdmin(nil) }, ""},
 		{"table with SQL in it", func(m *admin.ModelAdmin) { m.Table = "users; DROP TABLE users" }, "not a plain SQL identifier"},
 		{"unknown list column", func(m *admin.ModelAdmin) { m.List = append(m.List, "nope") }, `List names "nope"`},
 		{"unknown search column", func(m *admin.ModelAdmin) { m.Search = []string{"x"} }, `Search names "x"`},
@@ -41,6 +41,10 @@ func TestModelAdminValidate(t *testing.T) {
 		{"unknown kind", func(m *admin.ModelAdmin) { m.Fields = append(m.Fields, admin.Field{Name: "x", Kind: admin.Kind(99)}) }, "unknown kind"},
 		{"empty list", func(m *admin.ModelAdmin) { m.List = nil }, "List is empty"},
 		{"reserved name", func(m *admin.ModelAdmin) { m.Name = "op" }, "taken by the operation log"},
+		{"action without Run", func(m *admin.ModelAdmin) { m.Actions = []admin.Action{{Name: "retry"}} }, "has no Run function"},
+		{"action with a bad name", func(m *admin.ModelAdmin) {
+			m.Actions = []admin.Action{{Name: "re try", Run: func(context.Context, string) error { return nil }}}
+		}, "not a plain identifier"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,7 +77,7 @@ func TestMountRefusesBadConfig(t *testing.T) {
 		{"short secret", func(c *admin.Config) { c.SecretKey = "short" }, []string{"SecretKey"}},
 		{"unknown dialect", func(c *admin.Config) { c.Dialect = "mysql" }, []string{`dialect "mysql"`}},
 		{"bad model", func(c *admin.Config) { c.Models = []admin.ModelAdmin{{Table: "x"}} }, []string{"List is empty"}},
-		{"two models with one name", func(c *admin.Config) { c.Models = []admin.ModelAdmin{notesAdmin(), notesAdmin()} }, []string{`two models are named "notes"`}},
+		{"two models with one name", func(c *admin.Config) { c.Models = []admin.ModelAdmin{notesAdmin(nil), notesAdmin(nil)} }, []string{`two models are named "notes"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

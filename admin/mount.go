@@ -228,7 +228,7 @@ func (a *Admin) syncMenusAndPermissions(ctx context.Context) error {
 		var permID int64
 		paths := strings.Join([]string{
 			"/info/" + m.name(), "/info/" + m.name() + "/(.*)",
-			"/new/" + m.name(), "/edit/" + m.name(), "/delete/" + m.name(),
+			"/new/" + m.name(), "/edit/" + m.name(), "/delete/" + m.name(), "/operation/" + m.name() + "-(.*)",
 		}, "\n")
 		err = tx.QueryRowContext(ctx, a.rebind("SELECT id FROM goadmin_permissions WHERE slug = ?"), slug).Scan(&permID)
 		switch {

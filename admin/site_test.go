@@ -282,6 +282,34 @@ func TestAdminSite(t *testing.T) {
 		}
 	})
 
+	t.Run("row actions", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.login("staff@example.com", "new staff password")
+		code, _, page := c.get("/admin/info/notes")
+		if code != http.StatusOK || !strings.Contains(page, "Shout") {
+			t.Fatalf("notes list: %d, has the Shout button: %v", code, strings.Contains(page, "Shout"))
+		}
+		var id int
+		if err := s.db.QueryRow("SELECT id FROM notes WHERE title = 'first note'").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		code, _, body := c.post("/admin/operation/notes-shout", url.Values{"id": {fmt.Sprint(id)}})
+		if code != http.StatusOK || !strings.Contains(body, "Shout done") {
+			t.Fatalf("shout: %d %s", code, body)
+		}
+		var title string
+		if err := s.db.QueryRow(s.rebind("SELECT title FROM notes WHERE id = ?"), id).Scan(&title); err != nil || title != "FIRST NOTE" {
+			t.Errorf("title after the action: %q, %v", title, err)
+		}
+		if code, _, _ := c.do(http.MethodPost, "/admin/operation/notes-shout", url.Values{"id": {fmt.Sprint(id)}}, map[string]string{"Referer": s.base + "/admin/"}); code != http.StatusForbidden {
+			t.Errorf("action without CSRF token: %d, want 403", code)
+		}
+		if code, _, _ := c.post("/admin/operation/notes-nope", url.Values{"id": {"1"}}); code != http.StatusNotFound {
+			t.Errorf("unknown action: %d, want 404", code)
+		}
+		s.exec(t, "UPDATE notes SET title = 'first note' WHERE id = ?", id)
+	})
+
 	t.Run("staff who are not superusers", func(t *testing.T) {
 		c := newClient(t, s.base)
 		if code, body := c.login("staff@example.com", "new staff password"); code != http.StatusOK {
