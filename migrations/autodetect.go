@@ -1,0 +1,206 @@
+package migrations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun/dialect"
+)
+
+// Index is an index a model declares beyond its `unique` columns, through
+// the ModelIndexes interface.
+type Index struct {
+	// Name is the index's name; empty means <table>_<columns>_idx (or _key
+	// when unique).
+	Name    string
+	Columns []string
+	Unique  bool
+}
+
+// ModelIndexes is a bun model that declares its indexes. Single-column and
+// grouped unique indexes come from bun tags (`bun:"email,unique"`,
+// `bun:"a,unique:a_b"`); other indexes from this method:
+//
+//	func (*Post) Indexes() []migrations.Index {
+//		return []migrations.Index{{Columns: []string{"author_id", "created_at"}}}
+//	}
+//
+// A model that implements ModelIndexes has its indexes fully managed:
+// makemigrations drops the indexes of its table that neither the method nor
+// the tags declare (expression and partial indexes excepted). A model that
+// does not implement it only has missing unique indexes added.
+type ModelIndexes interface {
+	Indexes() []Index
+}
+
+// Changes is what makemigrations found between an app's models and the
+// schema its migrations produce, as dialect-neutral operations in the order
+// they apply.
+type Changes struct {
+	App string
+	ops []operation
+}
+
+// Empty reports whether the models and the migrations agree.
+func (c *Changes) Empty() bool { return c == nil || len(c.ops) == 0 }
+
+// Operations describes each operation in one line, in order.
+func (c *Changes) Operations() []string {
+	var out []string
+	for _, op := range c.ops {
+		out = append(out, op.String())
+	}
+	return out
+}
+
+// SQL renders the changes for one dialect (dialect.PG or dialect.SQLite):
+// the up migration and the down migration that undoes it.
+func (c *Changes) SQL(d dialect.Name) (up, down string, err error) {
+	if c.Empty() {
+		return "", "", errors.New("makemigrations: no changes to render")
+	}
+	var r renderer
+	switch d {
+	case dialect.PG:
+		r = pgRenderer{}
+	case dialect.SQLite:
+		r = sqliteRenderer{}
+	default:
+		return "", "", fmt.Errorf("makemigrations: cannot render SQL for dialect %s", d)
+	}
+	up, err = renderAll(r, c.App, c.ops, "up")
+	if err != nil {
+		return "", "", err
+	}
+	rev := make([]operation, 0, len(c.ops))
+	for i := len(c.ops) - 1; i >= 0; i-- {
+		rev = append(rev, c.ops[i].reverse())
+	}
+	down, err = renderAll(r, c.App, rev, "down")
+	if err != nil {
+		return "", "", err
+	}
+	return up, down, nil
+}
+
+// Detect builds the schema that sources produce by applying them, in order,
+// to a scratch SQLite database in a temporary folder, then compares the
+// tables that the app's own source (the one whose App is app) creates with
+// models (bun model pointers, as core.Modeler returns them). Sources before
+// the app's are applied first so that its foreign keys resolve; sources after
+// it are ignored. No Postgres server is needed.
+func Detect(ctx context.Context, app string, models []any, sources []Source) (*Changes, error) {
+	idx := -1
+	for i, s := range sources {
+		if s.App == app {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return nil, fmt.Errorf("makemigrations: no migrations source for app %q", app)
+	}
+	if len(models) == 0 {
+		return nil, fmt.Errorf("makemigrations: app %s lists no models", app)
+	}
+	want, err := modelSchema(models)
+	if err != nil {
+		return nil, fmt.Errorf("makemigrations: %s: %w", app, err)
+	}
+	cur, err := scratchSchema(ctx, sources[:idx+1])
+	if err != nil {
+		return nil, fmt.Errorf("makemigrations: %s: %w", app, err)
+	}
+	ops, err := diff(cur, want)
+	if err != nil {
+		return nil, fmt.Errorf("makemigrations: %s: %w", app, err)
+	}
+	return &Changes{App: app, ops: ops}, nil
+}
+
+// WriteChanges writes the changes as a migration named name into dir: four
+// files, <ts>_<name>.up.postgres.sql, .up.sqlite.sql, .down.postgres.sql and
+// .down.sqlite.sql, timestamped with now (UTC). It never overwrites a file
+// and writes none when any exists. It returns the paths written.
+func WriteChanges(dir, name string, now time.Time, c *Changes) ([]string, error) {
+	if !nameRe.MatchString(name) {
+		return nil, fmt.Errorf("makemigrations: %q is not a migration name: use lower-case letters, digits and underscores, starting with a letter", name)
+	}
+	if c.Empty() {
+		return nil, errors.New("makemigrations: no changes to write")
+	}
+	type file struct{ path, body string }
+	base := filepath.Join(dir, now.UTC().Format("20060102150405")+"_"+name)
+	var files []file
+	for _, d := range []struct {
+		name dialect.Name
+		ext  string
+	}{{dialect.PG, "postgres"}, {dialect.SQLite, "sqlite"}} {
+		up, down, err := c.SQL(d.name)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, file{base + ".up." + d.ext + ".sql", up}, file{base + ".down." + d.ext + ".sql", down})
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("makemigrations: %w", err)
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f.path); err == nil {
+			return nil, fmt.Errorf("makemigrations: %s already exists", f.path)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("makemigrations: %w", err)
+		}
+	}
+	var paths []string
+	for _, f := range files {
+		if err := os.WriteFile(f.path, []byte(f.body), 0o644); err != nil {
+			for _, p := range paths {
+				_ = os.Remove(p)
+			}
+			return nil, fmt.Errorf("makemigrations: %w", err)
+		}
+		paths = append(paths, f.path)
+	}
+	return paths, nil
+}
+
+// SuggestName names a migration after its changes, the way Django does:
+// create_posts, add_posts_title, or auto when there are several.
+func (c *Changes) SuggestName() string {
+	if c.Empty() {
+		return "auto"
+	}
+	if len(c.ops) == 1 || allCreates(c.ops) {
+		var parts []string
+		for _, op := range c.ops {
+			if n := op.shortName(); n != "" {
+				parts = append(parts, n)
+			}
+		}
+		name := strings.Join(parts, "_")
+		if name != "" && len(name) <= 60 && nameRe.MatchString(name) {
+			return name
+		}
+	}
+	return "auto"
+}
+
+func allCreates(ops []operation) bool {
+	n := 0
+	for _, op := range ops {
+		switch op.kind {
+		case opCreateTable:
+			n++
+		case opCreateIndex:
+		default:
+			return false
+		}
+	}
+	return n > 0
+}
