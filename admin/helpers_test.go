@@ -339,7 +339,13 @@ func newSite(t testing.TB, d admin.Dialect) *site {
 		Authenticate: s.authenticate,
 		LoadUser:     s.loadUser,
 		Models:       []admin.ModelAdmin{usersAdmin(), notesAdmin(s)},
-		LoginLimiter: func(c *fiber.Ctx) error { return c.Next() },
+		// The API's throttle in the real project; here a stand-in that refuses on demand.
+		LoginLimiter: func(c *fiber.Ctx) error {
+			if c.Get("X-Test-Throttle") != "" {
+				return c.SendStatus(fiber.StatusTooManyRequests)
+			}
+			return c.Next()
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

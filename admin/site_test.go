@@ -80,6 +80,30 @@ func TestAdminSite(t *testing.T) {
 		}
 	})
 
+	t.Run("login goes through the login limiter", func(t *testing.T) {
+		c := newClient(t, s.base)
+		code, _, _ := c.do(http.MethodPost, "/admin/signin", url.Values{"username": {"root@example.com"}, "password": {"correct horse battery"}},
+			map[string]string{"Referer": s.base + "/admin/login", "X-Test-Throttle": "1"})
+		if code != http.StatusTooManyRequests || c.cookie("go_admin_session") != "" {
+			t.Fatalf("throttled login: %d, session cookie %q", code, c.cookie("go_admin_session"))
+		}
+	})
+
+	t.Run("session cookie is HttpOnly and SameSite", func(t *testing.T) {
+		c := newClient(t, s.base)
+		code, h, _ := c.do(http.MethodPost, "/admin/signin", url.Values{"username": {"root@example.com"}, "password": {"correct horse battery"}},
+			map[string]string{"Referer": s.base + "/admin/login"})
+		ck := ""
+		for _, v := range h.Values("Set-Cookie") {
+			if strings.HasPrefix(v, "go_admin_session=") {
+				ck = strings.ToLower(v)
+			}
+		}
+		if code != http.StatusOK || !strings.Contains(ck, "httponly") || !strings.Contains(ck, "samesite=lax") {
+			t.Fatalf("sign-in: %d, cookie %q", code, ck)
+		}
+	})
+
 	t.Run("superuser sees, searches and edits users", func(t *testing.T) {
 		c := newClient(t, s.base)
 		code, body := c.login("ROOT@example.com", "correct horse battery")
