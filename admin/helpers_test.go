@@ -272,19 +272,20 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-// scratchDB opens an empty database of the dialect and returns it with the DSN GoAdmin gets.
+// scratchDB opens an empty database of the dialect and returns it with its URL, as the
+// project's DATABASE_URL would name it.
 func scratchDB(t testing.TB, d admin.Dialect) (*sql.DB, string) {
 	t.Helper()
 	switch d {
 	case admin.SQLite:
 		ensureSQLite3()
-		dsn := "file:" + filepath.Join(t.TempDir(), "admin.sqlite3") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"
-		db, err := sql.Open("sqlite3", dsn)
+		path := filepath.Join(t.TempDir(), "admin.sqlite3")
+		db, err := sql.Open("sqlite3", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = db.Close() })
-		return db, dsn
+		return db, "sqlite://" + path // the project's DATABASE_URL form
 	case admin.Postgres:
 		base := testenv.Lookup(t, testenv.DatabaseURL)
 		name := randomName("admin_test_")

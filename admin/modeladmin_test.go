@@ -98,4 +98,7 @@ func TestMountRefusesBadConfig(t *testing.T) {
 	if _, err := admin.Mount(nil, valid); err == nil {
 		t.Error("Mount accepted a nil app")
 	}
+	if _, err := admin.Mount(fiber.New().Group("/x"), valid); err == nil || !strings.Contains(err.Error(), "*fiber.App") {
+		t.Errorf("Mount on a group: %v, want an error asking for the *fiber.App", err)
+	}
 }

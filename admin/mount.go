@@ -27,20 +27,23 @@ import (
 // mounted guards GoAdmin's process-global configuration: a second init panics inside GoAdmin.
 var mounted atomic.Bool
 
-// Mount builds the admin on app under /admin: the guard middleware first, then GoAdmin's routes.
-// It must run before any catch-all route is added to app, and once per process.
-// The GoAdmin tables must exist (migration 20261126000001_goadmin).
-func Mount(app *fiber.App, cfg Config) (*Admin, error) {
-	if app == nil {
-		return nil, errors.New("admin: mount: app is nil")
+// Mount builds the admin on r under /admin: the guard middleware first, then GoAdmin's routes.
+// r must be the *fiber.App itself (GoAdmin's Fiber adapter registers absolute paths on it), so an
+// app that mounts the admin uses the prefix "/". Mount must run before any catch-all route is
+// added, and once per process. The GoAdmin tables must exist (migration 20261126000001_goadmin).
+func Mount(r fiber.Router, cfg Config) (a *Admin, err error) {
+	app, ok := r.(*fiber.App)
+	if !ok || app == nil {
+		return nil, fmt.Errorf("admin: mount: GoAdmin's Fiber adapter needs the *fiber.App itself, got %T (mount the admin at prefix \"/\")", r)
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg.DSN = goAdminDSN(cfg.DSN)
 	if !mounted.CompareAndSwap(false, true) {
 		return nil, errors.New("admin: mount: GoAdmin keeps global state and is already mounted in this process")
 	}
-	a := &Admin{cfg: cfg, db: cfg.DB, log: cfg.Logger, models: map[string]ModelAdmin{}}
+	a = &Admin{cfg: cfg, db: cfg.DB, log: cfg.Logger, models: map[string]ModelAdmin{}}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -107,6 +110,12 @@ func Mount(app *fiber.App, cfg Config) (*Admin, error) {
 		SqlLog:                   false,
 		CustomFootHtml:           template.HTML(csrfScript),
 	}
+	// GoAdmin reports a bad database or configuration by panicking: turn that into an error.
+	defer func() {
+		if p := recover(); p != nil {
+			a, err = nil, fmt.Errorf("admin: mount: GoAdmin: %v", p)
+		}
+	}()
 	eng := engine.Default()
 	// Routes must come after the guard: Fiber runs handlers in the order they were added.
 	app.Use(Prefix, a.guard())
@@ -130,6 +139,18 @@ func Mount(app *fiber.App, cfg Config) (*Admin, error) {
 	eng.HTML("GET", Prefix, a.dashboard)
 	eng.HTML("GET", Prefix+"/", a.dashboard)
 	return a, nil
+}
+
+// goAdminDSN turns the project's database URL into what GoAdmin's connection code opens:
+// "sqlite://PATH?..." becomes modernc's "file:PATH?_pragma=busy_timeout(5000)" (GoAdmin only
+// pings it once before the admin swaps the project's pool in); anything else (a postgres://
+// URL, a modernc "file:" DSN) is used as it is.
+func goAdminDSN(dsn string) string {
+	if rest, ok := strings.CutPrefix(dsn, "sqlite://"); ok {
+		path, _, _ := strings.Cut(rest, "?")
+		return "file:" + path + "?_pragma=busy_timeout(5000)"
+	}
+	return dsn
 }
 
 // shareConnection replaces the pool GoAdmin opened with the application's own.
