@@ -116,6 +116,8 @@ func Mount(r fiber.Router, cfg Config) (a *Admin, err error) {
 			a, err = nil, fmt.Errorf("admin: mount: GoAdmin: %v", p)
 		}
 	}()
+	// Staff log in with their email; a refusal says what the API's login says.
+	language.AppendTo(language.EN, map[string]string{"username": "Email", "login fail": loginRefused})
 	eng := engine.Default()
 	// Routes must come after the guard: Fiber runs handlers in the order they were added.
 	app.Use(Prefix, a.guard())

@@ -48,8 +48,8 @@ func TestAdminSite(t *testing.T) {
 			}
 		}
 		code, _, body := c.get("/admin/login")
-		if code != http.StatusOK || !strings.Contains(body, "Manouche test") {
-			t.Errorf("login page: %d", code)
+		if code != http.StatusOK || !strings.Contains(body, "Manouche test") || !strings.Contains(body, `placeholder="Email"`) {
+			t.Errorf("login page: %d, asks for the email: %v", code, strings.Contains(body, `placeholder="Email"`))
 		}
 		code, _, _ = c.do(http.MethodPost, "/admin/delete/notes", url.Values{"id": {"1"}}, nil)
 		if code != http.StatusUnauthorized && code != http.StatusForbidden {
