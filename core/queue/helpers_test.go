@@ -98,6 +98,9 @@ func openPostgresURL(t testing.TB, dsn string) *bun.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Keep connections: Go's default of 2 idle ones makes every concurrent
+	// delivery open a new connection (and pay for SCRAM authentication).
+	sqldb.SetMaxIdleConns(50)
 	db := bun.NewDB(sqldb, pgdialect.New())
 	t.Cleanup(func() { _ = db.Close() })
 	return db
