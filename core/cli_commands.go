@@ -219,30 +219,81 @@ func (cl *commandLine) makemigrationsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "makemigrations APP [NAME]",
 		Short: "Write a new migration for an app",
-		Long: `Write a new timestamped up/down migration pair into the app's migrations folder
-(apps/APP/migrations; the framework's own is migrations/sql).
+		Long: `Compare the app's models (its Models() method) with the schema its migrations
+produce, and write the difference as a new timestamped migration into the
+app's migrations folder (apps/APP/migrations): up and down SQL for Postgres and
+for SQLite (.up.postgres.sql, .up.sqlite.sql, .down.postgres.sql,
+.down.sqlite.sql). It detects new and deleted models, new and removed fields,
+changed types and nullability, new unique columns and declared indexes, new
+foreign keys. No database server is needed: the migrations are applied to a
+scratch SQLite file. NAME names the migration (default: from the changes).
 makemigrations APP NAME --empty writes an empty pair to fill in by hand.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			app := args[0]
-			if !empty && len(args) == 1 {
-				return UsageError("makemigrations %s: give the migration a NAME, e.g. `makemigrations %s add_index --empty`", app, app)
-			}
 			dir, err := migrationsDir(app)
 			if err != nil {
 				return err
 			}
-			name := "auto"
-			if len(args) == 2 {
-				name = args[1]
+			out := cmd.OutOrStdout()
+			if empty {
+				name := "auto"
+				if len(args) == 2 {
+					name = args[1]
+				}
+				up, down, err := migrations.MakeEmpty(dir, name, time.Now())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "Migrations for %s:\n  %s\n  %s\n", app, up, down)
+				fmt.Fprintf(out, "Write the SQL, then run `go run . migrate` (the files are embedded: rebuild to pick them up).\n")
+				return nil
 			}
-			up, down, err := migrations.MakeEmpty(dir, name, time.Now())
+			if app == migrations.FrameworkApp {
+				return UsageError("makemigrations %s: the framework's migrations are written by hand: use `makemigrations %s NAME --empty`", app, app)
+			}
+			a, _ := LookupApp(app)
+			modeler, ok := a.(Modeler)
+			if !ok {
+				return UsageError("makemigrations %s: the app has no models to compare: give it a Models() []any method, or write the migration by hand with `makemigrations %s NAME --empty`", app, app)
+			}
+			// The framework's and the apps installed before this one, for
+			// foreign keys; this app's from its folder on disk, so that files
+			// written since the last build count.
+			sources := []migrations.Source{migrations.Framework()}
+			for _, other := range Apps() {
+				if other.Name() == app {
+					break
+				}
+				if m, ok := other.(Migrator); ok {
+					sources = append(sources, migrations.Source{App: other.Name(), FS: m.Migrations()})
+				}
+			}
+			sources = append(sources, migrations.Source{App: app, FS: os.DirFS(dir)})
+			changes, err := migrations.Detect(cmd.Context(), app, modeler.Models(), sources)
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Migrations for %s:\n  %s\n  %s\n", app, up, down)
-			fmt.Fprintf(out, "Write the SQL, then run `go run . migrate` (the files are embedded: rebuild to pick them up).\n")
+			if changes.Empty() {
+				fmt.Fprintf(out, "No changes detected in app '%s'\n", app)
+				return nil
+			}
+			name := changes.SuggestName()
+			if len(args) == 2 {
+				name = args[1]
+			}
+			paths, err := migrations.WriteChanges(dir, name, time.Now(), changes)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "Migrations for '%s':\n", app)
+			for _, p := range paths {
+				fmt.Fprintf(out, "  %s\n", p)
+			}
+			for _, op := range changes.Operations() {
+				fmt.Fprintf(out, "    - %s\n", op)
+			}
+			fmt.Fprintf(out, "Review the SQL, then run `go run . migrate` (the files are embedded: rebuild to pick them up).\n")
 			return nil
 		},
 	}
