@@ -293,6 +293,9 @@ makemigrations APP NAME --empty writes an empty pair to fill in by hand.`,
 			for _, op := range changes.Operations() {
 				fmt.Fprintf(out, "    - %s\n", op)
 			}
+			for _, w := range changes.Warnings() {
+				fmt.Fprintf(out, "WARNING: %s.\n", w)
+			}
 			fmt.Fprintf(out, "Review the SQL, then run `go run . migrate` (the files are embedded: rebuild to pick them up).\n")
 			return nil
 		},

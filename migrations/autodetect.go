@@ -42,8 +42,19 @@ type ModelIndexes interface {
 // schema its migrations produce, as dialect-neutral operations in the order
 // they apply.
 type Changes struct {
-	App string
-	ops []operation
+	App      string
+	ops      []operation
+	warnings []string
+}
+
+// Warnings lists what a developer should check before applying the
+// migration: SQLite table rebuilds that other tables' foreign keys would
+// block, unique columns added with one default for every existing row.
+func (c *Changes) Warnings() []string {
+	if c == nil {
+		return nil
+	}
+	return c.warnings
 }
 
 // Empty reports whether the models and the migrations agree.
@@ -112,7 +123,7 @@ func Detect(ctx context.Context, app string, models []any, sources []Source) (*C
 	if err != nil {
 		return nil, fmt.Errorf("makemigrations: %s: %w", app, err)
 	}
-	cur, err := scratchSchema(ctx, sources[:idx+1])
+	cur, refs, err := scratchSchema(ctx, sources[:idx+1])
 	if err != nil {
 		return nil, fmt.Errorf("makemigrations: %s: %w", app, err)
 	}
@@ -120,7 +131,40 @@ func Detect(ctx context.Context, app string, models []any, sources []Source) (*C
 	if err != nil {
 		return nil, fmt.Errorf("makemigrations: %s: %w", app, err)
 	}
-	return &Changes{App: app, ops: ops}, nil
+	return &Changes{App: app, ops: ops, warnings: warnings(ops, refs)}, nil
+}
+
+func warnings(ops []operation, refs map[string][]string) []string {
+	var out []string
+	added := map[string]columnDef{}
+	for _, op := range ops {
+		if op.kind != opAlterTable {
+			continue
+		}
+		a := op.alter
+		for _, c := range a.adds {
+			added[a.name+"."+c.Name] = c
+		}
+		if !sqliteNeedsRebuild(a) {
+			continue
+		}
+		if r := refs[a.name]; len(r) > 0 {
+			out = append(out, fmt.Sprintf("SQLite must rebuild table %s, which %s reference(s) by foreign key: the SQLite migration will refuse to run; write that part by hand", a.name, strings.Join(r, ", ")))
+		} else {
+			out = append(out, fmt.Sprintf("SQLite rebuilds table %s (copy, drop, rename); it refuses to run if a table of an app installed later has a foreign key to it", a.name))
+		}
+	}
+	for _, op := range ops {
+		if op.kind != opCreateIndex || !op.index.Unique {
+			continue
+		}
+		for _, col := range op.index.Columns {
+			if c, ok := added[op.index.Table+"."+col]; ok && c.NotNull {
+				out = append(out, fmt.Sprintf("column %s.%s is added NOT NULL with the default %s and made unique: the migration fails if the table has more than one row; give existing rows distinct values by hand", op.index.Table, col, c.Default))
+			}
+		}
+	}
+	return out
 }
 
 // WriteChanges writes the changes as a migration named name into dir: four

@@ -357,3 +357,157 @@ func TestWriteChangesRefusesEmpty(t *testing.T) {
 		t.Fatal("WriteChanges with no changes: no error")
 	}
 }
+
+// A second app's table: reviews of authors, with a foreign key to authors.
+var withReviews = fstest.MapFS{
+	"20260101000000_init.up.sqlite.sql":   baseMigration["20260101000000_init.up.sqlite.sql"],
+	"20260101000000_init.up.postgres.sql": baseMigration["20260101000000_init.up.postgres.sql"],
+	"20260101000000_init.down.sql":        {Data: []byte("DROP TABLE reviews;\nDROP TABLE authors;\n")},
+	"20260101000001_reviews.up.sql": {Data: []byte(`CREATE TABLE reviews (
+    id INTEGER PRIMARY KEY,
+    author_id BIGINT NOT NULL,
+    body TEXT NOT NULL
+);
+`)},
+	"20260101000001_reviews.down.sql": {Data: []byte("DROP TABLE reviews;\n")},
+}
+
+type review struct {
+	bun.BaseModel `bun:"table:reviews"`
+	ID            int32   `bun:"id,pk"`
+	AuthorID      int64   `bun:"author_id,notnull"`
+	Body          string  `bun:"body,notnull"`
+	Author        *author `bun:"rel:belongs-to,join:author_id=id,on_delete:CASCADE"`
+}
+
+type reviewPlain struct {
+	bun.BaseModel `bun:"table:reviews"`
+	ID            int32  `bun:"id,pk"`
+	AuthorID      int64  `bun:"author_id,notnull"`
+	Body          string `bun:"body,notnull"`
+}
+
+// roundTrip writes ch beside fsys in a temporary folder and returns the
+// folder's source.
+func roundTrip(t *testing.T, fsys fstest.MapFS, ch *migrations.Changes) []migrations.Source {
+	t.Helper()
+	dir := t.TempDir()
+	for name, f := range fsys {
+		if err := os.WriteFile(filepath.Join(dir, name), f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := migrations.WriteChanges(dir, ch.SuggestName(), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), ch); err != nil {
+		t.Fatal(err)
+	}
+	return []migrations.Source{{App: "blog", FS: os.DirFS(dir)}}
+}
+
+func TestDetectForeignKeyOnExistingTable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	models := []any{(*author)(nil), (*review)(nil)}
+	ch, err := migrations.Detect(ctx, "blog", models, source(withReviews))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops := ch.Operations(); len(ops) != 1 || !strings.Contains(ops[0], "add foreign key (author_id) to authors") {
+		t.Fatalf("operations = %q", ops)
+	}
+	pg, _, _ := ch.SQL(dialect.PG)
+	if !strings.Contains(pg, `ALTER TABLE "reviews" ADD CONSTRAINT "reviews_author_id_fkey" FOREIGN KEY ("author_id") REFERENCES "authors" ("id") ON DELETE CASCADE`) {
+		t.Errorf("Postgres SQL:\n%s", pg)
+	}
+	src := roundTrip(t, withReviews, ch)
+	again, err := migrations.Detect(ctx, "blog", models, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Empty() {
+		t.Fatalf("after the migration: %q", again.Operations())
+	}
+	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+		r := migrations.New(bdb, src...)
+		if _, err := r.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.MigrateApp(ctx, "blog", "20260101000001"); err != nil {
+			t.Fatalf("unapply: %v", err)
+		}
+	})
+}
+
+// Rebuilding a table that another table references would, on SQLite with
+// foreign keys on, delete or orphan the other table's rows: the generated
+// SQLite migration refuses with a clear message, and Detect warns.
+func TestDetectRebuildOfReferencedTableRefusedOnSQLite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	base := fstest.MapFS{}
+	for k, v := range withReviews {
+		base[k] = v
+	}
+	base["20260101000002_fk.up.sqlite.sql"] = &fstest.MapFile{Data: []byte("DROP TABLE reviews;\nCREATE TABLE reviews (id INTEGER PRIMARY KEY, author_id BIGINT NOT NULL REFERENCES authors (id) ON DELETE CASCADE, body TEXT NOT NULL);\n")}
+	base["20260101000002_fk.up.postgres.sql"] = &fstest.MapFile{Data: []byte("ALTER TABLE reviews ADD CONSTRAINT reviews_author_id_fkey FOREIGN KEY (author_id) REFERENCES authors (id) ON DELETE CASCADE;\n")}
+	models := []any{(*authorBigAge)(nil), (*review)(nil)}
+	ch, err := migrations.Detect(ctx, "blog", models, source(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(ch.Warnings(), "\n"); !strings.Contains(w, "rebuild table authors, which reviews reference") {
+		t.Errorf("warnings = %q", w)
+	}
+	_, err = migrations.Detect(ctx, "blog", models, roundTrip(t, base, ch))
+	if err == nil || !strings.Contains(err.Error(), "SQLite cannot rebuild authors while other tables have foreign keys to it") {
+		t.Fatalf("err = %v, want the guard's message", err)
+	}
+}
+
+func TestDetectDroppedModel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ch, err := migrations.Detect(ctx, "blog", []any{(*author)(nil)}, source(withReviews))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops := ch.Operations(); len(ops) != 1 || ops[0] != "Drop table reviews" {
+		t.Fatalf("operations = %q", ops)
+	}
+	src := roundTrip(t, withReviews, ch)
+	if again, err := migrations.Detect(ctx, "blog", []any{(*author)(nil)}, src); err != nil || !again.Empty() {
+		t.Fatalf("after the migration: %v %v", again.Operations(), err)
+	}
+	// Its down migration brings the table back as it was.
+	if again, err := migrations.Detect(ctx, "blog", []any{(*author)(nil), (*reviewPlain)(nil)}, source(withReviews)); err != nil || !again.Empty() {
+		t.Fatalf("the original schema: %v %v", again.Operations(), err)
+	}
+	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+		r := migrations.New(bdb, src...)
+		if _, err := r.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.MigrateApp(ctx, "blog", "20260101000001"); err != nil {
+			t.Fatalf("unapply: %v", err)
+		}
+		if _, err := bdb.ExecContext(ctx, "INSERT INTO reviews (id, author_id, body) VALUES (1, 1, 'x')"); err != nil {
+			t.Fatalf("the table came back unusable: %v", err)
+		}
+	})
+}
+
+func TestDetectTableOfAnotherApp(t *testing.T) {
+	t.Parallel()
+	srcs := []migrations.Source{{App: "library", FS: baseMigration}, {App: "blog", FS: fstest.MapFS{}}}
+	_, err := migrations.Detect(context.Background(), "blog", []any{(*author)(nil)}, srcs)
+	if err == nil || !strings.Contains(err.Error(), "table authors of a model is created by the migrations of another app") {
+		t.Fatalf("err = %v", err)
+	}
+	// With its own model list empty of it, the other app's table is left alone.
+	ch, err := migrations.Detect(context.Background(), "blog", []any{(*book)(nil)}, srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops := ch.Operations(); len(ops) != 1 || ops[0] != "Create table books" {
+		t.Fatalf("operations = %q", ops)
+	}
+}

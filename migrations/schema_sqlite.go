@@ -16,16 +16,17 @@ import (
 
 // scratchSchema applies sources, in order, to a new SQLite database in a
 // temporary folder and returns the tables the last source created (tables
-// that existed before it are left out), read back from SQLite.
-func scratchSchema(ctx context.Context, sources []Source) (map[string]*tableDef, error) {
+// that existed before it are left out), read back from SQLite, and for every
+// table the tables whose foreign keys reference it.
+func scratchSchema(ctx context.Context, sources []Source) (map[string]*tableDef, map[string][]string, error) {
 	dir, err := os.MkdirTemp("", "manouche-makemigrations-")
 	if err != nil {
-		return nil, fmt.Errorf("scratch database: %w", err)
+		return nil, nil, fmt.Errorf("scratch database: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+filepath.Join(dir, "scratch.sqlite3")+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)")
 	if err != nil {
-		return nil, fmt.Errorf("scratch database: %w", err)
+		return nil, nil, fmt.Errorf("scratch database: %w", err)
 	}
 	sqldb.SetMaxOpenConns(1)
 	db := bun.NewDB(sqldb, sqlitedialect.New())
@@ -33,18 +34,18 @@ func scratchSchema(ctx context.Context, sources []Source) (map[string]*tableDef,
 
 	last := sources[len(sources)-1]
 	if _, err := New(db, sources[:len(sources)-1]...).Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("apply the migrations of the apps before %s to a scratch SQLite database: %w", last.App, err)
+		return nil, nil, fmt.Errorf("apply the migrations of the apps before %s to a scratch SQLite database: %w", last.App, err)
 	}
 	before, err := tableNames(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := New(db, sources...).Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("apply the migrations of %s to a scratch SQLite database: %w", last.App, err)
+		return nil, nil, fmt.Errorf("apply the migrations of %s to a scratch SQLite database: %w", last.App, err)
 	}
 	after, err := tableNames(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[string]*tableDef{}
 	for name, createSQL := range after {
@@ -53,7 +54,7 @@ func scratchSchema(ctx context.Context, sources []Source) (map[string]*tableDef,
 		}
 		t, err := inspectTable(ctx, db, name, createSQL)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out[name] = t
 	}
@@ -64,7 +65,32 @@ func scratchSchema(ctx context.Context, sources []Source) (map[string]*tableDef,
 			out[name] = nil
 		}
 	}
-	return out, nil
+	refs, err := referencingTables(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, refs, nil
+}
+
+// referencingTables maps each table to the other tables that have foreign
+// keys to it.
+func referencingTables(ctx context.Context, db *bun.DB) (map[string][]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT m.name, f."table" FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f WHERE m.type = 'table' ORDER BY m.name`)
+	if err != nil {
+		return nil, fmt.Errorf("inspect scratch database: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var from, to string
+		if err := rows.Scan(&from, &to); err != nil {
+			return nil, fmt.Errorf("inspect scratch database: %w", err)
+		}
+		if from != to {
+			out[to] = append(out[to], from)
+		}
+	}
+	return out, rows.Err()
 }
 
 func tableNames(ctx context.Context, db *bun.DB) (map[string]string, error) {
