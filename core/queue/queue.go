@@ -17,6 +17,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -322,11 +323,44 @@ func (q *Queue) EnqueueManyTx(ctx context.Context, tx bun.Tx, msgs []*mail.Messa
 	if len(params) == 0 {
 		return 0, nil
 	}
+	if q.db.Dialect().Name() == dialect.PG {
+		return q.insertManyPG(ctx, tx.Tx, params)
+	}
 	n, err := q.client.InsertManyFastTx(ctx, tx.Tx, params)
 	if err != nil {
 		return 0, fmt.Errorf("queue: enqueue %d messages: %w", len(msgs), err)
 	}
 	return n, nil
+}
+
+// insertManyPG is River's JobInsertFastManyNoReturning for this job kind,
+// with the arguments bound as a native jsonb[] (pgx's binary encoding)
+// rather than through lib/pq's text arrays, which riverdatabasesql uses and
+// which cost more than the database itself for large batches (measured
+// 10,000 typical messages: see the report). The columns are those of River
+// schema version SchemaVersion; created_at and scheduled_at are now, the
+// other columns River's defaults.
+func (q *Queue) insertManyPG(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) (int, error) {
+	args := make([]string, len(params))
+	for i, p := range params {
+		b, err := json.Marshal(p.Args)
+		if err != nil {
+			return 0, fmt.Errorf("queue: enqueue: encode message %d: %w", i+1, err)
+		}
+		args[i] = string(b)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO river_job
+		(args, created_at, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags)
+		SELECT a, now(), $2, $3, '{}', 1, $4, now(), 'available', '{}' FROM unnest($1::jsonb[]) AS a`,
+		args, Kind, q.cfg.MaxAttempts, QueueName)
+	if err != nil {
+		return 0, q.wrap(fmt.Sprintf("enqueue %d messages", len(params)), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, q.wrap(fmt.Sprintf("enqueue %d messages", len(params)), err)
+	}
+	return int(n), nil
 }
 
 // EnqueueMany queues msgs in one batch insert in a transaction of its own.
