@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,6 +104,57 @@ func TestRolledBackTransactionQueuesNothing(t *testing.T) {
 			}
 			if s, err = q.Stats(ctx); err != nil || s.Pending != 1 {
 				t.Fatalf("stats after commit = %+v, %v", s, err)
+			}
+		})
+	}
+}
+
+// Batch-enqueued messages get the same defaults, ID header and attempt
+// budget as single ones.
+func TestEnqueueManyBehavesLikeEnqueue(t *testing.T) {
+	t.Parallel()
+	for _, d := range databases(t) {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			db := d.open(t)
+			b := newTestBackend()
+			b.setFail(errors.New("nope"))
+			cfg := fastConfig(db, b)
+			cfg.MaxAttempts = 2
+			q := mustNew(t, cfg)
+			ctx := context.Background()
+			n, err := q.EnqueueMany(ctx, []*mail.Message{msgTo("m1", "a@example.com"), msgTo("m2", "b@example.com")})
+			if err != nil || n != 2 {
+				t.Fatalf("EnqueueMany = %d, %v", n, err)
+			}
+			if n, err := q.EnqueueMany(ctx, nil); err != nil || n != 0 {
+				t.Fatalf("EnqueueMany(nil) = %d, %v", n, err)
+			}
+			if err := q.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 30*time.Second, "2 failures", func() (bool, error) {
+				s, err := q.Stats(ctx)
+				return s.Failed == 2, err
+			})
+			failed, err := q.Failed(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range failed {
+				if f.Attempts != 2 || f.LastError != "nope" || f.Message.From != "Site <noreply@example.com>" ||
+					!strings.HasPrefix(f.Message.Subject, "[T] m") || f.Message.Headers["Message-Id"] == "" {
+					t.Fatalf("failed = %+v", f)
+				}
+			}
+			b.setFail(nil)
+			if _, err := q.RetryAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := b.box.Wait(wctx, 2); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
