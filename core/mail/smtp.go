@@ -51,8 +51,9 @@ type SMTPConfig struct {
 	Timeout time.Duration
 	// HelloName is the name sent in EHLO; empty means "localhost".
 	HelloName string
-	// TLSConfig overrides the TLS settings (tests with self-signed servers);
-	// nil means verify the certificate for Host.
+	// TLSConfig overrides the TLS settings (a private CA, tests with
+	// self-signed servers); nil means verify the certificate for Host
+	// against the system roots. An empty ServerName is set to Host.
 	TLSConfig *tls.Config
 }
 
@@ -309,9 +310,12 @@ func (s *SMTP) dial(ctx context.Context) (*smtpConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mail: smtp: connect: %w", err)
 	}
-	tlsConfig := s.cfg.TLSConfig
-	if tlsConfig == nil {
-		tlsConfig = &tls.Config{ServerName: s.cfg.Host, MinVersion: tls.VersionTLS12}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.cfg.TLSConfig != nil {
+		tlsConfig = s.cfg.TLSConfig.Clone()
+	}
+	if tlsConfig.ServerName == "" {
+		tlsConfig.ServerName = s.cfg.Host
 	}
 	if s.security == SecurityTLS {
 		tc := tls.Client(conn, tlsConfig)
