@@ -168,6 +168,7 @@ func (cl *commandLine) root() *cobra.Command {
 		cl.settingsCmd(),
 		cl.checkCmd(),
 		cl.dbshellCmd(),
+		cl.startappCmd(),
 	)
 	root.AddCommand(queue.Commands(func(ctx context.Context) (*queue.Queue, error) {
 		p, err := cl.load(ctx)

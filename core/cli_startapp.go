@@ -1,0 +1,77 @@
+package core
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"manouche/core/scaffold"
+)
+
+func (cl *commandLine) startappCmd() *cobra.Command {
+	var model, fields string
+	cmd := &cobra.Command{
+		Use:   "startapp NAME [--model Model --fields \"name:type ...\"]",
+		Short: "Create a new app in apps/NAME and install it",
+		Long: `Create apps/NAME with the files every app has (registration and routes,
+model, admin pages, migrations and templates folders, a test) and add it to
+apps/apps.go. NAME is a Go package name: lower-case, not a Go keyword, not a
+standard library package, not an installed app or an existing folder.
+
+With --model and --fields it also writes the model, its first migration
+(Postgres and SQLite), the CRUD JSON API (GET/POST /api/NAME/<models>,
+GET/PATCH/DELETE /api/NAME/<models>/{id}, PUT .../{id}/<file field>), its
+admin pages and tests of every route. Fields are name:type, separated by
+spaces; types: ` + strings.Join(scaffold.KindNames(), ", ") + `.
+string takes a maximum length (title:string:120, default 255); fk names a
+model of an installed app (author:fk:users.User).
+
+Nothing existing is overwritten; a refused command writes nothing.
+
+  go run . startapp blog --model Post --fields "title:string:120 body:text published:bool"`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return UsageError("startapp takes the app's NAME, e.g. `startapp blog`")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var installed []string
+			for _, a := range Apps() {
+				installed = append(installed, a.Name())
+			}
+			res, err := scaffold.Generate(scaffold.Options{
+				Root: ".", App: args[0], Model: model, Fields: fields, Installed: installed,
+			})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Created app %s:\n", args[0])
+			for _, f := range res.Created {
+				fmt.Fprintf(out, "  %s\n", f)
+			}
+			for _, f := range res.Modified {
+				fmt.Fprintf(out, "Installed it in %s.\n", f)
+			}
+			if len(res.Routes) > 0 {
+				fmt.Fprintln(out, "Routes (a signed-in user's bearer token required):")
+				for _, r := range res.Routes {
+					fmt.Fprintf(out, "  %s\n", r)
+				}
+			}
+			fmt.Fprintf(out, "\nNext:\n")
+			fmt.Fprintf(out, "  go run . migrate                 # create its tables\n")
+			fmt.Fprintf(out, "  go test ./apps/%s/...            # run its tests\n", args[0])
+			fmt.Fprintf(out, "  go run . runserver               # serve it; the admin lists it at /admin\n")
+			if model == "" {
+				fmt.Fprintf(out, "Then add a model to apps/%s/model.go and routes to apps/%s/app.go, and run `go run . makemigrations %s`.\n", args[0], args[0], args[0])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&model, "model", "", "the model's name, in CamelCase (Post)")
+	cmd.Flags().StringVar(&fields, "fields", "", `the model's fields, "name:type ..." (needs --model)`)
+	return cmd
+}

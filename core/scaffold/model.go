@@ -1,0 +1,409 @@
+package scaffold
+
+import (
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Model is the model an app is generated with, and the names derived from it.
+type Model struct {
+	// Name is the Go type: Post.
+	Name string
+	// Var is the unexported name of a value of it, and the prefix of the
+	// handlers' types: post, postOut, postHandlers.
+	Var string
+	// Plural is the URL segment and the tail of the table name: posts.
+	Plural string
+	// Table is the table: blog_posts.
+	Table string
+	// Alias is the table's alias in queries.
+	Alias string
+	// Fields are the declared fields, in order.
+	Fields []*Field
+}
+
+// reservedVars are the local names the handlers use, which Var must not be.
+var reservedVars = map[string]bool{
+	"c": true, "h": true, "q": true, "in": true, "ch": true, "ctx": true, "err": true, "res": true,
+	"id": true, "now": true, "out": true, "rows": true, "page": true, "count": true, "cols": true,
+	"bg": true, "cancel": true, "f": true, "fh": true, "img": true, "body": true, "name": true,
+	"opts": true, "stored": true, "old": true, "dir": true, "column": true, "image": true,
+	"field": true, "exists": true, "url": true, "changes": true, "s": true, "pattern": true,
+	"api": true, "core": true, "fiber": true, "uuid": true, "bun": true, "time": true, "storage": true,
+}
+
+func newModel(opts Options, module string, appsFile []byte) (*Model, error) {
+	if err := checkModelName(opts.Model); err != nil {
+		return nil, err
+	}
+	fields, err := parseFields(opts.Fields)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Name: opts.Model, Fields: fields}
+	m.Var = lowerCamel(m.Name)
+	if token.IsKeyword(m.Var) || predeclared[m.Var] || reservedVars[m.Var] || unicode.IsDigit(rune(m.Var[0])) {
+		m.Var = "obj"
+	}
+	m.Plural = plural(snake(m.Name))
+	m.Table = opts.App + "_" + m.Plural
+	m.Alias = m.Plural[:1]
+	if len(m.Writable()) == 0 {
+		return nil, errors.New("--fields declares only files: add at least one other field (files are uploaded after the object is created)")
+	}
+	for _, f := range fields {
+		if f.Kind != FK {
+			continue
+		}
+		if err := resolveRef(opts.Root, module, opts.App, appsFile, f); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// resolveRef finds the model a foreign key points to: a struct of an installed
+// app, with a bun.BaseModel table tag and a UUID primary key named id.
+func resolveRef(root, module, self string, appsFile []byte, f *Field) error {
+	ref := f.Ref
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("field %q: %s.%s: %s", f.Name, ref.App, ref.Model, fmt.Sprintf(format, args...))
+	}
+	if ref.App == self {
+		return fail("a foreign key to the app being generated is not supported yet: add it by hand once the app exists")
+	}
+	ref.Import = module + "/apps/" + ref.App
+	if !strings.Contains(string(appsFile), strconv.Quote(ref.Import)) {
+		return fail("no installed app named %q (apps/apps.go does not import %s)", ref.App, ref.Import)
+	}
+	dir := filepath.Join(root, "apps", ref.App)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fail("%v", err)
+	}
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.SkipObjectResolution)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if file.Name.Name != ref.App {
+			return fail("package apps/%s is named %s: startapp expects the folder's name", ref.App, file.Name.Name)
+		}
+		for _, decl := range file.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.TYPE {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				ts := spec.(*ast.TypeSpec)
+				if ts.Name.Name != ref.Model {
+					continue
+				}
+				st, ok := ts.Type.(*ast.StructType)
+				if !ok {
+					return fail("not a struct")
+				}
+				return readModelStruct(st, ref, fail)
+			}
+		}
+	}
+	return fail("apps/%s declares no type %s", ref.App, ref.Model)
+}
+
+// readModelStruct reads the table and checks the primary key of a bun model.
+func readModelStruct(st *ast.StructType, ref *Ref, fail func(string, ...any) error) error {
+	pkOK := false
+	for _, fld := range st.Fields.List {
+		if fld.Tag == nil {
+			continue
+		}
+		tagText, err := strconv.Unquote(fld.Tag.Value)
+		if err != nil {
+			continue
+		}
+		opts := strings.Split(reflect.StructTag(tagText).Get("bun"), ",")
+		if len(fld.Names) == 0 && exprString(fld.Type) == "bun.BaseModel" {
+			for _, o := range opts {
+				if t, ok := strings.CutPrefix(o, "table:"); ok {
+					ref.Table = t
+				}
+			}
+			continue
+		}
+		if slices.Contains(opts[1:], "pk") {
+			if opts[0] != "id" || exprString(fld.Type) != "uuid.UUID" {
+				return fail("its primary key must be a uuid.UUID column named id (found %s %s)", opts[0], exprString(fld.Type))
+			}
+			pkOK = true
+		}
+	}
+	switch {
+	case ref.Table == "":
+		return fail("not a bun model: it needs a `bun:\"table:NAME\"` tag on an embedded bun.BaseModel")
+	case !pkOK:
+		return fail("no primary key: startapp needs a uuid.UUID field tagged `bun:\"id,pk\"`")
+	}
+	return nil
+}
+
+func exprString(e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.Ident:
+		return e.Name
+	case *ast.SelectorExpr:
+		return exprString(e.X) + "." + e.Sel.Name
+	case *ast.StarExpr:
+		return "*" + exprString(e.X)
+	}
+	return fmt.Sprintf("%T", e)
+}
+
+// Human is the model's name in prose: blog post.
+func (m *Model) Human() string { return strings.ReplaceAll(snake(m.Name), "_", " ") }
+
+// Title is the plural for headings: Blog posts.
+func (m *Model) Title() string {
+	s := strings.ReplaceAll(m.Plural, "_", " ")
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// Writable are the fields a JSON body sets: all but files.
+func (m *Model) Writable() []*Field {
+	var out []*Field
+	for _, f := range m.Fields {
+		if !f.IsFile() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Files are the image and file fields, each with its upload route.
+func (m *Model) Files() []*Field {
+	var out []*Field
+	for _, f := range m.Fields {
+		if f.IsFile() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// RequiredFields are the fields a create must send.
+func (m *Model) RequiredFields() []*Field {
+	var out []*Field
+	for _, f := range m.Fields {
+		if f.Required() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// TextFields are the fields search looks in.
+func (m *Model) TextFields() []*Field {
+	var out []*Field
+	for _, f := range m.Fields {
+		if f.IsText() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// SearchNames lists the text fields in prose: title or body.
+func (m *Model) SearchNames() string {
+	var names []string
+	for _, f := range m.TextFields() {
+		names = append(names, f.Name)
+	}
+	return strings.Join(names, " or ")
+}
+
+// SearchColumns are the columns the admin searches.
+func (m *Model) SearchColumns() []string {
+	var cols []string
+	for _, f := range m.TextFields() {
+		cols = append(cols, f.Column())
+	}
+	return cols
+}
+
+// SearchField is the text field the generated search test fills in, or nil.
+func (m *Model) SearchField() *Field {
+	if t := m.TextFields(); len(t) > 0 {
+		return t[0]
+	}
+	return nil
+}
+
+// SearchValues are the search test's values of SearchField, as Go literals:
+// two of the three contain SearchQuery whatever the case.
+func (m *Model) SearchValues() string {
+	f := m.SearchField()
+	return strings.Join([]string{strconv.Quote(f.fit("Qz")), strconv.Quote(f.fit("Wx")), strconv.Quote(f.fit("qz"))}, ", ")
+}
+
+// SearchQuery is the search test's query, as a Go literal.
+func (m *Model) SearchQuery() string { return strconv.Quote(m.SearchField().fit("qZ")) }
+
+// HasKind reports whether any field is of one of the kinds.
+func (m *Model) HasKind(kinds ...string) bool {
+	for _, f := range m.Fields {
+		if slices.Contains(kinds, string(f.Kind)) {
+			return true
+		}
+	}
+	return false
+}
+
+// refs are the apps foreign keys point to, once each.
+func (m *Model) refs() []*Ref {
+	var out []*Ref
+	seen := map[string]bool{}
+	for _, f := range m.Fields {
+		if f.Ref != nil && !seen[f.Ref.Import] {
+			seen[f.Ref.Import] = true
+			out = append(out, f.Ref)
+		}
+	}
+	return out
+}
+
+// ModelImports are the imports of model.go.
+func (m *Model) ModelImports() []string {
+	imports := []string{"time", "", "github.com/google/uuid", "github.com/uptrace/bun"}
+	if refs := m.refs(); len(refs) > 0 {
+		imports = append(imports, "")
+		for _, r := range refs {
+			imports = append(imports, r.Import)
+		}
+	}
+	return quoteImports(imports)
+}
+
+// HandlerImports are the imports of the handlers' file.
+func (m *Model) HandlerImports(module string) []string {
+	std := []string{"context", "database/sql", "errors", "fmt", "time"}
+	if len(m.Files()) > 0 {
+		std = append(std, "io")
+	}
+	if m.HasKind("string", "text") {
+		std = append(std, "strings")
+	}
+	third := []string{"github.com/gofiber/fiber/v2", "github.com/google/uuid"}
+	if len(m.TextFields()) > 0 {
+		third = append(third, "github.com/uptrace/bun")
+	}
+	own := []string{module + "/core", module + "/core/api"}
+	if len(m.Files()) > 0 {
+		own = append(own, module+"/core/storage")
+	}
+	for _, r := range m.refs() {
+		own = append(own, r.Import)
+	}
+	slices.Sort(std)
+	slices.Sort(own)
+	return quoteImports(slices.Concat(std, []string{""}, third, []string{""}, own))
+}
+
+// TestImports are the imports of the generated test.
+func (m *Model) TestImports(module string) []string {
+	std := []string{"net/http", "net/http/httptest", "net/url", "regexp", "strings", "testing"}
+	if m.HasKind("image") {
+		std = append(std, "bytes", "image", "image/png")
+	}
+	slices.Sort(std)
+	own := []string{"_ " + module + "/apps", module + "/core/testkit"}
+	return quoteImports(slices.Concat(std, []string{"", "github.com/google/uuid", ""}, own))
+}
+
+// quoteImports quotes import paths ("" stays a blank line; "_ path" keeps
+// its blank name and gains a comment).
+func quoteImports(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		switch {
+		case p == "":
+		case strings.HasPrefix(p, "_ "):
+			out[i] = "_ " + strconv.Quote(strings.TrimPrefix(p, "_ ")) + " // the installed apps, this one and users included"
+		default:
+			out[i] = strconv.Quote(p)
+		}
+	}
+	return out
+}
+
+// OutExpr is the Go expression of a field's value in the handlers' out method.
+func (m *Model) OutExpr(f *Field) string {
+	v := m.Var + "." + f.GoName()
+	switch f.Kind {
+	case Date:
+		return v + ".Format(time.DateOnly)"
+	case DateTime:
+		return v + ".UTC().Format(timeFormat)"
+	case UUID, FK:
+		return v + ".String()"
+	case Image, File:
+		return "h.mediaURL(c, " + v + ")"
+	}
+	return v
+}
+
+// AdminList are the columns of the admin's list page: the fields that read
+// well in a row, then created_at.
+func (m *Model) AdminList() []string {
+	var cols []string
+	for _, f := range m.Fields {
+		if f.Kind != Text && !f.IsFile() && len(cols) < 6 {
+			cols = append(cols, f.Column())
+		}
+	}
+	return append(cols, "created_at")
+}
+
+// AdminFilters are the columns the admin's list filters on: booleans, dates,
+// instants and foreign keys.
+func (m *Model) AdminFilters() []string {
+	var cols []string
+	for _, f := range m.Fields {
+		switch f.Kind {
+		case Bool, Date, DateTime, FK:
+			cols = append(cols, f.Column())
+		}
+	}
+	return cols
+}
+
+// AdminForm are the columns of the admin's forms.
+func (m *Model) AdminForm() []string {
+	var cols []string
+	for _, f := range m.Fields {
+		cols = append(cols, f.Column())
+	}
+	return append(cols, "created_at", "updated_at")
+}
+
+// AdminReadOnly are the form columns the admin shows but never writes: the
+// timestamps, and files, which are uploaded through the API.
+func (m *Model) AdminReadOnly() []string {
+	var cols []string
+	for _, f := range m.Files() {
+		cols = append(cols, f.Column())
+	}
+	return append(cols, "created_at", "updated_at")
+}
