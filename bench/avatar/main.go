@@ -10,7 +10,8 @@
 // validates the image (spool, full decode), stores it with one PutObject,
 // updates the row and deletes the avatar it replaced. bench/storage/loadtest
 // measures each request's latency and the growth of this process's resident
-// memory, which holds both the HTTP clients and the server.
+// memory, which holds both the HTTP clients and the server; the S3 server's
+// processor time is printed beside it when this command started it.
 //
 // The S3-compatible server runs in a separate process so its memory is not
 // counted: with no -endpoint, this command builds bench/storage and starts it
@@ -43,6 +44,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,13 +78,14 @@ func run() error {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
+	serverPID := 0
 	if *endpoint == "" {
-		url, stop, err := startS3(tmp, *bucket)
+		url, pid, stop, err := startS3(tmp, *bucket)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		*endpoint = url
+		*endpoint, serverPID = url, pid
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -138,11 +141,16 @@ func run() error {
 	fmt.Printf("n=%d body=%d bytes GOMAXPROCS=%d endpoint=%s\n", *n, len(body), runtime.GOMAXPROCS(0), *endpoint)
 	var failed []string
 	for round := 1; round <= *rounds; round++ {
+		s3CPU := processCPU(serverPID)
 		res, err := loadtest.Run(ctx, *n, upload)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("round %d: %s\n", round, res)
+		if serverPID != 0 {
+			fmt.Printf("round %d: %s s3_server_cpu=%v\n", round, res, processCPU(serverPID)-s3CPU)
+		} else {
+			fmt.Printf("round %d: %s\n", round, res)
+		}
 		for _, e := range res.Errors {
 			failed = append(failed, e.Error())
 		}
@@ -241,28 +249,59 @@ func avatarBody(size int64) ([]byte, string, error) {
 }
 
 // startS3 builds bench/storage and runs it with -serve in a child process,
-// returning the URL it listens on and a function that stops it.
-func startS3(tmp, bucket string) (string, func(), error) {
+// returning the URL it listens on, its process id and a function that stops it.
+func startS3(tmp, bucket string) (string, int, func(), error) {
 	bin := filepath.Join(tmp, "s3server")
 	build := exec.Command("go", "build", "-o", bin, "manouche/bench/storage")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
-		return "", nil, fmt.Errorf("build bench/storage: %w", err)
+		return "", 0, nil, fmt.Errorf("build bench/storage: %w", err)
 	}
 	cmd := exec.Command(bin, "-serve", "127.0.0.1:0", "-bucket", bucket)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start the S3 server: %w", err)
+		return "", 0, nil, fmt.Errorf("start the S3 server: %w", err)
 	}
 	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		stop()
-		return "", nil, fmt.Errorf("the S3 server did not start: %w", err)
+		return "", 0, nil, fmt.Errorf("the S3 server did not start: %w", err)
 	}
-	return strings.TrimSpace(line), stop, nil
+	return strings.TrimSpace(line), cmd.Process.Pid, stop, nil
+}
+
+// processCPU returns the processor time (user + system) process pid has
+// used, from /proc/PID/stat (Linux); zero when unknown.
+func processCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are fields 14 and 15, in clock ticks of 1/100 s.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
