@@ -59,22 +59,20 @@ func (a *Admin) mirror(ctx context.Context, u User) (int64, error) {
 		return 0, fmt.Errorf("admin: mirror user: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	// Write first: on SQLite a transaction that reads and then writes fails with "database is
+	// locked" when another connection wrote in between; one that starts by writing waits its turn.
+	if _, err := tx.ExecContext(ctx, a.rebind("UPDATE goadmin_users SET name = ? WHERE username = ?"), mirrorName(u.Email), u.ID); err != nil {
+		return 0, fmt.Errorf("admin: mirror user: %w", err)
+	}
 	var id int64
 	err = tx.QueryRowContext(ctx, a.rebind("SELECT id FROM goadmin_users WHERE username = ?"), u.ID).Scan(&id)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	if errors.Is(err, sql.ErrNoRows) {
 		// An empty password hash: GoAdmin's own login (bcrypt) can never match it.
 		err = tx.QueryRowContext(ctx, a.rebind("INSERT INTO goadmin_users (username, password, name, avatar) VALUES (?, '', ?, '') RETURNING id"),
 			u.ID, mirrorName(u.Email)).Scan(&id)
-		if err != nil {
-			return 0, fmt.Errorf("admin: mirror user: %w", err)
-		}
-	case err != nil:
+	}
+	if err != nil {
 		return 0, fmt.Errorf("admin: mirror user: %w", err)
-	default:
-		if _, err := tx.ExecContext(ctx, a.rebind("UPDATE goadmin_users SET name = ? WHERE id = ?"), mirrorName(u.Email), id); err != nil {
-			return 0, fmt.Errorf("admin: mirror user: %w", err)
-		}
 	}
 	if err := a.setRole(ctx, tx, id, u.IsSuperuser); err != nil {
 		return 0, err
