@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -227,6 +228,9 @@ func sqliteType(c columnDef) string {
 }
 
 func (sqliteRenderer) column(c columnDef, inlinePK bool) string {
+	if c.PK && inlinePK && c.AutoIncrement && c.plainRowid {
+		return quoteIdent(c.Name) + " INTEGER PRIMARY KEY NOT NULL"
+	}
 	if c.PK && inlinePK && c.AutoIncrement {
 		// The rowid alias: only the exact spelling INTEGER PRIMARY KEY makes it.
 		return quoteIdent(c.Name) + " INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -303,18 +307,9 @@ func sqliteNeedsRebuild(a *alterTable) bool {
 			return true
 		}
 		for _, ix := range a.from.Indexes {
-			if (ix.inline || ix.opaque) && (containsStr(ix.Columns, c.Name) || indexSQLMentionsAny(ix.sqliteSQL, map[string]bool{c.Name: true})) {
+			if (ix.inline || ix.opaque) && (slices.Contains(ix.Columns, c.Name) || indexSQLMentionsAny(ix.sqliteSQL, map[string]bool{c.Name: true})) {
 				return true
 			}
-		}
-	}
-	return false
-}
-
-func containsStr(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
 		}
 	}
 	return false

@@ -418,6 +418,13 @@ func TestDetectForeignKeyOnExistingTable(t *testing.T) {
 	if !strings.Contains(pg, `ALTER TABLE "reviews" ADD CONSTRAINT "reviews_author_id_fkey" FOREIGN KEY ("author_id") REFERENCES "authors" ("id") ON DELETE CASCADE`) {
 		t.Errorf("Postgres SQL:\n%s", pg)
 	}
+	// SQLite rebuilds the table; its rowid key keeps its spelling (no AUTOINCREMENT added).
+	lite, _, _ := ch.SQL(dialect.SQLite)
+	for _, want := range []string{`"id" INTEGER PRIMARY KEY NOT NULL,`, `CONSTRAINT "reviews_author_id_fkey" FOREIGN KEY ("author_id") REFERENCES "authors" ("id") ON DELETE CASCADE`, `ALTER TABLE "_manouche_new_reviews" RENAME TO "reviews"`} {
+		if !strings.Contains(lite, want) {
+			t.Errorf("SQLite SQL lacks %q:\n%s", want, lite)
+		}
+	}
 	src := roundTrip(t, withReviews, ch)
 	again, err := migrations.Detect(ctx, "blog", models, src)
 	if err != nil {
@@ -509,5 +516,19 @@ func TestDetectTableOfAnotherApp(t *testing.T) {
 	}
 	if ops := ch.Operations(); len(ops) != 1 || ops[0] != "Create table books" {
 		t.Fatalf("operations = %q", ops)
+	}
+}
+
+// BenchmarkDetectUsers measures makemigrations on the users app: the
+// framework's migrations (GoAdmin, River) and the app's applied to a scratch
+// SQLite file, inspected and compared.
+func BenchmarkDetectUsers(b *testing.B) {
+	app := users.App{}
+	srcs := []migrations.Source{migrations.Framework(), {App: app.Name(), FS: app.Migrations()}}
+	for b.Loop() {
+		ch, err := migrations.Detect(context.Background(), app.Name(), app.Models(), srcs)
+		if err != nil || !ch.Empty() {
+			b.Fatal(err, ch.Operations())
+		}
 	}
 }

@@ -139,6 +139,7 @@ func inspectTable(ctx context.Context, db *bun.DB, name, createSQL string) (*tab
 		for i := range t.Columns {
 			if t.Columns[i].PK && t.Columns[i].Type.Kind == "integer" && t.Columns[i].Type.Params == "" {
 				t.Columns[i].AutoIncrement = true // a rowid alias
+				t.Columns[i].plainRowid = !strings.Contains(strings.ToUpper(createSQL), "AUTOINCREMENT")
 			}
 		}
 	}

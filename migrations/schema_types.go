@@ -1,7 +1,6 @@
 package migrations
 
 import (
-	"strconv"
 	"strings"
 )
 
@@ -54,6 +53,9 @@ type columnDef struct {
 	AutoIncrement bool
 	// Default is an SQL expression written the same in both dialects, or "".
 	Default string
+	// plainRowid is a SQLite INTEGER PRIMARY KEY declared without
+	// AUTOINCREMENT: a rebuild keeps it that way.
+	plainRowid bool
 	// explicit is true when a model spelled the type out (`type:varchar(100)`):
 	// then its length, and text versus varchar, count.
 	explicit bool
@@ -84,11 +86,6 @@ type fkDef struct {
 	RefColumns []string
 	OnDelete   string // CASCADE, SET NULL, ... or ""
 	OnUpdate   string
-}
-
-func (fk fkDef) sameKey(o fkDef) bool {
-	return strings.Join(fk.Columns, ",") == strings.Join(o.Columns, ",") && fk.RefTable == o.RefTable &&
-		strings.Join(fk.RefColumns, ",") == strings.Join(o.RefColumns, ",")
 }
 
 // colType is a column type in canonical, Postgres-flavoured terms: Kind is
@@ -209,5 +206,3 @@ func zeroDefault(t colType) string {
 	}
 	return "''"
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
