@@ -40,8 +40,15 @@ func jsonName(f reflect.StructField) string {
 // ParseError for malformed JSON or a value of the wrong type, 400
 // ValidationError, one entry per field, for missing or invalid values.
 // Unknown fields are ignored, as Django REST framework does.
+//
+// A compressed body (any Content-Encoding but identity) is refused with 415:
+// Fiber would inflate it in memory past the body size limit.
 func Bind(c *fiber.Ctx, dst any) error {
-	return Decode(c.Body(), c.Get(fiber.HeaderContentType), dst)
+	if enc := strings.TrimSpace(c.Get(fiber.HeaderContentEncoding)); enc != "" && !strings.EqualFold(enc, "identity") {
+		return &Error{Status: fiber.StatusUnsupportedMediaType, Type: TypeUnsupportedMedia,
+			Errors: []FieldError{{Message: fmt.Sprintf("Unsupported Content-Encoding %q: send the body uncompressed.", enc)}}}
+	}
+	return Decode(c.Request().Body(), c.Get(fiber.HeaderContentType), dst)
 }
 
 // Decode is Bind for a body and its content type.
