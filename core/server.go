@@ -38,7 +38,7 @@ func (p *Project) Handler() *fiber.App {
 		ReadBufferSize:          16 << 10, // headers up to 16 KB, like most proxies allow
 	})
 	app.Use(api.RequestID())
-	app.Use(api.AccessLog(p.Log))
+	app.Use(api.AccessLog(p.Log, p.ClientIP))
 	app.Use(api.Recover(p.Log))
 	app.Use(helmet.New(helmet.Config{
 		ContentSecurityPolicy:     "",

@@ -56,8 +56,13 @@ func Recover(log *slog.Logger) fiber.Handler {
 }
 
 // AccessLog logs one line per request with log/slog: method, path, status,
-// bytes, duration, client IP and request id.
-func AccessLog(log *slog.Logger) fiber.Handler {
+// bytes, duration, client IP and request id. clientIP tells the client's
+// address (behind trusted proxies, the one they report); nil means the
+// socket's peer.
+func AccessLog(log *slog.Logger, clientIP func(*fiber.Ctx) string) fiber.Handler {
+	if clientIP == nil {
+		clientIP = func(c *fiber.Ctx) string { return c.Context().RemoteIP().String() }
+	}
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
@@ -78,7 +83,7 @@ func AccessLog(log *slog.Logger) fiber.Handler {
 			slog.Int("status", status),
 			slog.Int("bytes", len(c.Response().Body())),
 			slog.Duration("duration", time.Since(start)),
-			slog.String("ip", c.IP()),
+			slog.String("ip", clientIP(c)),
 			slog.String("request_id", requestID(c)),
 		)
 		return nil
