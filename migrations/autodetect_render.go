@@ -218,6 +218,9 @@ func sqliteType(c columnDef) string {
 		"json": "TEXT", "jsonb": "TEXT", "bytea": "BLOB",
 	}
 	name, ok := names[t.Kind]
+	if !ok && strings.HasSuffix(t.Kind, "]") {
+		return "TEXT" // arrays: bun stores them as text on SQLite
+	}
 	if !ok {
 		name = strings.ToUpper(t.Kind)
 	}

@@ -70,6 +70,16 @@ type authorNewField struct {
 	Score         *int64 `bun:"score"`
 }
 
+type authorArray struct {
+	bun.BaseModel `bun:"table:authors"`
+	ID            int64    `bun:"id,pk,autoincrement"`
+	Name          string   `bun:"name,notnull"`
+	Age           int32    `bun:"age"`
+	Bio           string   `bun:"bio"`
+	Tags          []string `bun:"tags,array"`
+	Rating        float64  `bun:"rating,type:numeric(4,2)"`
+}
+
 type authorDroppedField struct {
 	bun.BaseModel `bun:"table:authors"`
 	ID            int64  `bun:"id,pk,autoincrement"`
@@ -167,6 +177,15 @@ func TestDetectChanges(t *testing.T) {
 			sql: map[string][]string{
 				"pg":     {`ALTER TABLE "authors" ADD COLUMN "email" VARCHAR NOT NULL DEFAULT ''`, `ADD COLUMN "score" BIGINT`},
 				"sqlite": {`ALTER TABLE "authors" ADD COLUMN "email" VARCHAR NOT NULL DEFAULT ''`, `ADD COLUMN "score" BIGINT`},
+			},
+		},
+		{
+			name:   "new array and numeric fields",
+			models: []any{(*authorArray)(nil)},
+			ops:    []string{"Alter table authors: add column tags, add column rating"},
+			sql: map[string][]string{
+				"pg":     {`ADD COLUMN "tags" VARCHAR[]`, `ADD COLUMN "rating" NUMERIC(4,2)`},
+				"sqlite": {`ADD COLUMN "tags" TEXT`, `ADD COLUMN "rating" NUMERIC(4,2)`},
 			},
 		},
 		{

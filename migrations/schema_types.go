@@ -164,6 +164,9 @@ func isSerial(s string) bool {
 // length counts when the model spelled its type out.
 func sameType(model columnDef, db columnDef) bool {
 	fm, fd := model.Type.family(), db.Type.family()
+	if sqliteType(model) == sqliteType(db) && (!model.explicit || model.Type.Params == db.Type.Params) {
+		return true // what makemigrations writes for SQLite reads back the same
+	}
 	if db.PK && db.Type.Kind == "integer" && (fm == "integer" || fm == "bigint" || fm == "smallint") {
 		return true // SQLite's INTEGER PRIMARY KEY is a 64-bit rowid
 	}
