@@ -233,7 +233,8 @@ func TestMakemigrationsErrors(t *testing.T) {
 		want []string
 	}{
 		{[]string{"makemigrations", "nosuchapp", "add_x", "--empty"}, 2, []string{`no installed app named "nosuchapp"`, "coretestapp"}},
-		{[]string{"makemigrations", "coretestapp"}, 2, []string{"NAME", "--empty"}},
+		{[]string{"makemigrations", "nosuchapp"}, 2, []string{`no installed app named "nosuchapp"`}},
+		{[]string{"makemigrations", "coretestapp", "a", "b"}, 2, []string{"arg"}},
 		{[]string{"makemigrations"}, 2, []string{"arg"}},
 		// Run from core/, not the project root: the app folder is not found, and nothing is written.
 		{[]string{"makemigrations", "coretestapp", "add_x", "--empty"}, 1, []string{"apps/coretestapp", "root folder"}},
