@@ -215,10 +215,7 @@ func (f *Field) SQLType(dialect string) string {
 	case Text:
 		return "TEXT"
 	case Int:
-		if pg {
-			return "BIGINT"
-		}
-		return "INTEGER"
+		return "BIGINT"
 	case Float:
 		return "DOUBLE PRECISION"
 	case Bool:

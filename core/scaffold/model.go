@@ -285,15 +285,13 @@ func (m *Model) refs() []*Ref {
 }
 
 // ModelImports are the imports of model.go.
-func (m *Model) ModelImports() []string {
-	imports := []string{"time", "", "github.com/google/uuid", "github.com/uptrace/bun"}
-	if refs := m.refs(); len(refs) > 0 {
-		imports = append(imports, "")
-		for _, r := range refs {
-			imports = append(imports, r.Import)
-		}
+func (m *Model) ModelImports(module string) []string {
+	own := []string{module + "/migrations"}
+	for _, r := range m.refs() {
+		own = append(own, r.Import)
 	}
-	return quoteImports(imports)
+	slices.Sort(own)
+	return quoteImports(slices.Concat([]string{"time", "", "github.com/google/uuid", "github.com/uptrace/bun", ""}, own))
 }
 
 // HandlerImports are the imports of the handlers' file.
