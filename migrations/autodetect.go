@@ -49,7 +49,8 @@ type Changes struct {
 
 // Warnings lists what a developer should check before applying the
 // migration: SQLite table rebuilds that other tables' foreign keys would
-// block, unique columns added with one default for every existing row.
+// block, unique columns added with one default for every existing row,
+// columns dropped and added together (a rename is not detected as one).
 func (c *Changes) Warnings() []string {
 	if c == nil {
 		return nil
@@ -134,6 +135,14 @@ func Detect(ctx context.Context, app string, models []any, sources []Source) (*C
 	return &Changes{App: app, ops: ops, warnings: warnings(ops, refs)}, nil
 }
 
+func columnNames(cols []columnDef) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}
+
 func warnings(ops []operation, refs map[string][]string) []string {
 	var out []string
 	added := map[string]columnDef{}
@@ -144,6 +153,9 @@ func warnings(ops []operation, refs map[string][]string) []string {
 		a := op.alter
 		for _, c := range a.adds {
 			added[a.name+"."+c.Name] = c
+		}
+		if len(a.adds) > 0 && len(a.drops) > 0 {
+			out = append(out, fmt.Sprintf("table %s loses column(s) %s and gains %s: if that is a rename, replace the DROP/ADD with ALTER TABLE %s RENAME COLUMN in both files, or the column's data is lost", a.name, columnNames(a.drops), columnNames(a.adds), a.name))
 		}
 		if !sqliteNeedsRebuild(a) {
 			continue

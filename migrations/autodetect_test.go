@@ -489,6 +489,28 @@ func TestDetectRebuildOfReferencedTableRefusedOnSQLite(t *testing.T) {
 	}
 }
 
+type authorRenamed struct {
+	bun.BaseModel `bun:"table:authors"`
+	ID            int64  `bun:"id,pk,autoincrement"`
+	FullName      string `bun:"full_name,notnull"`
+	Age           int32  `bun:"age"`
+	Bio           string `bun:"bio"`
+}
+
+func TestDetectRenameIsDropAndAddWithWarning(t *testing.T) {
+	t.Parallel()
+	ch, err := migrations.Detect(context.Background(), "blog", []any{(*authorRenamed)(nil)}, source(baseMigration))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops := ch.Operations(); len(ops) != 1 || ops[0] != "Alter table authors: add column full_name, drop column name" {
+		t.Fatalf("operations = %q", ops)
+	}
+	if w := strings.Join(ch.Warnings(), "\n"); !strings.Contains(w, "loses column(s) name and gains full_name: if that is a rename") {
+		t.Errorf("warnings = %q", w)
+	}
+}
+
 func TestDetectDroppedModel(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
