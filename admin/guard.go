@@ -55,6 +55,8 @@ const (
 	paramPage     = "__page"
 	paramPageSize = "__pageSize"
 	joinInfix     = "_goadmin_join_"
+	paramPrefix   = "__prefix"
+	paramOpID     = "__goadmin_op_id"
 	maxPageSize   = 100
 )
 
@@ -148,6 +150,12 @@ func checkParams(r route, values url.Values) error {
 	for key, vals := range values {
 		if strings.Contains(key, joinInfix) {
 			return errors.New("join filters are not allowed")
+		}
+		// GoAdmin's Fiber adapter appends the route's parameters (the table name, the action id)
+		// to the query after the client's own, and GoAdmin reads the first: a client-sent copy
+		// would point a page of one model at another model's table.
+		if key == paramPrefix || key == paramOpID {
+			return errors.New("reserved parameter " + key)
 		}
 		for _, v := range vals {
 			switch key {

@@ -347,6 +347,18 @@ func TestAdminSite(t *testing.T) {
 				t.Errorf("staff GET %s: %d, want 403", p, code)
 			}
 		}
+		// GoAdmin reads the table name from the first "__prefix" of the query, and its Fiber
+		// adapter appends the route's value after the client's: a notes URL must not show users.
+		for _, p := range []string{"/admin/info/notes?__prefix=users", "/admin/info/notes/edit?__prefix=users&__goadmin_edit_pk=" + superID,
+			"/admin/info/notes/detail?__prefix=users&__goadmin_detail_pk=" + superID} {
+			code, _, page := c.get(p)
+			if code != http.StatusBadRequest || strings.Contains(page, "root@example.com") || strings.Contains(page, "Root@Example.com") {
+				t.Errorf("staff GET %s: %d, shows a user: %v", p, code, strings.Contains(strings.ToLower(page), "root@example.com"))
+			}
+		}
+		if code, _, _ := c.post("/admin/edit/notes?__prefix=users", url.Values{"id": {superID}, "is_superuser": {s.boolParam(false)}}); code != http.StatusBadRequest {
+			t.Errorf("staff POST to notes aimed at users: %d, want 400", code)
+		}
 		if code, _, _ := c.post("/admin/edit/users", url.Values{"id": {staffID}, "is_superuser": {s.boolParam(true)}}); code != http.StatusForbidden {
 			t.Errorf("staff making themselves superuser: %d, want 403", code)
 		}
@@ -438,6 +450,27 @@ func TestAdminSite(t *testing.T) {
 		}
 		if strings.Contains(string(captured), "getColumns") || !strings.Contains(string(captured), "marker: this line stays") {
 			t.Errorf("filtered stdout:\n%s", captured)
+		}
+	})
+
+	t.Run("query parameters are not reflected unescaped", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.login("root@example.com", "correct horse battery")
+		payload := `'"><script>alert(7)</script>`
+		for _, p := range []string{"/admin/info/users", "/admin/info/notes", "/admin/info/users/edit", "/admin/info/notes/new", "/admin/info/users/detail", "/admin", "/admin/info/op"} {
+			for _, key := range []string{"q", "is_active", "title", "__goadmin_iframe_id", "__goadmin_iframe", "__go_admin_no_animation_", "_pjax", "__goadmin_edit_pk", "__goadmin_detail_pk", "path", "ip"} {
+				q := url.Values{key: {payload}}
+				if strings.HasSuffix(p, "/edit") && key != "__goadmin_edit_pk" {
+					q.Set("__goadmin_edit_pk", staffID)
+				}
+				if strings.HasSuffix(p, "/detail") && key != "__goadmin_detail_pk" {
+					q.Set("__goadmin_detail_pk", staffID)
+				}
+				code, _, page := c.get(p + "?" + q.Encode())
+				if strings.Contains(page, "<script>alert(7)") {
+					t.Errorf("GET %s with %s: %d, the payload comes back unescaped", p, key, code)
+				}
+			}
 		}
 	})
 
