@@ -110,6 +110,7 @@ func openPostgres(t testing.TB) *bun.DB {
 	t.Helper()
 	db := openPostgresURL(t, createPostgres(t))
 	migrateUp(t, db)
+
 	return db
 }
 

@@ -15,6 +15,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -342,12 +343,15 @@ func (q *Queue) EnqueueManyTx(ctx context.Context, tx bun.Tx, msgs []*mail.Messa
 // other columns River's defaults.
 func (q *Queue) insertManyPG(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) (int, error) {
 	args := make([]string, len(params))
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // HTML bodies: "<" stays 1 byte, not 6
 	for i, p := range params {
-		b, err := json.Marshal(p.Args)
-		if err != nil {
+		buf.Reset()
+		if err := enc.Encode(p.Args); err != nil {
 			return 0, fmt.Errorf("queue: enqueue: encode message %d: %w", i+1, err)
 		}
-		args[i] = string(b)
+		args[i] = string(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO river_job
 		(args, created_at, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags)

@@ -123,7 +123,10 @@ func TestEnqueueManyBehavesLikeEnqueue(t *testing.T) {
 			cfg.MaxAttempts = 2
 			q := mustNew(t, cfg)
 			ctx := context.Background()
-			n, err := q.EnqueueMany(ctx, []*mail.Message{msgTo("m1", "a@example.com"), msgTo("m2", "b@example.com")})
+			m1, m2 := msgTo("m1", "a@example.com"), msgTo("m2", "b@example.com")
+			const html = `<p class="x">Tom & Jerry <b>é</b> \u003c</p>`
+			m1.HTML = html
+			n, err := q.EnqueueMany(ctx, []*mail.Message{m1, m2})
 			if err != nil || n != 2 {
 				t.Fatalf("EnqueueMany = %d, %v", n, err)
 			}
@@ -155,6 +158,11 @@ func TestEnqueueManyBehavesLikeEnqueue(t *testing.T) {
 			defer cancel()
 			if err := b.box.Wait(wctx, 2); err != nil {
 				t.Fatal(err)
+			}
+			for _, m := range b.box.Outbox() {
+				if m.Subject == "[T] m1" && m.HTML != html {
+					t.Fatalf("HTML changed on the way: %q", m.HTML)
+				}
 			}
 		})
 	}
