@@ -153,8 +153,10 @@ func (emailArgs) Kind() string { return Kind }
 
 func (emailArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueName} }
 
-// New returns a Queue on cfg.DB. It does not touch the database until used;
-// River's tables must exist (the framework migration creates them).
+// New returns a Queue on cfg.DB. It reads nothing from the queue's tables
+// (on SQLite it only asks for the database's file, to open River's own
+// one-connection pool on it), so it works before `migrate`; the tables must
+// exist before the queue is used (Ping tells).
 func New(ctx context.Context, cfg Config) (*Queue, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("queue: no database (Config.DB is nil)")
