@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 )
 
@@ -56,6 +57,10 @@ const (
 	paramPageSize = "__pageSize"
 	joinInfix     = "_goadmin_join_"
 	paramPrefix   = "__prefix"
+	paramEditPK   = "__goadmin_edit_pk"
+	paramDetailPK = "__goadmin_detail_pk"
+	paramPKs      = "__pk"
+	paramActionID = "id" // the row an action runs on
 	paramOpID     = "__goadmin_op_id"
 	maxPageSize   = 100
 )
@@ -70,6 +75,9 @@ type route struct {
 	superuser bool   // superusers only
 	sortable  []string
 	columns   []string
+	pk        string // primary key column
+	pkKind    Kind
+	action    bool // a row action (/operation/...)
 }
 
 // classify maps a path under /admin (without the prefix, lower-cased) and a method to a route,
@@ -98,7 +106,9 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 		// A row action: /operation/<model>-<action>.
 		for _, m := range a.models {
 			if _, ok := m.action(name); ok {
-				return route{model: m.name(), superuser: m.SuperuserOnly, sortable: m.sortable(), columns: m.columns()}, true
+				r := m.route()
+				r.action = true
+				return r, true
 			}
 		}
 		return route{}, false
@@ -110,7 +120,7 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 	if name == "op" {
 		// GoAdmin's operation log: read-only, superusers only.
 		if verb == "info" && get && (sub == "" || sub == "detail") {
-			return route{model: "op", superuser: true, sortable: opLogColumns, columns: opLogColumns}, true
+			return route{model: "op", superuser: true, sortable: opLogColumns, columns: opLogColumns, pk: "id", pkKind: KindInt}, true
 		}
 		return route{}, false
 	}
@@ -126,7 +136,7 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 			return route{}, false
 		}
 	}
-	r := route{model: m.name(), superuser: m.SuperuserOnly, sortable: m.sortable(), columns: m.columns()}
+	r := m.route()
 	switch {
 	case verb == "info" && get && (sub == "" || sub == "detail"):
 		return r, true
@@ -142,6 +152,34 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 		return r, true
 	}
 	return route{}, false
+}
+
+// actionKey is the form field holding the row of an action route ("id"), or a key no
+// parameter has.
+func actionKey(r route) string {
+	if r.action {
+		return paramActionID
+	}
+	return "\x00"
+}
+
+func (m ModelAdmin) route() route {
+	pk, _ := m.field(m.pk())
+	return route{model: m.name(), superuser: m.SuperuserOnly, sortable: m.sortable(), columns: m.columns(), pk: m.pk(), pkKind: pk.Kind}
+}
+
+// validKey reports whether v can be a primary key of the kind: GoAdmin panics on the
+// database error a malformed one causes (Postgres refuses "x" as a uuid or an integer).
+func validKey(k Kind, v string) bool {
+	switch k {
+	case KindUUID:
+		_, err := uuid.Parse(v)
+		return err == nil
+	case KindInt:
+		_, err := strconv.ParseInt(v, 10, 64)
+		return err == nil
+	}
+	return v != "" && len(v) <= 255
 }
 
 // checkParams refuses the query and form parameters GoAdmin would put into SQL unchecked:
@@ -172,6 +210,16 @@ func checkParams(r route, values url.Values) error {
 					if c != "" && !slices.Contains(r.columns, c) {
 						return errors.New("unknown column")
 					}
+				}
+			case paramEditPK, paramDetailPK, paramPKs:
+				for _, id := range strings.Split(v, ",") {
+					if !validKey(r.pkKind, id) {
+						return errors.New("malformed primary key")
+					}
+				}
+			case r.pk, actionKey(r):
+				if v != "" && !validKey(r.pkKind, v) {
+					return errors.New("malformed primary key")
 				}
 			case paramPage, paramPageSize:
 				n, err := strconv.Atoi(v)
@@ -331,7 +379,7 @@ func (a *Admin) guard() fiber.Handler {
 			c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: token, Path: Prefix, SameSite: "Strict", Secure: a.cfg.SecureCookies})
 		}
 
-		if err := c.Next(); err != nil {
+		if err := a.next(c); err != nil {
 			return err
 		}
 		a.hardenSessionCookie(c)
@@ -346,6 +394,17 @@ func (a *Admin) guard() fiber.Handler {
 		}
 		return nil
 	}
+}
+
+// next runs GoAdmin, turning its panics (it panics on database errors) into a 500.
+func (a *Admin) next(c *fiber.Ctx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Error("admin: GoAdmin panicked", "path", c.Path(), "panic", p)
+			err = fiber.NewError(fiber.StatusInternalServerError, "internal error")
+		}
+	}()
+	return c.Next()
 }
 
 // public handles the login page, the sign-in and the assets.

@@ -224,6 +224,21 @@ func TestAdminSite(t *testing.T) {
 				t.Errorf("GET /admin/info/users?%s: %d, want 200", q, code)
 			}
 		}
+		for _, p := range []string{"/admin/info/users/edit?__goadmin_edit_pk=x", "/admin/info/users/detail?__goadmin_detail_pk=" + url.QueryEscape("1 OR 1=1"),
+			"/admin/info/notes/edit?__goadmin_edit_pk=1x", "/admin/info/op/detail?__goadmin_detail_pk=abc"} {
+			if code, _, _ := c.get(p); code != http.StatusBadRequest {
+				t.Errorf("GET %s: %d, want 400 for a malformed primary key", p, code)
+			}
+		}
+		for p, form := range map[string]url.Values{
+			"/admin/delete/notes":          {"id": {"x"}},
+			"/admin/operation/notes-shout": {"id": {"1;x"}},
+			"/admin/edit/notes":            {"id": {"abc"}, "title": {"x"}},
+		} {
+			if code, _, _ := c.post(p, form); code != http.StatusBadRequest {
+				t.Errorf("POST %s %v: %d, want 400 for a malformed primary key", p, form, code)
+			}
+		}
 		code, _, _ := c.post("/admin/edit/notes", url.Values{"id": {"1"}, "title_goadmin_join_x": {"1"}})
 		if code != http.StatusBadRequest {
 			t.Errorf("POST with a join field: %d, want 400", code)
