@@ -340,6 +340,9 @@ func newSite(t testing.TB, d admin.Dialect) *site {
 		Authenticate: s.authenticate,
 		LoadUser:     s.loadUser,
 		Models:       []admin.ModelAdmin{usersAdmin(), notesAdmin(s)},
+		Stats: func(context.Context) ([]admin.Stat, error) {
+			return []admin.Stat{{Label: "Emails <pending>", Value: 3, URL: "/admin/info/notes"}}, nil
+		},
 		// The API's throttle in the real project; here a stand-in that refuses on demand.
 		LoginLimiter: func(c *fiber.Ctx) error {
 			if c.Get("X-Test-Throttle") != "" {

@@ -111,7 +111,7 @@ func TestAdminSite(t *testing.T) {
 			t.Fatalf("login: %d %s", code, body)
 		}
 		code, _, page := c.get("/admin")
-		if code != http.StatusOK || !strings.Contains(page, "stat-value") {
+		if code != http.StatusOK || !strings.Contains(page, "stat-value") || !strings.Contains(page, "Emails &lt;pending&gt;") {
 			t.Fatalf("dashboard: %d\n%s", code, page)
 		}
 		code, _, page = c.get("/admin/info/users")
