@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/google/uuid"
 )
 
 // TestAdminSite is the admin's end-to-end suite on one database; TestAdmin runs it in a child
@@ -486,6 +487,44 @@ func TestAdminSite(t *testing.T) {
 					t.Errorf("GET %s with %s: %d, the payload comes back unescaped", p, key, code)
 				}
 			}
+		}
+	})
+
+	t.Run("superuser creates a user with a password", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.login("root@example.com", "correct horse battery")
+		code, _, page := c.get("/admin/info/users/new")
+		if code != http.StatusOK || !strings.Contains(page, `name="password"`) {
+			t.Fatalf("create form: %d", code)
+		}
+		form := url.Values{"email": {"new@example.com"}, "first_name": {"Nia"}, "last_name": {"New"}, "password": {"brand new password"},
+			"is_active": {s.boolParam(true)}, "is_staff": {s.boolParam(false)}, "is_superuser": {s.boolParam(false)},
+			"__go_admin_t_": {tokenIn(page)}, "__go_admin_previous_": {"/admin/info/users"}}
+		if code, _, body := c.post("/admin/new/users", form); code != http.StatusOK && code != http.StatusFound {
+			t.Fatalf("create: %d %s", code, body)
+		}
+		var id, hash string
+		if err := s.db.QueryRow("SELECT id, password FROM users WHERE email = 'new@example.com'").Scan(&id, &hash); err != nil {
+			t.Fatalf("the new user is not in the table: %v", err)
+		}
+		if _, err := uuid.Parse(id); err != nil {
+			t.Errorf("new user id %q is not a UUID", id)
+		}
+		if ok, err := argon2id.ComparePasswordAndHash("brand new password", hash); err != nil || !ok {
+			t.Errorf("the password was not stored hashed: %q", hash)
+		}
+		// A too-short password is refused with the hash function's message, and nothing is saved.
+		_, _, page = c.get("/admin/info/users/new")
+		form.Set("email", "short@example.com")
+		form.Set("password", "short")
+		form.Set("__go_admin_t_", tokenIn(page))
+		_, _, body := c.post("/admin/new/users", form)
+		var n int
+		if err := s.db.QueryRow("SELECT count(*) FROM users WHERE email = 'short@example.com'").Scan(&n); err != nil || n != 0 {
+			t.Errorf("a user with a refused password was saved (%d, %v)", n, err)
+		}
+		if !strings.Contains(body, "at least 8 characters") {
+			t.Errorf("the form does not say why the password was refused")
 		}
 	})
 
