@@ -119,8 +119,10 @@ func OpenConfig(ctx context.Context, cfg Config, debug bool) (*bun.DB, error) {
 	var bdb *bun.DB
 	switch cfg.Dialect {
 	case dialect.PG:
+		// Idle connections are kept: the email worker shares this pool, and a
+		// new Postgres connection costs a SCRAM handshake.
 		sqldb.SetMaxOpenConns(20)
-		sqldb.SetMaxIdleConns(10)
+		sqldb.SetMaxIdleConns(20)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 		bdb = bun.NewDB(sqldb, pgdialect.New())
 	default:
