@@ -39,7 +39,7 @@ var predeclared = map[string]bool{
 // the same name would have to rename them.
 var importedNames = map[string]bool{
 	"admin": true, "api": true, "apps": true, "bun": true, "core": true, "fiber": true,
-	"storage": true, "testkit": true, "uuid": true, "users": true,
+	"storage": true, "testkit": true, "uuid": true, "migrations": true,
 }
 
 // sqlReserved are words Postgres or SQLite reserve: a column named like one
