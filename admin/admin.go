@@ -44,6 +44,12 @@ type User struct {
 // ErrInvalidCredentials is what Authenticate returns for an unknown email or a wrong password.
 var ErrInvalidCredentials = errors.New("invalid email or password")
 
+// Pages is the optional interface of an installed app that has admin pages. The admin's app
+// glue (which imports the core; this package does not) collects them from every app.
+type Pages interface {
+	AdminPages() []ModelAdmin
+}
+
 // Stat is one figure on the dashboard.
 type Stat struct {
 	Label string
