@@ -30,19 +30,24 @@ import (
 // concurrency is the number of client goroutines (and keep-alive connections).
 const concurrency = 32
 
-// fullStack serves the project's real handler with production-like logging:
-// LOG_FORMAT=json at the given level, written to a pipe that a goroutine
-// drains, as stderr is a pipe to the log router on Heroku. With buffered, the
-// log lines go through a buffer flushed every 100 ms instead of one write(2)
-// per line (the candidate fix measured by BenchmarkHealthFullStackBufferedLog).
-func fullStack(b *testing.B, level string, buffered bool) string {
+// projectHandler builds the project with production-like logging and returns
+// its Fiber app: LOG_FORMAT=json at the given level, written to a pipe that a
+// goroutine drains, as stderr is a pipe to the log router on Heroku. With
+// buffered, the log lines go through a buffer flushed every 100 ms instead of
+// one write(2) per line (the candidate fix the *BufferedLog benchmarks measure).
+func projectHandler(b *testing.B, level string, buffered bool) *fiber.App {
+	return project(b, level, buffered).Handler()
+}
+
+func project(b *testing.B, level string, buffered bool) *core.Project {
 	b.Helper()
 	dir := b.TempDir()
 	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: map[string]any{
-		"DATABASE_URL": "sqlite://" + filepath.Join(dir, "db.sqlite3"),
-		"MEDIA_ROOT":   filepath.Join(dir, "media"),
-		"LOG_FORMAT":   "json",
-		"LOG_LEVEL":    level,
+		"DATABASE_URL":  "sqlite://" + filepath.Join(dir, "db.sqlite3"),
+		"MEDIA_ROOT":    filepath.Join(dir, "media"),
+		"LOG_FORMAT":    "json",
+		"LOG_LEVEL":     level,
+		"ALLOWED_HOSTS": "127.0.0.1",
 	}})
 	if err != nil {
 		b.Fatal(err)
@@ -65,6 +70,14 @@ func fullStack(b *testing.B, level string, buffered bool) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// fullStack serves the project (see project) over a loopback listener and
+// returns its base URL.
+func fullStack(b *testing.B, level string, buffered bool) string {
+	b.Helper()
+	p := project(b, level, buffered)
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
