@@ -68,13 +68,6 @@ type errorBody struct {
 	Errors    []api.FieldError `json:"errors"`
 }
 
-func decodeError(t *testing.T, r *testkit.Response) errorBody {
-	t.Helper()
-	var e errorBody
-	r.JSON(&e)
-	return e
-}
-
 func TestHealth(t *testing.T) {
 	t.Parallel()
 	app := testkit.New(t)
