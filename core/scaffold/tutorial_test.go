@@ -1,0 +1,160 @@
+package scaffold_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// shBlockRe matches the ```sh blocks of a Markdown file.
+var shBlockRe = regexp.MustCompile("(?s)```sh\n(.*?)```")
+
+// TestTutorial runs every command of docs/tutorial.md, in order, in a copy of
+// the repository: the blocks before `go run . runserver` as one shell script,
+// then the server (on a free port instead of 8000), then the blocks after it
+// against that server, and checks what the text says they answer.
+func TestTutorial(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a copy of the project (minutes): skipped with -short")
+	}
+	for _, tool := range []string{"sh", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("MANOUCHE_TEST_STRICT") == "1" {
+				t.Fatalf("the tutorial needs %s", tool)
+			}
+			t.Skipf("the tutorial needs %s, which is not installed", tool)
+		}
+	}
+	root := repoRoot(t)
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "tutorial.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after []string
+	server := ""
+	for _, m := range shBlockRe.FindAllStringSubmatch(string(doc), -1) {
+		block := strings.TrimSpace(m[1])
+		switch {
+		case strings.HasPrefix(block, "go run . runserver"):
+			server = block
+		case server == "":
+			before = append(before, block)
+		default:
+			after = append(after, block)
+		}
+	}
+	if server != "go run . runserver" || len(before) < 3 || len(after) < 5 {
+		t.Fatalf("the tutorial's shape changed (runserver block %q, %d blocks before, %d after): update this test", server, len(before), len(after))
+	}
+
+	dir := t.TempDir()
+	copyRepo(t, root, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	port := freePort(t)
+	// The tutorial runs on the development defaults: drop what the
+	// environment could override them with (the TEST_* variables stay).
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "SETTINGS", "DATABASE_URL", "REDIS_URL", "PORT", "MEDIA_ROOT", "SITE_DOMAIN", "SITE_SCHEME":
+			continue
+		}
+		env = append(env, kv)
+	}
+	script := func(blocks []string) string {
+		s := "set -eu\n" + strings.Join(blocks, "\n")
+		return strings.ReplaceAll(s, "127.0.0.1:8000", fmt.Sprintf("127.0.0.1:%d", port))
+	}
+
+	out := shell(ctx, t, dir, env, script(before))
+	if !strings.Contains(out, "No changes detected in app 'blog'") {
+		t.Errorf("makemigrations blog did not say there were no changes:\n%s", out)
+	}
+
+	// go run . runserver, in its own process group so that stopping it stops
+	// the binary go run started too.
+	srv := exec.CommandContext(ctx, "go", "run", ".", "runserver", fmt.Sprintf("127.0.0.1:%d", port))
+	srv.Dir, srv.Env = dir, env
+	srv.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logPath := filepath.Join(t.TempDir(), "server.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	srv.Stdout, srv.Stderr = logFile, logFile
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = syscall.Kill(-srv.Process.Pid, syscall.SIGTERM)
+		_ = srv.Wait()
+	}()
+	waitHealthy(ctx, t, port, logPath)
+
+	out = shell(ctx, t, dir, env, script(after))
+	for _, want := range []string{
+		"\n1\n",    // the search finds the post
+		"\ntrue\n", // PATCH published it
+		`{"error_type":"ValidationError","errors":[{"field":"title","message":"This field may not be blank."},{"field":"published_on","message":"Date has wrong format. Use one of these formats instead: YYYY-MM-DD."}]}`,
+		"\n204\n", // DELETE
+		"Superuser admin@example.com created successfully.",
+	} {
+		if !strings.Contains("\n"+out, want) {
+			t.Errorf("the tutorial's commands did not print %q:\n%s", want, out)
+		}
+	}
+}
+
+// shell runs a script with sh in dir and returns its output, failing the test
+// with it when the script fails.
+func shell(ctx context.Context, t *testing.T, dir string, env []string, script string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "sh", "-c", script)
+	cmd.Dir, cmd.Env = dir, env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tutorial commands failed: %v\n--- script\n%s\n--- output\n%s", err, script, out)
+	}
+	return string(out)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitHealthy waits for GET /health to answer 200 (go run builds first).
+func waitHealthy(ctx context.Context, t *testing.T, port int, logPath string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	url := fmt.Sprintf("http://127.0.0.1:%d/health", port)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		res, err := http.Get(url)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(logPath)
+	t.Fatalf("runserver did not answer /health:\n%s", log)
+}
