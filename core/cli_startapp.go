@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -61,12 +62,22 @@ Nothing existing is overwritten; a refused command writes nothing.
 					fmt.Fprintf(out, "  %s\n", r)
 				}
 			}
-			fmt.Fprintf(out, "\nNext:\n")
-			fmt.Fprintf(out, "  go run . migrate                 # create its tables\n")
-			fmt.Fprintf(out, "  go test ./apps/%s/...            # run its tests\n", args[0])
-			fmt.Fprintf(out, "  go run . runserver               # serve it; the admin lists it at /admin\n")
+			next := [][2]string{
+				{"go run . migrate", "create its tables"},
+				{"go test ./apps/" + args[0] + "/...", "run its tests"},
+				{"go run . runserver", "serve it"},
+			}
 			if model == "" {
-				fmt.Fprintf(out, "Then add a model to apps/%s/model.go and routes to apps/%s/app.go, and run `go run . makemigrations %s`.\n", args[0], args[0], args[0])
+				next = append([][2]string{{"edit apps/" + args[0] + "/model.go and app.go", "add models and routes"},
+					{"go run . makemigrations " + args[0], "write their migration"}}, next...)
+			}
+			fmt.Fprintln(out, "\nNext:")
+			w := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
+			for _, n := range next {
+				fmt.Fprintf(w, "  %s\t# %s\n", n[0], n[1])
+			}
+			if err := w.Flush(); err != nil {
+				return err
 			}
 			return nil
 		},
