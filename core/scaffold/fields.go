@@ -119,7 +119,8 @@ func parseFields(spec string) ([]*Field, error) {
 	if len(fields) == 0 {
 		return nil, fmt.Errorf("--fields is empty: declare at least one field, e.g. --fields \"title:string body:text\"")
 	}
-	goNames := map[string]string{"ID": "id", "CreatedAt": "created_at", "UpdatedAt": "updated_at", "BaseModel": "bun.BaseModel"}
+	goNames := map[string]string{"ID": "id", "CreatedAt": "created_at", "UpdatedAt": "updated_at",
+		"BaseModel": "bun.BaseModel", "Indexes": "the model's Indexes method"}
 	for _, f := range fields {
 		names := []string{f.GoName()}
 		if f.Kind == FK {

@@ -40,6 +40,11 @@ var reservedVars = map[string]bool{
 	"opts": true, "stored": true, "old": true, "dir": true, "column": true, "image": true,
 	"field": true, "exists": true, "url": true, "changes": true, "s": true, "pattern": true,
 	"api": true, "core": true, "fiber": true, "uuid": true, "bun": true, "time": true, "storage": true,
+	"setText": true, "setValue": true, "setDate": true, "setDateTime": true, "setUUID": true,
+	"likeEscaper": true, "timeFormat": true, "uploadField": true, "cleanupTimeout": true, "sub": true,
+	"msgBlank": true, "msgNullCharacter": true, "msgDateFormat": true, "msgDateTimeFormat": true,
+	"msgNoSuchObject": true, "msgInvalidImage": true, "msgStorageUnavailable": true,
+	"migrationFiles": true, "templateFiles": true,
 }
 
 func newModel(opts Options, module string, appsFile []byte) (*Model, error) {

@@ -27,6 +27,8 @@ var generatedApps = []struct {
 	{"blog", []string{"--model", "Post", "--fields", "title:string:120 body:text published:bool views:int rating:float published_on:date"}},
 	{"shop", []string{"--model", "Product", "--fields", "name:string sku:uuid price:float available_at:datetime photo:image"}},
 	{"notes", []string{"--model", "Note", "--fields", "title:string author:fk:users.User attachment:file"}},
+	// Edge cases: an irregular plural, a one-character string, an initialism, a name like a helper's.
+	{"catalog", []string{"--model", "SetText", "--fields", "label:string:1 home_url:string cover:image"}},
 }
 
 // TestGeneratedAppsWork copies the repository, runs `startapp` there for

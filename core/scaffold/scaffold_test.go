@@ -127,6 +127,7 @@ func TestRefusals(t *testing.T) {
 		{name: "fields without model", app: "blog", fields: "title:string", wantInReason: "--fields needs --model"},
 		{name: "lower-case model", app: "blog", model: "post", fields: "title:string", wantInReason: "CamelCase"},
 		{name: "model named App", app: "blog", model: "App", fields: "title:string", wantInReason: "App type"},
+		{name: "field named like a method", app: "blog", model: "Post", fields: "indexes:int", wantInReason: "Indexes method"},
 		{name: "fk to itself", app: "blog", model: "Post", fields: "parent:fk:blog.Post", wantInReason: "not supported"},
 	}
 	for _, tc := range cases {
