@@ -320,7 +320,8 @@ func (f *Field) OutType() string {
 }
 
 // AdminKind is the admin.Kind constant that shows and edits the field.
-// The admin has no number kind for floats: they are edited as text.
+// The admin has no number kind for floats: they are edited as text. Images
+// and files show their stored name (the admin cannot upload them).
 func (f *Field) AdminKind() string {
 	switch f.Kind {
 	case Text:
@@ -337,8 +338,6 @@ func (f *Field) AdminKind() string {
 		return "admin.KindUUID"
 	case FK:
 		return "admin.KindFK"
-	case Image:
-		return "admin.KindImage"
 	}
 	return "admin.KindString"
 }
