@@ -64,6 +64,9 @@ type Field struct {
 	// Hash turns a typed password into the stored hash (KindPassword only, required there).
 	// A blank password in an edit form keeps the stored hash.
 	Hash func(password string) (string, error)
+	// URL turns a stored file name into the URL it is shown from (KindImage); without it
+	// the stored value is used as the URL.
+	URL func(name string) string
 }
 
 // Action is a button on each row of a list page, e.g. "retry" or "discard" on a failed email.
@@ -115,6 +118,10 @@ type ModelAdmin struct {
 	SuperuserOnly bool
 	// Actions are buttons on each row of the list.
 	Actions []Action
+	// AfterSave, when set, runs after a row is created, changed or deleted, with its
+	// primary key (empty for a created row whose key the database chose); apps use it
+	// to drop cached copies of the row.
+	AfterSave func(ctx context.Context, id string)
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)

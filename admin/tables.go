@@ -61,7 +61,14 @@ func display(f Field) types.FieldFilterFn {
 			if v.Value == "" {
 				return template.HTML("")
 			}
-			return template.HTML(`<img style="max-height:48px" src="` + html.EscapeString(v.Value) + `" alt="">`)
+			src := v.Value
+			if f.URL != nil {
+				src = f.URL(v.Value)
+			}
+			if !strings.HasPrefix(src, "/") && !strings.HasPrefix(src, "https://") && !strings.HasPrefix(src, "http://") {
+				return template.HTML(html.EscapeString(v.Value))
+			}
+			return template.HTML(`<img style="max-height:48px" src="` + html.EscapeString(src) + `" alt="">`)
 		}
 		return template.HTML(html.EscapeString(v.Value))
 	}
@@ -230,6 +237,9 @@ func (a *Admin) formField(frm *types.FormPanel, f Field, readOnly bool) {
 	frm.AddField(f.label(), f.Name, dbType(f.Kind), typ)
 	switch f.Kind {
 	case KindBool:
+		// The database's spelling of a boolean ("true", "1", "t") becomes the option's value,
+		// so the edit form selects the stored value and posts it back unchanged.
+		frm.FieldDisplay(func(v types.FieldModel) any { return a.boolValue(truthy(v.Value)) })
 		frm.FieldOptions(a.boolOptions()).FieldOptionInitFn(func(v types.FieldModel) types.FieldOptions {
 			opts := a.boolOptions()
 			for i := range opts {
@@ -300,9 +310,11 @@ func (a *Admin) insertRow(m ModelAdmin, values form.Values) error {
 	if err != nil {
 		return err
 	}
+	newID := ""
 	if f, ok := m.field(m.pk()); ok && f.Kind == KindUUID {
+		newID = uuid.NewString()
 		cols = append([]string{m.pk()}, cols...)
-		args = append([]any{uuid.NewString()}, args...)
+		args = append([]any{newID}, args...)
 	}
 	if len(cols) == 0 {
 		return errors.New("nothing to save")
@@ -313,6 +325,9 @@ func (a *Admin) insertRow(m ModelAdmin, values form.Values) error {
 	defer cancel()
 	if _, err := a.exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("admin: create %s: %w", m.Table, err)
+	}
+	if m.AfterSave != nil {
+		m.AfterSave(ctx, newID)
 	}
 	return nil
 }
@@ -339,6 +354,9 @@ func (a *Admin) updateRow(m ModelAdmin, values form.Values) error {
 	if _, err := a.exec(ctx, q, append(args, id)...); err != nil {
 		return fmt.Errorf("admin: update %s %s: %w", m.Table, id, err)
 	}
+	if m.AfterSave != nil {
+		m.AfterSave(ctx, id)
+	}
 	return nil
 }
 
@@ -364,6 +382,11 @@ func (a *Admin) deleteRows(m ModelAdmin, ids []string) error {
 	defer cancel()
 	if _, err := a.exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("admin: delete from %s: %w", m.Table, err)
+	}
+	if m.AfterSave != nil {
+		for _, id := range clean {
+			m.AfterSave(ctx, id)
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/uptrace/bun"
 
 	"manouche/core/cache"
@@ -53,6 +54,9 @@ type Project struct {
 	mu       sync.Mutex
 	closers  []func() error
 	services []Service
+
+	handlerOnce sync.Once
+	handler     *fiber.App
 }
 
 type check struct {

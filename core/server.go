@@ -18,10 +18,16 @@ import (
 	"manouche/core/storage"
 )
 
-// Handler builds the project's HTTP application: the middleware stack, the
-// health endpoints, every app's routes, and one error handler so that every
-// error, from routing to panics, answers in the API's error shape.
+// Handler returns the project's HTTP application, built on first use: the
+// middleware stack, the health endpoints, every app's routes, and one error
+// handler so that every error, from routing to panics, answers in the API's
+// error shape. Every call returns the same application.
 func (p *Project) Handler() *fiber.App {
+	p.handlerOnce.Do(func() { p.handler = p.buildHandler() })
+	return p.handler
+}
+
+func (p *Project) buildHandler() *fiber.App {
 	st := p.Settings
 	limit := int64(st.MaxUploadSize)
 	app := fiber.New(fiber.Config{
@@ -36,10 +42,18 @@ func (p *Project) Handler() *fiber.App {
 		EnableTrustedProxyCheck: st.NumProxies > 0,
 		TrustedProxies:          trustedProxies(st.NumProxies),
 		ReadBufferSize:          16 << 10, // headers up to 16 KB, like most proxies allow
+		// Request bodies are streamed to handlers (multipart files spool to
+		// temporary files past 8 KB) instead of being held in memory before
+		// the handler runs; api.BodyLimit then enforces BodyLimit with a 413.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
+	// A declared body above the limit reaches api.BodyLimit without fasthttp waiting for 8 KB of it.
+	app.Server().HeaderReceived = api.BodyLimitHeader(limit)
 	app.Use(api.RequestID())
 	app.Use(api.AccessLog(p.Log, p.ClientIP))
 	app.Use(api.Recover(p.Log))
+	app.Use(api.BodyLimit(limit))
 	app.Use(helmet.New(helmet.Config{
 		ContentSecurityPolicy:     "",
 		XFrameOptions:             "DENY",

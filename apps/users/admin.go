@@ -1,0 +1,90 @@
+package users
+
+import (
+	"context"
+	"fmt"
+
+	"manouche/admin"
+	"manouche/core"
+)
+
+// AdminPages declares the Users page of the admin: list, search, filters,
+// create and edit with a password that is hashed, deactivation instead of
+// deletion. Every change drops the cached user and its tokens' copies, so a
+// deactivated user's API tokens stop working at the next request.
+func (App) AdminPages(p *core.Project) []admin.ModelAdmin {
+	accounts := NewAccounts(p)
+	return []admin.ModelAdmin{{
+		Table: "users", Title: "Users", Icon: "fa-users",
+		Fields: []admin.Field{
+			{Name: "id", Label: "ID", Kind: admin.KindUUID},
+			{Name: "email", Kind: admin.KindString},
+			{Name: "first_name", Label: "First name", Kind: admin.KindString},
+			{Name: "last_name", Label: "Last name", Kind: admin.KindString},
+			{Name: "is_active", Label: "Active", Kind: admin.KindBool},
+			{Name: "is_staff", Label: "Staff", Kind: admin.KindBool},
+			{Name: "is_superuser", Label: "Superuser", Kind: admin.KindBool},
+			{Name: "date_joined", Label: "Date joined", Kind: admin.KindDateTime},
+			{Name: "last_login", Label: "Last login", Kind: admin.KindDateTime},
+			{Name: "avatar", Label: "Avatar", Kind: admin.KindImage, URL: func(name string) string {
+				u, err := p.MediaURL(context.Background(), name)
+				if err != nil {
+					p.Log.Warn("users: avatar URL", "name", name, "error", err)
+				}
+				return u
+			}},
+			{Name: "password", Kind: admin.KindPassword, Hash: hashPassword},
+		},
+		List:          []string{"email", "first_name", "last_name", "is_active", "is_staff", "date_joined"},
+		Search:        []string{"email", "first_name", "last_name"},
+		Filters:       []string{"is_active", "is_staff", "is_superuser"},
+		Ordering:      "-date_joined",
+		Form:          []string{"email", "first_name", "last_name", "password", "is_active", "is_staff", "is_superuser", "avatar", "date_joined", "last_login"},
+		ReadOnly:      []string{"avatar", "date_joined", "last_login"},
+		NoDelete:      true, // deactivate instead, as Django recommends
+		SuperuserOnly: true,
+		AfterSave: func(ctx context.Context, id string) {
+			if id != "" {
+				accounts.Forget(ctx, id)
+			}
+		},
+	}}
+}
+
+// AdminAuthenticate checks a staff login for the admin: the same email and
+// password as the API. Unknown emails and wrong passwords are
+// admin.ErrInvalidCredentials; whether the account may enter is the admin's call.
+func AdminAuthenticate(p *core.Project) func(ctx context.Context, email, password string) (admin.User, error) {
+	accounts := NewAccounts(p)
+	return func(ctx context.Context, email, plain string) (admin.User, error) {
+		u, err := accounts.ByEmail(ctx, email)
+		if err != nil {
+			return admin.User{}, err
+		}
+		if u == nil {
+			_, _ = checkPassword(plain, dummyHash())
+			return admin.User{}, admin.ErrInvalidCredentials
+		}
+		if ok, err := checkPassword(plain, u.Password); err != nil || !ok {
+			return admin.User{}, admin.ErrInvalidCredentials
+		}
+		return adminUser(u), nil
+	}
+}
+
+// AdminLoadUser loads the account behind an admin session, on every request,
+// from the database (not the cache), so a change made anywhere applies at once.
+func AdminLoadUser(p *core.Project) func(ctx context.Context, id string) (admin.User, error) {
+	return func(ctx context.Context, id string) (admin.User, error) {
+		u := new(User)
+		if err := p.DB.NewSelect().Model(u).Where("id = ?", id).Scan(ctx); err != nil {
+			return admin.User{}, fmt.Errorf("users: load %s: %w", id, err)
+		}
+		return adminUser(u), nil
+	}
+}
+
+func adminUser(u *User) admin.User {
+	return admin.User{ID: u.ID.String(), Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
+		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser}
+}
