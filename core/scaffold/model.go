@@ -325,13 +325,13 @@ func (m *Model) HandlerImports(module string) []string {
 }
 
 // TestImports are the imports of the generated test.
-func (m *Model) TestImports(module string) []string {
-	std := []string{"net/http", "net/http/httptest", "net/url", "regexp", "strings", "testing"}
+func (m *Model) TestImports(module, app string) []string {
+	std := []string{"context", "net/http", "net/http/httptest", "net/url", "regexp", "strings", "testing"}
 	if m.HasKind("image") {
 		std = append(std, "bytes", "image", "image/png")
 	}
 	slices.Sort(std)
-	own := []string{"_ " + module + "/apps", module + "/core/testkit"}
+	own := []string{"_ " + module + "/apps", module + "/apps/" + app, module + "/core/testkit"}
 	return quoteImports(slices.Concat(std, []string{"", "github.com/google/uuid", ""}, own))
 }
 
