@@ -51,7 +51,9 @@ func (p *Project) buildHandler() *fiber.App {
 	// A declared body above the limit reaches api.BodyLimit without fasthttp waiting for 8 KB of it.
 	app.Server().HeaderReceived = api.BodyLimitHeader(limit)
 	app.Use(api.RequestID())
-	app.Use(api.AccessLog(p.Log, p.ClientIP))
+	if st.AccessLog {
+		app.Use(api.AccessLog(p.Log, p.ClientIP))
+	}
 	app.Use(api.Recover(p.Log))
 	app.Use(api.BodyLimit(limit))
 	app.Use(helmet.New(helmet.Config{

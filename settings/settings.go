@@ -45,7 +45,11 @@ type Settings struct {
 	FrontendURL        string   `setting:"FRONTEND_URL"`
 	CORSAllowedOrigins []string `setting:"CORS_ALLOWED_ORIGINS"`
 
-	LogFormat       string        `setting:"LOG_FORMAT"`
+	LogFormat string `setting:"LOG_FORMAT"`
+	// AccessLog logs a line per request. Production turns it off: Heroku's router
+	// already logs every request with its X-Request-ID, which the app echoes and
+	// puts on its own error lines.
+	AccessLog       bool          `setting:"ACCESS_LOG"`
 	LogLevel        string        `setting:"LOG_LEVEL"`
 	ShutdownTimeout time.Duration `setting:"SHUTDOWN_TIMEOUT"`
 	MaxUploadSize   Size          `setting:"MAX_UPLOAD_SIZE"`
