@@ -331,7 +331,7 @@ func (m *Model) TestImports(module, app string) []string {
 		std = append(std, "bytes", "image", "image/png")
 	}
 	slices.Sort(std)
-	own := []string{"_ " + module + "/apps", module + "/apps/" + app, module + "/core/testkit"}
+	own := []string{module + "/apps/" + app, "_ " + module + "/apps/users", module + "/core/testkit"}
 	return quoteImports(slices.Concat(std, []string{"", "github.com/google/uuid", ""}, own))
 }
 
@@ -343,7 +343,7 @@ func quoteImports(paths []string) []string {
 		switch {
 		case p == "":
 		case strings.HasPrefix(p, "_ "):
-			out[i] = "_ " + strconv.Quote(strings.TrimPrefix(p, "_ ")) + " // the installed apps, this one and users included"
+			out[i] = "_ " + strconv.Quote(strings.TrimPrefix(p, "_ ")) + " // accounts and tokens (/api/auth/register)"
 		default:
 			out[i] = strconv.Quote(p)
 		}
