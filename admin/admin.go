@@ -89,6 +89,9 @@ type Config struct {
 	// LoginLimiter runs before every login attempt (POST /admin/signin); use the API's throttle.
 	// When nil, a per-IP limit of 10 attempts a minute applies.
 	LoginLimiter fiber.Handler
+	// ClientIP returns the client's address for the operation log (behind a proxy, the
+	// trusted one, not a client-supplied X-Forwarded-For); nil means the socket's.
+	ClientIP func(*fiber.Ctx) string
 	// Logger receives the admin's logs; nil means slog.Default().
 	Logger *slog.Logger
 }

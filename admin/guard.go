@@ -496,6 +496,9 @@ func (a *Admin) logOperation(c *fiber.Ctx, s session, form url.Values) {
 	}
 	input, _ := json.Marshal(clean)
 	ip := c.IP()
+	if a.cfg.ClientIP != nil {
+		ip = a.cfg.ClientIP(c)
+	}
 	if len(ip) > 64 {
 		ip = ip[:64]
 	}

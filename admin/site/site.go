@@ -75,6 +75,7 @@ func (App) Routes(r fiber.Router, p *core.Project) {
 		Models:        Pages(p),
 		Stats:         queueStats(p),
 		LoginLimiter:  p.Throttle("admin_login", st.AuthThrottleRate, nil),
+		ClientIP:      p.ClientIP,
 		Logger:        p.Log,
 	})
 	if err != nil {

@@ -184,9 +184,15 @@ func From(err error, debug bool, bodyLimit int64) *Error {
 		case http.StatusServiceUnavailable:
 			return Unavailable(FieldError{Message: fe.Message})
 		}
-		if fe.Code >= 400 && fe.Code < 500 {
+		if fe.Code == http.StatusBadRequest || fe.Code == http.StatusRequestTimeout ||
+			fe.Code == http.StatusRequestHeaderFieldsTooLarge || fe.Code == http.StatusLengthRequired {
 			// Header, URL and body errors fasthttp raises before routing.
-			return Parse(fe.Message)
+			return &Error{Status: fe.Code, Type: TypeParse, Errors: []FieldError{{Message: fe.Message}}}
+		}
+		if fe.Code > 400 && fe.Code < 500 {
+			// Any other client error an app raises keeps its status; its type is the
+			// status's name ("Conflict", "Gone"), like DRF's APIException subclasses.
+			return &Error{Status: fe.Code, Type: statusType(fe.Code), Errors: []FieldError{{Message: fe.Message}}}
 		}
 	}
 	msg := "A server error occurred."
@@ -194,6 +200,26 @@ func From(err error, debug bool, bodyLimit int64) *Error {
 		msg = err.Error()
 	}
 	return newError(http.StatusInternalServerError, TypeServerError, msg).WithCause(err)
+}
+
+// statusType names an error type after its status: 409 Conflict, 418 ImATeapot.
+func statusType(code int) string {
+	var b strings.Builder
+	for _, w := range strings.Fields(http.StatusText(code)) {
+		w = strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+				return r
+			}
+			return -1
+		}, w)
+		if w != "" {
+			b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+		}
+	}
+	if b.Len() == 0 {
+		return "ClientError"
+	}
+	return b.String()
 }
 
 // Write sends an API error as the response.

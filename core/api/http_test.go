@@ -290,7 +290,7 @@ func TestErrorHandlerShapes(t *testing.T) {
 	}{
 		{"GET", "/fiber404", "", "", 404, api.TypeNotFound},
 		{"GET", "/nowhere", "", "", 404, api.TypeNotFound},
-		{"GET", "/teapot", "", "", 400, api.TypeParse}, // other fiber 4xx errors become 400 ParseError
+		{"GET", "/teapot", "", "", 418, "ImATeapot"}, // other client errors keep their status, typed by its name
 		{"GET", "/plain", "", "", 500, api.TypeServerError},
 		{"GET", "/throttled", "", "", 429, api.TypeThrottled},
 		{"POST", "/bind", "application/json", `{"email":`, 400, api.TypeParse},
