@@ -244,9 +244,15 @@ func TestPasswordReset(t *testing.T) {
 	_, token := register(t, app, "reset@example.com")
 	want := map[string]any{"message": "Further instructions will be sent to the email if it exists"}
 	for _, email := range []string{"reset@example.com", "unknown@example.com"} {
+		start := time.Now()
 		got := app.Client.Post("/api/auth/password_reset", map[string]any{"email": email}).AssertStatus(200).Map()
 		if got["message"] != want["message"] {
 			t.Fatalf("password_reset(%s): %v", email, got)
+		}
+		// Known and unknown emails both take at least the same floor, so
+		// response times do not reveal which emails have accounts.
+		if took := time.Since(start); took < 150*time.Millisecond {
+			t.Fatalf("password_reset(%s) answered in %s, under the timing floor", email, took)
 		}
 	}
 	app.Client.Post("/api/auth/password_reset", map[string]any{"email": "bad"}).AssertError(400, "ValidationError", "email")

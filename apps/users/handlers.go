@@ -154,12 +154,20 @@ func (h *handlers) passwordChange(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
+// resetFloor is the least time a password reset request takes, whether the
+// email is known (render and queue an email) or not (one lookup), so that
+// timing does not tell which emails have accounts.
+const resetFloor = 150 * time.Millisecond
+
 func (h *handlers) passwordReset(c *fiber.Ctx) error {
 	var in passwordResetIn
 	if err := api.Bind(c, &in); err != nil {
 		return err
 	}
-	if err := h.accounts.RequestReset(c.UserContext(), in.Email); err != nil {
+	start := time.Now()
+	err := h.accounts.RequestReset(c.UserContext(), in.Email)
+	time.Sleep(resetFloor - time.Since(start))
+	if err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"message": "Further instructions will be sent to the email if it exists"})
