@@ -53,7 +53,9 @@ func TestGeneratedApps(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	tutorialRan := runTutorial(ctx, t, root, dir)
-	env := []string{"SETTINGS=development", "DATABASE_URL=sqlite://" + filepath.Join(dir, "db.sqlite3")}
+	// A database of its own: the tutorial's db.sqlite3 already has the blog's table.
+	sqliteURL := "sqlite://" + filepath.Join(t.TempDir(), "apps.sqlite3")
+	env := []string{"SETTINGS=development", "DATABASE_URL=" + sqliteURL}
 
 	bin := filepath.Join(t.TempDir(), "manouche")
 	run(ctx, t, dir, nil, "go", "build", "-o", bin, ".")
@@ -84,7 +86,7 @@ func TestGeneratedApps(t *testing.T) {
 	run(ctx, t, dir, nil, "go", "build", "./...")
 	run(ctx, t, dir, nil, "go", "vet", "./...")
 	run(ctx, t, dir, nil, "go", "build", "-o", bin, ".")
-	databases := []string{"sqlite://" + filepath.Join(dir, "db.sqlite3")}
+	databases := []string{sqliteURL}
 	if testenv.Optional(testenv.DatabaseURL) != "" {
 		databases = append(databases, testkit.Database(t))
 	}
