@@ -27,6 +27,10 @@ import (
 // mounted guards GoAdmin's process-global configuration: a second init panics inside GoAdmin.
 var mounted atomic.Bool
 
+// ErrAlreadyMounted is returned by a second Mount in one process: GoAdmin keeps
+// global state, so only one project per process can serve the admin.
+var ErrAlreadyMounted = errors.New("admin: mount: GoAdmin keeps global state and is already mounted in this process")
+
 // Mount builds the admin on r under /admin: the guard middleware first, then GoAdmin's routes.
 // r must be the *fiber.App itself (GoAdmin's Fiber adapter registers absolute paths on it), so an
 // app that mounts the admin uses the prefix "/". Mount must run before any catch-all route is
@@ -41,7 +45,7 @@ func Mount(r fiber.Router, cfg Config) (a *Admin, err error) {
 	}
 	cfg.DSN = goAdminDSN(cfg.DSN)
 	if !mounted.CompareAndSwap(false, true) {
-		return nil, errors.New("admin: mount: GoAdmin keeps global state and is already mounted in this process")
+		return nil, ErrAlreadyMounted
 	}
 	a = &Admin{cfg: cfg, db: cfg.DB, log: cfg.Logger, models: map[string]ModelAdmin{}}
 	if a.log == nil {

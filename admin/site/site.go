@@ -7,6 +7,7 @@ package site
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -78,6 +79,12 @@ func (App) Routes(r fiber.Router, p *core.Project) {
 		ClientIP:      p.ClientIP,
 		Logger:        p.Log,
 	})
+	if errors.Is(err, admin.ErrAlreadyMounted) {
+		// A second project in one process (tests that build several): GoAdmin
+		// cannot serve it; the first project keeps the admin.
+		p.Log.Warn("admin: not mounted: another project in this process already serves /admin")
+		return
+	}
 	if err != nil {
 		panic(fmt.Sprintf("admin: %v", err))
 	}
