@@ -203,7 +203,7 @@ func (a *Accounts) Authenticate(ctx context.Context, token string) (core.User, e
 	}
 	hash := HashToken(token)
 	var te tokenEntry
-	err := a.p.Cache.Once(ctx, tokenKey(hash), &te, tokenCacheTTL, func(ctx context.Context) (any, error) {
+	err := a.p.Cache.OnceNear(ctx, tokenKey(hash), &te, tokenCacheTTL, func(ctx context.Context) (any, error) {
 		t := new(Token)
 		err := a.p.DB.NewSelect().Model(t).Where("key_hash = ?", hash).Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {

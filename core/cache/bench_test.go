@@ -60,3 +60,37 @@ func BenchmarkOnceRedisDown(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOnceNearHit measures a near-layer hit of the same struct with
+// Redis (no round trip; compare with BenchmarkOnceHit/redis).
+func BenchmarkOnceNearHit(b *testing.B) {
+	url := testenv.Optional(testenv.RedisURL)
+	if url == "" {
+		b.Skip("TEST_REDIS_URL not set")
+	}
+	c := newCache(b, cache.Config{RedisURL: url, Prefix: randomPrefix(b), Logger: quietLogger()})
+	ctx := context.Background()
+	load := func(context.Context) (any, error) {
+		return user{ID: "8b2c1f0e-6c55-4a0e-9d3e-1f1f2f3f4f5f", Email: "someone@example.com", Staff: true}, nil
+	}
+	var u user
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.NearReady() && time.Now().Before(deadline) {
+		if err := c.OnceNear(ctx, "token:bench", &u, time.Hour, load); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !c.NearReady() {
+		b.Fatal("near layer not ready")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := c.OnceNear(ctx, "token:bench", &u, time.Hour, load); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	_ = c.Delete(ctx, "token:bench")
+}

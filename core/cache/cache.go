@@ -1,6 +1,7 @@
 // Package cache is the framework's cache: Redis when a Redis URL is
 // configured, an in-process TinyLFU cache when it is not, behind one API
-// (Get, Set, Delete and the get-or-load Once) built on go-redis/cache.
+// (Get, Set, Delete, the get-or-load Once and its variant with a
+// process-local layer, OnceNear) built on go-redis/cache.
 //
 // # The flow
 //
@@ -15,14 +16,46 @@
 //	_, err = db.NewUpdate().Model(&u).WherePK().Exec(ctx)
 //	err = c.Delete(ctx, "user:"+id)
 //
-// # No process-local layer in front of Redis
+// # Redis is the cache; the near layer is opt-in
 //
-// With Redis configured every read goes to Redis; there is deliberately no
-// in-process copy in front of it. A local copy could not be invalidated on the
-// other processes without a pub/sub channel, so a token revoked on one web
-// process would keep working on the others until their copy expired. Reading
-// Redis costs one round trip (a fraction of a millisecond on the same network),
-// which is what lets a Delete take effect on every process at once.
+// With Redis configured, Get, Set, Delete and Once go to Redis on every call;
+// there is no in-process copy in front of it, so a Delete takes effect on
+// every process at once. A local copy that is not invalidated on the other
+// processes would keep a revoked token working there until it expired.
+//
+// OnceNear is the exception, for hot keys read far more often than written
+// (the token lookup of every authenticated request): it keeps a bounded
+// process-local copy (Config.NearSize entries, each at most Config.NearTTL,
+// default 30 s, and never past its Redis TTL) and keeps it coherent with
+// invalidation messages on a Redis pub/sub channel named after Prefix, the
+// broadcast pattern of Redis's server-assisted client-side caching:
+//
+//   - Delete and Set (and deletes replayed after an outage) drop the keys
+//     from this process's layer first, write Redis and PUBLISH the key names
+//     in one round trip, and then wait until every process subscribed to the
+//     channel (PUBLISH's count) has dropped them and acknowledged it, for at
+//     most Config.NearAckTimeout (default 100 ms). So when Delete returns,
+//     no process that acknowledged serves the old value from its layer.
+//   - A process uses its layer only while its subscription is known healthy:
+//     it pings Redis every 100 ms on the subscription's connection and serves
+//     local hits only when a ping sent less than 500 ms earlier has been
+//     answered. Redis answers in order, so every invalidation published before
+//     that ping was sent has been applied. When the subscription fails or goes
+//     silent, and while Redis is unavailable, OnceNear is exactly Once; the
+//     layer is cleared when the subscription is lost and again when it is
+//     made, so nothing missed meanwhile is served.
+//   - A value read from Redis concurrently with an invalidation is not stored
+//     locally after it (a generation counter), and only values read back from
+//     Redis enter the layer, never values loaded while a tombstone stands.
+//
+// The consistency window: a process that did not acknowledge in time (paused,
+// overloaded or cut off while Redis still counts its subscription; Delete logs
+// a warning) may serve its local copy for at most 500 ms after Delete
+// returned. Changes made to Redis other than through this package (FLUSHDB, a
+// key edited by hand) are not announced: local copies of such keys live until
+// NearTTL. Processes must share Prefix to see each other's invalidations, as
+// they must to share keys. In process (no Redis) OnceNear is Once: the
+// process's cache is already the only one.
 //
 // # Deletes that race with loads
 //
@@ -76,6 +109,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gocache "github.com/go-redis/cache/v9"
@@ -145,6 +179,15 @@ type Config struct {
 	LogInterval time.Duration
 	// Logger receives warnings about Redis errors (default slog.Default()).
 	Logger *slog.Logger
+	// NearSize is the capacity in entries of the near layer used by
+	// OnceNear with Redis (default DefaultNearSize).
+	NearSize int
+	// NearTTL bounds the life of a near entry (default DefaultNearTTL).
+	NearTTL time.Duration
+	// NearAckTimeout bounds how long Delete and Set wait for every process
+	// to confirm it dropped the keys from its near layer (default
+	// DefaultNearAckTimeout; keep it below Timeout).
+	NearAckTimeout time.Duration
 }
 
 // Cache is a cache shared by the whole process. It is safe for concurrent use.
@@ -152,14 +195,16 @@ type Cache struct {
 	cfg    Config
 	rdb    *redis.Client
 	cc     *gocache.Cache
+	near   *nearLayer // nil in process
 	log    *slog.Logger
 	prefix string
 	group  singleflight.Group
 
 	localMu sync.Mutex // serialises in-process writes (set-if-absent)
 
+	downUntil atomic.Int64 // Unix ns before which Redis is bypassed
+
 	mu         sync.Mutex // guards the fields below
-	downUntil  time.Time
 	lastLog    time.Time
 	suppressed int
 	pending    map[string]struct{} // deletes to replay once Redis is back
@@ -190,6 +235,15 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.NearSize <= 0 {
+		cfg.NearSize = DefaultNearSize
+	}
+	if cfg.NearTTL <= 0 {
+		cfg.NearTTL = DefaultNearTTL
+	}
+	if cfg.NearAckTimeout <= 0 {
+		cfg.NearAckTimeout = DefaultNearAckTimeout
+	}
 	c := &Cache{cfg: cfg, log: cfg.Logger, prefix: cfg.Prefix, pending: map[string]struct{}{}}
 	if strings.TrimSpace(cfg.RedisURL) == "" {
 		c.cc = gocache.New(&gocache.Options{LocalCache: gocache.NewTinyLFU(cfg.LocalSize, cfg.LocalTTL)})
@@ -215,6 +269,7 @@ func New(cfg Config) (*Cache, error) {
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	c.rdb = redis.NewClient(opt)
 	c.cc = gocache.New(&gocache.Options{Redis: c.rdb})
+	c.near = newNearLayer(c)
 	return c, nil
 }
 
@@ -232,9 +287,7 @@ func (c *Cache) Ping(ctx context.Context) error {
 		c.failed(ctx, "ping", err)
 		return fmt.Errorf("cache: ping redis: %w", err)
 	}
-	c.mu.Lock()
-	c.downUntil = time.Time{}
-	c.mu.Unlock()
+	c.downUntil.Store(0)
 	return nil
 }
 
@@ -243,6 +296,7 @@ func (c *Cache) Close() error {
 	if c.rdb == nil {
 		return nil
 	}
+	c.near.stop()
 	if err := c.rdb.Close(); err != nil {
 		return fmt.Errorf("cache: close: %w", err)
 	}
@@ -267,7 +321,8 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (found bool, err e
 }
 
 // Set caches v under key for ttl (DefaultTTL when ttl <= 0), replacing any
-// value or tombstone. When Redis is unavailable Set fails (wrapping
+// value or tombstone, and with Redis drops key from every process's near
+// layer like Delete. When Redis is unavailable Set fails (wrapping
 // ErrUnavailable) and the key is invalidated as soon as Redis is back, so
 // the value it replaced cannot be read later.
 func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) error {
@@ -283,11 +338,16 @@ func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) e
 		}
 		return fmt.Errorf("cache: set %q: %w", key, err)
 	}
+	if c.near != nil {
+		c.announce(ctx, []string{key})
+	}
 	return nil
 }
 
 // Delete invalidates keys: they read as missing on every process at once,
 // and for Config.DeleteGuard Once does not cache what it loads for them.
+// With Redis it also drops them from every process's near layer and waits
+// for the acknowledgements (see the package documentation).
 func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
@@ -299,6 +359,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 		}
 		return nil
 	}
+	c.near.evict(keys) // this process first, whatever happens to Redis
 	if !c.usable() {
 		c.remember(keys)
 		return fmt.Errorf("cache: delete %q: %w", keys, ErrUnavailable)
@@ -334,6 +395,11 @@ func (c *Cache) Once(ctx context.Context, key string, dst any, ttl time.Duration
 		return errors.New("cache: once: nil load func")
 	}
 	e, err := c.read(ctx, key)
+	return c.onceFrom(ctx, key, dst, ttl, load, e, err)
+}
+
+// onceFrom finishes Once after the read of key returned e and err.
+func (c *Cache) onceFrom(ctx context.Context, key string, dst any, ttl time.Duration, load func(ctx context.Context) (any, error), e entry, err error) error {
 	switch {
 	case err != nil: // Redis unavailable: answer from the source
 		return c.loadShared(ctx, key, dst, ttl, load, false)
@@ -424,6 +490,7 @@ const (
 
 type entry struct {
 	kind    byte
+	until   int64 // expiry, Unix nanoseconds
 	payload []byte
 }
 
@@ -454,10 +521,11 @@ func parse(b []byte) (entry, bool) {
 	default:
 		return entry{}, false
 	}
-	if time.Now().UnixNano() >= int64(binary.BigEndian.Uint64(b[1:headerLen])) {
+	until := int64(binary.BigEndian.Uint64(b[1:headerLen]))
+	if time.Now().UnixNano() >= until {
 		return entry{}, false
 	}
-	return entry{kind: b[0], payload: b[headerLen:]}, true
+	return entry{kind: b[0], until: until, payload: b[headerLen:]}, true
 }
 
 // read returns the live entry under key; a zero entry (kind 0) is a miss.
@@ -521,20 +589,27 @@ func (c *Cache) write(ctx context.Context, key string, b []byte, ttl time.Durati
 	return nil
 }
 
-// tombstones overwrites keys with tombstones in one round trip.
+// tombstones overwrites keys with tombstones and announces their
+// invalidation to every process's near layer in one round trip, then waits
+// for those processes to acknowledge it (see announce).
 func (c *Cache) tombstones(ctx context.Context, keys []string) error {
 	b, _ := c.encode(kindDeleted, nil, c.cfg.DeleteGuard)
 	rttl := c.cfg.DeleteGuard.Truncate(time.Second) + time.Second
+	var pub *redis.IntCmd
+	var id string
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, k := range keys {
 			p.Set(ctx, c.prefix+k, b, rttl)
 		}
+		id, pub = c.publish(ctx, p, keys)
 		return nil
 	})
 	if err != nil {
 		c.failed(ctx, "delete", err)
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	c.near.evict(keys) // a load that read Redis before the tombstones must not stay
+	c.awaitAcks(ctx, id, pub.Val())
 	return nil
 }
 
@@ -578,9 +653,7 @@ func (c *Cache) flushPending(ctx context.Context) error {
 // usable reports whether Redis is worth trying (not within RetryInterval of
 // an error).
 func (c *Cache) usable() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return !time.Now().Before(c.downUntil)
+	return time.Now().UnixNano() >= c.downUntil.Load()
 }
 
 // failed records a Redis error: Redis is bypassed for RetryInterval and a
@@ -591,8 +664,8 @@ func (c *Cache) failed(ctx context.Context, op string, err error) {
 		return
 	}
 	now := time.Now()
+	c.downUntil.Store(now.Add(c.cfg.RetryInterval).UnixNano())
 	c.mu.Lock()
-	c.downUntil = now.Add(c.cfg.RetryInterval)
 	logIt := now.Sub(c.lastLog) >= c.cfg.LogInterval
 	suppressed := c.suppressed
 	if logIt {
