@@ -175,42 +175,35 @@ func idOrAll(args []string, all bool) (int64, error) {
 }
 
 func mailQueueRetryCommand(open OpenFunc) *cobra.Command {
-	var all bool
-	cmd := &cobra.Command{
-		Use:   "retry ID|--all",
-		Short: "Queue failed emails again, with a fresh set of attempts",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := idOrAll(args, all)
-			if err != nil {
-				return err
-			}
-			return withQueue(cmd, open, func(ctx context.Context, q *Queue) error {
-				if all {
-					n, err := q.RetryAll(ctx)
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "Queued %d failed email(s) again.\n", n)
-					return nil
-				}
-				if err := q.Retry(ctx, id); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Queued email #%d again.\n", id)
-				return nil
-			})
-		},
-	}
-	cmd.Flags().BoolVar(&all, "all", false, "retry every failed email")
-	return cmd
+	return failedActionCommand(open, failedAction{
+		use: "retry", short: "Queue failed emails again, with a fresh set of attempts", allHelp: "retry every failed email",
+		one: (*Queue).Retry, all: (*Queue).RetryAll,
+		oneDone: "Queued email #%d again.\n", allDone: "Queued %d failed email(s) again.\n",
+	})
 }
 
 func mailQueueDiscardCommand(open OpenFunc) *cobra.Command {
+	return failedActionCommand(open, failedAction{
+		use: "discard", short: "Delete failed emails for good", allHelp: "discard every failed email",
+		one: (*Queue).Discard, all: (*Queue).DiscardAll,
+		oneDone: "Discarded email #%d.\n", allDone: "Discarded %d failed email(s).\n",
+	})
+}
+
+// failedAction is what `mailqueue retry` and `mailqueue discard` do to one
+// failed email or to all of them.
+type failedAction struct {
+	use, short, allHelp string
+	one                 func(*Queue, context.Context, int64) error
+	all                 func(*Queue, context.Context) (int, error)
+	oneDone, allDone    string
+}
+
+func failedActionCommand(open OpenFunc, a failedAction) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
-		Use:   "discard ID|--all",
-		Short: "Delete failed emails for good",
+		Use:   a.use + " ID|--all",
+		Short: a.short,
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := idOrAll(args, all)
@@ -219,22 +212,22 @@ func mailQueueDiscardCommand(open OpenFunc) *cobra.Command {
 			}
 			return withQueue(cmd, open, func(ctx context.Context, q *Queue) error {
 				if all {
-					n, err := q.DiscardAll(ctx)
+					n, err := a.all(q, ctx)
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(cmd.OutOrStdout(), "Discarded %d failed email(s).\n", n)
+					fmt.Fprintf(cmd.OutOrStdout(), a.allDone, n)
 					return nil
 				}
-				if err := q.Discard(ctx, id); err != nil {
+				if err := a.one(q, ctx, id); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Discarded email #%d.\n", id)
+				fmt.Fprintf(cmd.OutOrStdout(), a.oneDone, id)
 				return nil
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&all, "all", false, "discard every failed email")
+	cmd.Flags().BoolVar(&all, "all", false, a.allHelp)
 	return cmd
 }
 
