@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"manouche/core/testenv"
+	"manouche/core/testkit"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -18,30 +18,9 @@ import (
 // open Users, search, edit a name, save, see it, check the operation log, log out; then a
 // non-staff login is refused. It keeps a screenshot of the users list outside the repository.
 func browserSmoke(t *testing.T, s *site) {
-	chromium := testenv.Lookup(t, testenv.Chromium)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.WindowSize(1366, 900),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
-
+	ctx := testkit.Browser(t, 90*time.Second)
 	// GoAdmin's login page reports a refusal with alert(): accept it and remember it.
 	alerts := make(chan string, 4)
-	if err := chromedp.Do(ctx); err != nil { // start the browser
-		t.Fatalf("start chromium: %v", err)
-	}
 	go func() {
 		for ev, err := range chromedp.Events(ctx, page.JavascriptDialogOpening) {
 			if err != nil {

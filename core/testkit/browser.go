@@ -1,0 +1,43 @@
+package testkit
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"manouche/core/testenv"
+)
+
+// Browser starts headless Chromium (TEST_CHROMIUM; the test is skipped
+// without it, or fails in strict mode) with the flags a root, offline CI
+// machine needs, and returns a chromedp context that lives until timeout or
+// the end of the test.
+func Browser(t testing.TB, timeout time.Duration) context.Context {
+	t.Helper()
+	chromium := testenv.Lookup(t, testenv.Chromium)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1366, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, timeout)
+	t.Cleanup(func() {
+		cancelT()
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("testkit: start chromium: %v", err)
+	}
+	return ctx
+}
