@@ -24,9 +24,9 @@ const (
 // MAX_UPLOAD_SIZE never reach here: the server refuses them with 413.
 //
 // The returned header's Open gives the file's content; the form is released
-// when the request ends. Note that the server (fasthttp) parses a multipart
-// body of known length while reading it, before any handler runs, so a
-// malformed one is refused there with a 400 ParseError too.
+// when the request ends. The server streams request bodies (see BodyLimit):
+// FormFile parses the multipart stream here, writing file parts above 8 KB to
+// temporary files, so an upload is never held whole in memory.
 func FormFile(c *fiber.Ctx, field string) (*multipart.FileHeader, error) {
 	contentType := c.Get(fiber.HeaderContentType)
 	mt, params, err := mime.ParseMediaType(contentType)

@@ -50,7 +50,9 @@ func randomName(prefix string) string {
 }
 
 func sqliteDSN(path string) string {
-	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+	// As core/db opens it: write transactions take the lock at BEGIN, so they
+	// wait for busy_timeout instead of failing with SQLITE_BUSY on upgrade.
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
 }
 
 // openSQLite opens (and migrates) dir/db.sqlite3.
