@@ -88,7 +88,6 @@ func TestFormFile(t *testing.T) {
 		_ = w.Close()
 		return buf.Bytes(), w.FormDataContentType()
 	}()
-	large, largeCT := multipartBody(t, "file", "large.bin", strings.Repeat("x", 2<<20))
 	boundary := strings.TrimPrefix(goodCT, "multipart/form-data; boundary=")
 
 	tests := []struct {
@@ -111,7 +110,8 @@ func TestFormFile(t *testing.T) {
 		{"truncated body", goodCT, "", good[:len(good)/2], 400, api.TypeParse, ""},
 		{"empty body", goodCT, "", nil, 400, api.TypeParse, ""},
 		{"garbage after boundary", goodCT, "", []byte("--" + boundary + "\r\nno headers end"), 400, api.TypeParse, ""},
-		{"over the body limit", largeCT, "", large, 413, api.TypePayloadTooLarge, ""},
+		// Over the body limit: 413 is tested on raw connections in limit_test.go; here
+		// net/http may see the server close the connection before it reads the answer.
 		{"other field", otherCT, "", otherField, 400, api.TypeValidation, "file"},
 		{"no file part", noFileCT, "", noFile, 400, api.TypeValidation, "file"},
 		{"plain value named file", valueOnlyCT, "", valueOnly, 400, api.TypeValidation, "file"},
