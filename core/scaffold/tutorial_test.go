@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"manouche/core/testenv"
 )
 
 // shBlockRe matches the ```sh blocks of a Markdown file.
@@ -28,6 +30,9 @@ func runTutorial(ctx context.Context, t *testing.T, root, dir string) bool {
 	t.Helper()
 	for _, tool := range []string{"sh", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv(testenv.Strict) == "1" {
+				t.Fatalf("the tutorial's commands need %s, which is not installed (%s=1)", tool, testenv.Strict)
+			}
 			t.Logf("the tutorial's commands are not run: they need %s, which is not installed", tool)
 			return false
 		}
