@@ -5,13 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -175,65 +173,6 @@ func TestSMTPRequiredSTARTTLS(t *testing.T) {
 }
 
 // mailpitMessage is the part of mailpit's /api/v1/message/{ID} answer tests read.
-type mailpitMessage struct {
-	ID          string
-	From        mailpitAddr
-	To          []mailpitAddr
-	Cc          []mailpitAddr
-	Bcc         []mailpitAddr
-	ReplyTo     []mailpitAddr
-	Subject     string
-	Text        string
-	HTML        string
-	Attachments []struct {
-		PartID      string
-		FileName    string
-		ContentType string
-		Size        int
-	}
-}
-
-type mailpitAddr struct{ Name, Address string }
-
-func getJSON(t *testing.T, u string, v any) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET %s: %s %s", u, resp.Status, b)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-}
-
-// mailpitFind waits for the message with subject to reach mailpit and returns it.
-func mailpitFind(t *testing.T, base, subject string) mailpitMessage {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var list struct {
-			Messages []struct{ ID, Subject string }
-		}
-		getJSON(t, base+"/api/v1/search?query="+url.QueryEscape(`subject:"`+subject+`"`), &list)
-		for _, m := range list.Messages {
-			if m.Subject == subject {
-				var full mailpitMessage
-				getJSON(t, base+"/api/v1/message/"+m.ID, &full)
-				return full
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit has no message with subject %q", subject)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func TestSMTPMailpit(t *testing.T) {
 	t.Parallel()
 	addr := testenv.Lookup(t, testenv.SMTPAddr)
@@ -256,7 +195,7 @@ func TestSMTPMailpit(t *testing.T) {
 	if err := mailer.Send(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
-	got := mailpitFind(t, api, "[Manouche] "+subject)
+	got := smtptest.MailpitWait(t, api, "[Manouche] "+subject, 10*time.Second)
 	if got.From.Address != "noreply@example.com" || got.From.Name != "Site" {
 		t.Errorf("from = %+v", got.From)
 	}
@@ -294,7 +233,7 @@ func TestSMTPMailpit(t *testing.T) {
 		}
 	}
 	var headers map[string][]string
-	getJSON(t, api+"/api/v1/message/"+got.ID+"/headers", &headers)
+	smtptest.MailpitGet(t, api, "/api/v1/message/"+got.ID+"/headers", &headers)
 	if h := headers["X-Test"]; len(h) != 1 || h[0] != "yes" {
 		t.Errorf("X-Test header = %v", h)
 	}

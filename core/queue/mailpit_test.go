@@ -2,11 +2,9 @@ package queue_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"manouche/core/mail"
+	"manouche/core/mail/smtptest"
 	"manouche/core/testenv"
 )
 
@@ -32,57 +31,6 @@ func mailpitBackend(t testing.TB, pool int) *mail.SMTP {
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return b
-}
-
-type mailpitMsg struct {
-	ID          string
-	From        struct{ Name, Address string }
-	To, Cc      []struct{ Name, Address string }
-	ReplyTo     []struct{ Name, Address string }
-	Subject     string
-	Text        string
-	HTML        string
-	Attachments []struct {
-		PartID, FileName, ContentType string
-	}
-}
-
-func mailpitGet(t *testing.T, u string, v any) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %s", u, resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// mailpitWait returns the message with subject once mailpit has it.
-func mailpitWait(t *testing.T, api, subject string) mailpitMsg {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var list struct {
-			Messages []struct{ ID, Subject string }
-		}
-		mailpitGet(t, api+"/api/v1/search?query="+url.QueryEscape(`subject:"`+subject+`"`), &list)
-		for _, m := range list.Messages {
-			if m.Subject == subject {
-				var full mailpitMsg
-				mailpitGet(t, api+"/api/v1/message/"+m.ID, &full)
-				return full
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit never got %q", subject)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // A message enqueued in a committed transaction reaches a real SMTP server
@@ -120,7 +68,7 @@ func TestQueueToMailpit(t *testing.T) {
 			if err := q.Start(ctx); err != nil {
 				t.Fatal(err)
 			}
-			got := mailpitWait(t, api, "[T] "+subject)
+			got := smtptest.MailpitWait(t, api, "[T] "+subject, 30*time.Second)
 			if got.From.Address != "noreply@example.com" || got.From.Name != "Site" ||
 				len(got.To) != 1 || got.To[0].Address != "ann@example.com" ||
 				len(got.Cc) != 1 || got.Cc[0].Address != "cc@example.com" ||
@@ -142,11 +90,7 @@ func TestQueueToMailpit(t *testing.T) {
 			if string(body) != "%PDF-1.4 fake" {
 				t.Errorf("attachment content %q", body)
 			}
-			var list struct {
-				MessagesCount int `json:"messages_count"`
-			}
-			mailpitGet(t, api+"/api/v1/search?query="+url.QueryEscape(`subject:"`+rolled+`"`), &list)
-			if list.MessagesCount != 0 {
+			if ids := smtptest.MailpitSearch(t, api, rolled); len(ids) != 0 {
 				t.Errorf("the rolled-back message was delivered")
 			}
 		})
