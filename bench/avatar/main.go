@@ -44,7 +44,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -141,13 +140,13 @@ func run() error {
 	fmt.Printf("n=%d body=%d bytes GOMAXPROCS=%d endpoint=%s\n", *n, len(body), runtime.GOMAXPROCS(0), *endpoint)
 	var failed []string
 	for round := 1; round <= *rounds; round++ {
-		s3CPU := processCPU(serverPID)
+		s3CPU := loadtest.ProcessCPU(serverPID)
 		res, err := loadtest.Run(ctx, *n, upload)
 		if err != nil {
 			return err
 		}
 		if serverPID != 0 {
-			fmt.Printf("round %d: %s s3_server_cpu=%v\n", round, res, processCPU(serverPID)-s3CPU)
+			fmt.Printf("round %d: %s s3_server_cpu=%v\n", round, res, loadtest.ProcessCPU(serverPID)-s3CPU)
 		} else {
 			fmt.Printf("round %d: %s\n", round, res)
 		}
@@ -273,35 +272,4 @@ func startS3(tmp, bucket string) (string, int, func(), error) {
 		return "", 0, nil, fmt.Errorf("the S3 server did not start: %w", err)
 	}
 	return strings.TrimSpace(line), cmd.Process.Pid, stop, nil
-}
-
-// processCPU returns the processor time (user + system) process pid has
-// used, from /proc/PID/stat (Linux); zero when unknown.
-func processCPU(pid int) time.Duration {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses: utime and
-	// stime are fields 14 and 15, in clock ticks of 1/100 s.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 13 {
-		return 0
-	}
-	var ticks int64
-	for _, f := range fields[11:13] {
-		v, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0
-		}
-		ticks += v
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond
 }

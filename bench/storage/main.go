@@ -45,7 +45,6 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"time"
 
@@ -130,12 +129,12 @@ func run() error {
 	}
 	var failed []string
 	for round := 1; round <= *rounds; round++ {
-		serverCPU := processCPU(serverPID)
+		serverCPU := loadtest.ProcessCPU(serverPID)
 		res, err := loadtest.Run(ctx, *n, upload)
 		if err != nil {
 			return err
 		}
-		serverCPU = processCPU(serverPID) - serverCPU
+		serverCPU = loadtest.ProcessCPU(serverPID) - serverCPU
 		if serverPID != 0 {
 			fmt.Printf("round %d: %s server_cpu=%v\n", round, res, serverCPU)
 		} else {
@@ -245,37 +244,6 @@ func (p *pseudoRandom) Read(b []byte) (int, error) {
 		n = 1
 	}
 	return n, nil
-}
-
-// processCPU returns the processor time (user + system) process pid has
-// used, from /proc/PID/stat; zero when unknown.
-func processCPU(pid int) time.Duration {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses: state is
-	// field 3, utime 14, stime 15 (in clock ticks of 1/100 s on Linux).
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 13 {
-		return 0
-	}
-	var ticks int64
-	for _, f := range fields[11:13] {
-		v, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0
-		}
-		ticks += v
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // startServer runs this program with -serve in a child process and returns
