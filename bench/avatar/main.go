@@ -138,33 +138,7 @@ func run() error {
 	}
 
 	fmt.Printf("n=%d body=%d bytes GOMAXPROCS=%d endpoint=%s\n", *n, len(body), runtime.GOMAXPROCS(0), *endpoint)
-	var failed []string
-	for round := 1; round <= *rounds; round++ {
-		s3CPU := loadtest.ProcessCPU(serverPID)
-		res, err := loadtest.Run(ctx, *n, upload)
-		if err != nil {
-			return err
-		}
-		if serverPID != 0 {
-			fmt.Printf("round %d: %s s3_server_cpu=%v\n", round, res, loadtest.ProcessCPU(serverPID)-s3CPU)
-		} else {
-			fmt.Printf("round %d: %s\n", round, res)
-		}
-		for _, e := range res.Errors {
-			failed = append(failed, e.Error())
-		}
-		if res.Max() >= *maxLat {
-			failed = append(failed, fmt.Sprintf("round %d: slowest upload %v, target under %v", round, res.Max(), *maxLat))
-		}
-		if res.Growth() >= *maxGrowth {
-			failed = append(failed, fmt.Sprintf("round %d: RSS grew %d bytes, target under %d", round, res.Growth(), *maxGrowth))
-		}
-	}
-	if len(failed) > 0 {
-		return errors.New("targets missed:\n" + strings.Join(failed, "\n"))
-	}
-	fmt.Println("targets met")
-	return nil
+	return loadtest.Rounds(ctx, *rounds, *n, serverPID, loadtest.Targets{MaxLatency: *maxLat, MaxGrowth: *maxGrowth}, upload)
 }
 
 // startProject builds and migrates a project storing media in the bucket,

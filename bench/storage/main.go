@@ -31,7 +31,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -127,34 +126,7 @@ func run() error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var failed []string
-	for round := 1; round <= *rounds; round++ {
-		serverCPU := loadtest.ProcessCPU(serverPID)
-		res, err := loadtest.Run(ctx, *n, upload)
-		if err != nil {
-			return err
-		}
-		serverCPU = loadtest.ProcessCPU(serverPID) - serverCPU
-		if serverPID != 0 {
-			fmt.Printf("round %d: %s server_cpu=%v\n", round, res, serverCPU)
-		} else {
-			fmt.Printf("round %d: %s\n", round, res)
-		}
-		for _, e := range res.Errors {
-			failed = append(failed, e.Error())
-		}
-		if res.Max() >= *maxLat {
-			failed = append(failed, fmt.Sprintf("round %d: slowest upload %v, target under %v", round, res.Max(), *maxLat))
-		}
-		if res.Growth() >= *maxGrowth {
-			failed = append(failed, fmt.Sprintf("round %d: RSS grew %d bytes, target under %d", round, res.Growth(), *maxGrowth))
-		}
-	}
-	if len(failed) > 0 {
-		return errors.New("targets missed:\n" + strings.Join(failed, "\n"))
-	}
-	fmt.Println("targets met")
-	return nil
+	return loadtest.Rounds(ctx, *rounds, *n, serverPID, loadtest.Targets{MaxLatency: *maxLat, MaxGrowth: *maxGrowth}, upload)
 }
 
 // uploader returns the operation one upload performs in mode.
