@@ -10,7 +10,6 @@ import (
 
 	"manouche/core/testkit"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -20,19 +19,7 @@ import (
 func browserSmoke(t *testing.T, s *site) {
 	ctx := testkit.Browser(t, 90*time.Second)
 	// GoAdmin's login page reports a refusal with alert(): accept it and remember it.
-	alerts := make(chan string, 4)
-	go func() {
-		for ev, err := range chromedp.Events(ctx, page.JavascriptDialogOpening) {
-			if err != nil {
-				return
-			}
-			select {
-			case alerts <- ev.Message:
-			default:
-			}
-			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
+	alerts := testkit.Dialogs(ctx)
 
 	id := s.addUser(t, "browser@example.com", "browser password", true, false, false, "Bea", "Browser")
 	login := func(email, password string) chromedp.Action[chromedp.Void] {
@@ -53,7 +40,7 @@ func browserSmoke(t *testing.T, s *site) {
 		defer cancel()
 		if err := chromedp.Do(sctx, steps...); err != nil {
 			var loc string
-			_ = chromedp.Do(ctx, into(&loc, chromedp.Location()))
+			_ = chromedp.Do(ctx, testkit.Into(&loc, chromedp.Location()))
 			t.Fatalf("%s: %v (browser at %s)", what, err, loc)
 		}
 	}
@@ -61,7 +48,7 @@ func browserSmoke(t *testing.T, s *site) {
 	run("open Users from the menu",
 		chromedp.Click(chromedp.CSS(`a[href="/admin/info/users"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "browser@example.com")]`)),
-		into(&shot, chromedp.FullScreenshot(100)),
+		testkit.Into(&shot, chromedp.FullScreenshot(100)),
 	)
 	dir := os.Getenv("TEST_ARTIFACTS_DIR")
 	if dir == "" {
@@ -85,7 +72,7 @@ func browserSmoke(t *testing.T, s *site) {
 	scancel()
 	run("read the search results",
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "browser@example.com")]`)),
-		into(&listHTML, chromedp.OuterHTML(chromedp.ID("pjax-container"))),
+		testkit.Into(&listHTML, chromedp.OuterHTML(chromedp.ID("pjax-container"))),
 	)
 	if strings.Contains(listHTML, ">staff@example.com") {
 		t.Error("the search for BEA still lists staff@example.com")
@@ -97,7 +84,7 @@ func browserSmoke(t *testing.T, s *site) {
 		chromedp.SetValue(chromedp.CSS(`input[name="first_name"]`), "Beatrice"),
 		chromedp.Click(chromedp.CSS(`#pjax-container form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "Beatrice")]`)),
-		into(&url, chromedp.Location()),
+		testkit.Into(&url, chromedp.Location()),
 	)
 	if err != nil {
 		t.Fatalf("edit and save a name: %v", err)
@@ -114,7 +101,7 @@ func browserSmoke(t *testing.T, s *site) {
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(s.base+"/admin/info/op"),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "/admin/edit/users")]`)),
-		into(&opLog, chromedp.Text(chromedp.ID("pjax-container"))),
+		testkit.Into(&opLog, chromedp.Text(chromedp.ID("pjax-container"))),
 		chromedp.Navigate(s.base+"/admin/logout"),
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.Navigate(s.base+"/admin/info/users"),
@@ -140,18 +127,9 @@ func browserSmoke(t *testing.T, s *site) {
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(s.base+"/admin/info/users"),
 		chromedp.WaitVisible(chromedp.ID("username")),
-		into(&url, chromedp.Location()),
+		testkit.Into(&url, chromedp.Location()),
 	)
 	if err != nil || !strings.Contains(url, "/admin/login") {
 		t.Errorf("after a refused login the users page leads to %s (%v)", url, err)
-	}
-}
-
-// into runs an action that returns a value and stores the value in dst.
-func into[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		v, err := a(ctx, t)
-		*dst = v
-		return chromedp.Void{}, err
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	_ "manouche/admin/site"
@@ -78,26 +77,14 @@ func TestAdminSite(t *testing.T) {
 	})
 
 	ctx := testkit.Browser(t, 120*time.Second)
-	alerts := make(chan string, 4)
-	go func() {
-		for ev, err := range chromedp.Events(ctx, page.JavascriptDialogOpening) {
-			if err != nil {
-				return
-			}
-			select {
-			case alerts <- ev.Message:
-			default:
-			}
-			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
+	alerts := testkit.Dialogs(ctx)
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if err := chromedp.Do(sctx, steps...); err != nil {
 			var loc string
-			_ = chromedp.Do(ctx, into(&loc, chromedp.Location()))
+			_ = chromedp.Do(ctx, testkit.Into(&loc, chromedp.Location()))
 			t.Fatalf("%s: %v (browser at %s)", what, err, loc)
 		}
 	}
@@ -124,7 +111,7 @@ func TestAdminSite(t *testing.T) {
 	run("open Users",
 		chromedp.Click(chromedp.CSS(`a[href="/admin/info/users"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "plain@example.com")]`)),
-		into(&shot, chromedp.FullScreenshot(100)),
+		testkit.Into(&shot, chromedp.FullScreenshot(100)),
 	)
 	dir := os.Getenv("TEST_ARTIFACTS_DIR")
 	if dir == "" {
@@ -148,7 +135,7 @@ func TestAdminSite(t *testing.T) {
 	scancel()
 	run("read the results",
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "plain@example.com")]`)),
-		into(&listHTML, chromedp.OuterHTML(chromedp.ID("pjax-container"))),
+		testkit.Into(&listHTML, chromedp.OuterHTML(chromedp.ID("pjax-container"))),
 	)
 	if strings.Contains(listHTML, ">Boss@Example.com") {
 		t.Error("the search for PAT still lists the superuser")
@@ -164,7 +151,7 @@ func TestAdminSite(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`input[name="first_name"]`), "Patricia"),
 		chromedp.Click(chromedp.CSS(`#pjax-container form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "Patricia")]`)),
-		into(&loc, chromedp.Location()),
+		testkit.Into(&loc, chromedp.Location()),
 	)
 	var first string
 	if err := app.DB.NewRaw("SELECT first_name FROM users WHERE id = ?", id).Scan(context.Background(), &first); err != nil || first != "Patricia" {
@@ -182,7 +169,7 @@ func TestAdminSite(t *testing.T) {
 	run("operation log",
 		chromedp.Navigate(base+"/admin/info/op"),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "/admin/edit/users")]`)),
-		into(&opLog, chromedp.Text(chromedp.ID("pjax-container"))),
+		testkit.Into(&opLog, chromedp.Text(chromedp.ID("pjax-container"))),
 	)
 	if !strings.Contains(strings.ToLower(opLog), "boss@example.com") || !strings.Contains(opLog, "Patricia") {
 		t.Errorf("the operation log does not show the edit by boss@example.com:\n%s", opLog)
@@ -191,7 +178,7 @@ func TestAdminSite(t *testing.T) {
 	run("email queue",
 		chromedp.Navigate(base+"/admin/info/email_queue"),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "Password reset")]`)),
-		into(&queueHTML, chromedp.Text(chromedp.ID("pjax-container"))),
+		testkit.Into(&queueHTML, chromedp.Text(chromedp.ID("pjax-container"))),
 	)
 	if !strings.Contains(queueHTML, "plain@example.com") {
 		t.Errorf("the email queue page does not show the reset email's recipient:\n%s", queueHTML)
@@ -204,13 +191,4 @@ func TestAdminSite(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("username")),
 	)
 
-}
-
-// into runs an action that returns a value and stores the value in dst.
-func into[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		v, err := a(ctx, t)
-		*dst = v
-		return chromedp.Void{}, err
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"manouche/core/testenv"
@@ -40,4 +41,33 @@ func Browser(t testing.TB, timeout time.Duration) context.Context {
 		t.Fatalf("testkit: start chromium: %v", err)
 	}
 	return ctx
+}
+
+// Dialogs accepts every JavaScript dialog (alert, confirm) the page opens in
+// ctx and sends its message on the returned channel (the last few are kept).
+func Dialogs(ctx context.Context) <-chan string {
+	msgs := make(chan string, 4)
+	go func() {
+		for ev, err := range chromedp.Events(ctx, page.JavascriptDialogOpening) {
+			if err != nil {
+				return
+			}
+			select {
+			case msgs <- ev.Message:
+			default:
+			}
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	return msgs
+}
+
+// Into runs an action that returns a value and stores the value in dst, so it
+// can stand among other steps of chromedp.Do.
+func Into[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		v, err := a(ctx, t)
+		*dst = v
+		return chromedp.Void{}, err
+	}
 }
