@@ -118,6 +118,7 @@ func (s *site) scanUser(ctx context.Context, where string, arg any) (admin.User,
 	if err != nil {
 		return admin.User{}, err
 	}
+	u.SessionKey = hash
 	return u, nil
 }
 
