@@ -175,7 +175,7 @@ func (a *Admin) loadSession(ctx context.Context, sid string) (session, error) {
 		return session{}, errNoSession
 	}
 	// A session opened before the password changed (or never bound by a sign-in) is over.
-	if subtle.ConstantTimeCompare([]byte(stamp), []byte(a.stamp(u))) != 1 {
+	if subtle.ConstantTimeCompare([]byte(stamp), []byte(a.sessionMAC(sid, a.stamp(u)))) != 1 {
 		return session{}, errNoSession
 	}
 	s.user = u
@@ -203,7 +203,15 @@ func (a *Admin) stamp(u User) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
-// stampSession writes a stamp into the values of the GoAdmin session sid.
+// sessionMAC binds a stamp to one session id, so a session's values are worth nothing
+// under another id.
+func (a *Admin) sessionMAC(sid, stamp string) string {
+	h := hmac.New(sha256.New, []byte(a.cfg.SecretKey))
+	h.Write([]byte("manouche-admin-sid\x00" + sid + "\x00" + stamp))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// stampSession writes a stamp, bound to sid, into the values of the GoAdmin session sid.
 func (a *Admin) stampSession(ctx context.Context, sid, stamp string) error {
 	var raw sql.NullString
 	if err := a.queryRow(ctx, `SELECT "values" FROM goadmin_session WHERE sid = ?`, sid).Scan(&raw); err != nil {
@@ -213,7 +221,7 @@ func (a *Admin) stampSession(ctx context.Context, sid, stamp string) error {
 	if err := json.Unmarshal([]byte(raw.String), &values); err != nil {
 		return fmt.Errorf("admin: stamp session: %w", err)
 	}
-	values[stampKey] = stamp
+	values[stampKey] = a.sessionMAC(sid, stamp)
 	b, err := json.Marshal(values)
 	if err != nil {
 		return fmt.Errorf("admin: stamp session: %w", err)

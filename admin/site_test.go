@@ -393,6 +393,47 @@ func TestAdminSite(t *testing.T) {
 		}
 	})
 
+	t.Run("raw HTTP attacks on the guard", func(t *testing.T) { guardAttacks(t, s, "staff@example.com", "new staff password", staffID) })
+
+	t.Run("session fixation", func(t *testing.T) {
+		sessionFixation(t, s, "go_admin_session", "staff@example.com", "new staff password")
+	})
+
+	t.Run("a password change ends the account's sessions", func(t *testing.T) {
+		id := s.addUser(t, "changer@example.com", "first password 1", true, true, false, "C", "C")
+		c := newClient(t, s.base)
+		other := newClient(t, s.base)
+		for _, cl := range []*client{c, other} {
+			if code, _ := cl.login("changer@example.com", "first password 1"); code != http.StatusOK {
+				t.Fatal("login refused")
+			}
+			if code, _, _ := cl.get("/admin/info/notes"); code != http.StatusOK {
+				t.Fatalf("before: %d", code)
+			}
+		}
+		sid := c.cookie("go_admin_session")
+		h, err := hashPassword("second password 2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.exec(t, "UPDATE users SET password = ? WHERE id = ?", h, id)
+		for _, cl := range []*client{c, other} {
+			if code, hdr, _ := cl.get("/admin/info/notes"); code != http.StatusFound || !strings.HasPrefix(hdr.Get("Location"), "/admin/login") {
+				t.Errorf("after the change: %d %q, want a redirect to login", code, hdr.Get("Location"))
+			}
+		}
+		var n int
+		if err := s.db.QueryRow(s.rebind("SELECT count(*) FROM goadmin_session WHERE sid = ?"), sid).Scan(&n); err != nil || n != 0 {
+			t.Errorf("session rows left: %d, %v", n, err)
+		}
+		if code, _ := c.login("changer@example.com", "second password 2"); code != http.StatusOK {
+			t.Fatal("login with the new password refused")
+		}
+		if code, _, _ := c.get("/admin/info/notes"); code != http.StatusOK {
+			t.Errorf("a login after the change: %d", code)
+		}
+	})
+
 	t.Run("losing staff or active status ends the session at the next request", func(t *testing.T) {
 		for _, col := range []string{"is_staff", "is_active"} {
 			t.Run(col, func(t *testing.T) {
