@@ -7,9 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"manouche/admin"
 )
 
 // rawHTTP writes one request exactly as given (an attacker's bytes, which neither a browser
@@ -278,4 +282,69 @@ func sessionFixation(t *testing.T, s *site, cookieName, email, password string) 
 	if got := status("planted-id"); got == http.StatusOK {
 		t.Errorf("a copied session row is accepted: %d", got)
 	}
+}
+
+// TestAdminSecureCookies runs TestAdminSiteSecure in a process of its own, with the admin
+// mounted as in production (SecureCookies).
+func TestAdminSecureCookies(t *testing.T) {
+	if os.Getenv(childEnv) != "" {
+		t.Skip("parent test")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAdminSiteSecure$", "-test.v")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(admin.SQLite), secureEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("child process output:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestAdminSiteSecure") {
+		t.Fatalf("secure-cookie tests failed or did not run: %v", err)
+	}
+}
+
+// TestAdminSiteSecure: with SecureCookies the session cookie is __Host- (Secure, Path=/, no
+// Domain), GoAdmin's own name is neither set nor accepted, and a login still issues a fresh id.
+func TestAdminSiteSecure(t *testing.T) {
+	if os.Getenv(secureEnv) == "" {
+		t.Skip("run through TestAdminSecureCookies")
+	}
+	s := newSite(t, admin.SQLite)
+	s.addUser(t, "staff@example.com", "staff password 1", true, true, false, "Sam", "Staff")
+	s.exec(t, "INSERT INTO notes (title, body) VALUES (?, ?)", "first note", "hello")
+	u, _ := url.Parse(s.base)
+	body := url.Values{"username": {"staff@example.com"}, "password": {"staff password 1"}}.Encode()
+	code, h, _ := rawHTTP(t, s.base, "POST /admin/signin HTTP/1.1\r\nHost: "+u.Host+"\r\nOrigin: "+s.base+"\r\nReferer: "+s.base+"/admin/login\r\n"+
+		fmt.Sprintf("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body))
+	var set string
+	for _, v := range h.Values("Set-Cookie") {
+		if strings.HasPrefix(v, "go_admin_session=") {
+			t.Errorf("GoAdmin's cookie name is set: %q", v)
+		}
+		if strings.HasPrefix(v, "__Host-go_admin_session=") {
+			set = v
+		}
+	}
+	attrs := strings.ToLower(set)
+	if code != http.StatusOK || !strings.Contains(attrs, "; secure") || !strings.Contains(attrs, "; path=/;") && !strings.HasSuffix(attrs, "; path=/") ||
+		strings.Contains(attrs, "domain=") || !strings.Contains(attrs, "httponly") {
+		t.Fatalf("sign-in: %d, session cookie %q", code, set)
+	}
+	sid, _, _ := strings.Cut(strings.TrimPrefix(set, "__Host-go_admin_session="), ";")
+	if code, _, _ := rawHTTP(t, s.base, rawGet(s.base, "/admin/info/notes", "__Host-go_admin_session="+sid)); code != http.StatusOK {
+		t.Errorf("with the __Host- cookie: %d", code)
+	}
+	if code, _, _ := rawHTTP(t, s.base, rawGet(s.base, "/admin/info/notes", "go_admin_session="+sid)); code == http.StatusOK {
+		t.Errorf("GoAdmin's cookie name is accepted: %d", code)
+	}
+	code, h, _ = rawHTTP(t, s.base, rawGet(s.base, "/admin/logout", "__Host-go_admin_session="+sid))
+	cleared := false
+	for _, v := range h.Values("Set-Cookie") {
+		l := strings.ToLower(v)
+		if strings.HasPrefix(v, "__Host-go_admin_session=") && strings.Contains(l, "; secure") && strings.Contains(l, "path=/") {
+			cleared = true
+		}
+	}
+	if code != http.StatusFound || !cleared {
+		t.Errorf("logout: %d, clears the __Host- cookie: %v (%q)", code, cleared, h.Values("Set-Cookie"))
+	}
+	t.Run("session fixation", func(t *testing.T) {
+		sessionFixation(t, s, "__Host-go_admin_session", "staff@example.com", "staff password 1")
+	})
 }

@@ -354,6 +354,7 @@ func (a *Admin) guard() fiber.Handler {
 			if err := a.endSession(rctx, s.sid); err != nil {
 				return err
 			}
+			a.clearSessionCookie(c)
 			c.ClearCookie(csrfCookie)
 		}
 		if form != nil {
