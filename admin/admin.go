@@ -39,6 +39,11 @@ type User struct {
 	IsActive    bool
 	IsStaff     bool
 	IsSuperuser bool
+	// SessionKey changes whenever the account's password changes (the users app gives its
+	// password hash). A login binds the admin session to it, and the session ends as soon
+	// as it differs: a password change, a reset or the changepassword command ends every
+	// admin session of the account. It is never stored or shown, only a keyed digest of it.
+	SessionKey string
 }
 
 // ErrInvalidCredentials is what Authenticate returns for an unknown email or a wrong password.

@@ -2,7 +2,11 @@ package admin
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +52,8 @@ func (a *Admin) loginProcessor(eng *engine.Engine) auth.Processor {
 		if um.IsEmpty() {
 			return models.User(), false, "login failed, try again"
 		}
+		// The guard writes this into the session GoAdmin is about to open (bindNewSession).
+		ctx.SetHeader(stampHeader, a.stamp(u))
 		return um.WithRoles().WithPermissions().WithMenus(), true, "ok"
 	}
 }
@@ -149,6 +155,7 @@ func (a *Admin) loadSession(ctx context.Context, sid string) (session, error) {
 	if !ok {
 		return session{}, errNoSession
 	}
+	stamp, _ := values[stampKey].(string)
 	s := session{sid: sid, adminID: int64(fid)}
 	var userID string
 	var role sql.NullInt64
@@ -167,6 +174,10 @@ func (a *Admin) loadSession(ctx context.Context, sid string) (session, error) {
 	if !u.IsActive || !u.IsStaff {
 		return session{}, errNoSession
 	}
+	// A session opened before the password changed (or never bound by a sign-in) is over.
+	if subtle.ConstantTimeCompare([]byte(stamp), []byte(a.sessionMAC(sid, a.stamp(u)))) != 1 {
+		return session{}, errNoSession
+	}
 	s.user = u
 	if !role.Valid || int(role.Int64) != roleOf(u.IsSuperuser) {
 		tx, err := a.db.BeginTx(ctx, nil)
@@ -182,6 +193,43 @@ func (a *Admin) loadSession(ctx context.Context, sid string) (session, error) {
 		}
 	}
 	return s, nil
+}
+
+// stamp is the digest of an account's credentials a session is bound to: an HMAC under the
+// secret key of the account's id and SessionKey.
+func (a *Admin) stamp(u User) string {
+	h := hmac.New(sha256.New, []byte(a.cfg.SecretKey))
+	h.Write([]byte("manouche-admin-session\x00" + u.ID + "\x00" + u.SessionKey))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// sessionMAC binds a stamp to one session id, so a session's values are worth nothing
+// under another id.
+func (a *Admin) sessionMAC(sid, stamp string) string {
+	h := hmac.New(sha256.New, []byte(a.cfg.SecretKey))
+	h.Write([]byte("manouche-admin-sid\x00" + sid + "\x00" + stamp))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// stampSession writes a stamp, bound to sid, into the values of the GoAdmin session sid.
+func (a *Admin) stampSession(ctx context.Context, sid, stamp string) error {
+	var raw sql.NullString
+	if err := a.queryRow(ctx, `SELECT "values" FROM goadmin_session WHERE sid = ?`, sid).Scan(&raw); err != nil {
+		return fmt.Errorf("admin: stamp session: %w", err)
+	}
+	values := map[string]any{}
+	if err := json.Unmarshal([]byte(raw.String), &values); err != nil {
+		return fmt.Errorf("admin: stamp session: %w", err)
+	}
+	values[stampKey] = a.sessionMAC(sid, stamp)
+	b, err := json.Marshal(values)
+	if err != nil {
+		return fmt.Errorf("admin: stamp session: %w", err)
+	}
+	if _, err := a.exec(ctx, `UPDATE goadmin_session SET "values" = ? WHERE sid = ?`, string(b), sid); err != nil {
+		return fmt.Errorf("admin: stamp session: %w", err)
+	}
+	return nil
 }
 
 // endSession deletes a GoAdmin session row.

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,10 +20,13 @@ import (
 
 // Cookie and parameter names of the guard.
 const (
-	sessionCookie = "go_admin_session" // GoAdmin's own session cookie
-	csrfCookie    = "manouche_admin_csrf"
-	csrfHeader    = "X-CSRF-Token"
-	csrfField     = "csrf_token"
+	sessionCookie     = "go_admin_session"        // GoAdmin's own session cookie
+	hostSessionCookie = "__Host-" + sessionCookie // its name in the browser with SecureCookies
+	stampHeader       = "X-Manouche-Admin-Stamp"  // from the login processor to the guard, never sent
+	stampKey          = "manouche_stamp"          // the session value holding the stamp
+	csrfCookie        = "manouche_admin_csrf"
+	csrfHeader        = "X-CSRF-Token"
+	csrfField         = "csrf_token"
 )
 
 // csrfScript is added to every GoAdmin page: it sends the CSRF cookie's value with every jQuery
@@ -77,7 +79,11 @@ type route struct {
 	columns   []string
 	pk        string // primary key column
 	pkKind    Kind
-	action    bool // a row action (/operation/...)
+	action    bool     // a row action (/operation/...)
+	verb      string   // info, new, edit, delete, operation, signin; "" for the others
+	filters   []string // the columns the list may be filtered on
+	search    bool     // the list has a search box
+	form      []string // the fields of the create and edit forms
 }
 
 // classify maps a path under /admin (without the prefix, lower-cased) and a method to a route,
@@ -90,8 +96,10 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 	switch {
 	case rel == "" && get:
 		return route{}, true
-	case rel == "/login" && get, rel == "/signin" && post:
+	case rel == "/login" && get:
 		return route{public: true}, true
+	case rel == "/signin" && post:
+		return route{public: true, verb: "signin"}, true
 	case strings.HasPrefix(rel, "/assets/") && get:
 		return route{public: true}, true
 	case rel == "/logout" && get:
@@ -107,7 +115,7 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 		for _, m := range a.models {
 			if _, ok := m.action(name); ok {
 				r := m.route()
-				r.action = true
+				r.action, r.verb = true, "operation"
 				return r, true
 			}
 		}
@@ -137,6 +145,7 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 		}
 	}
 	r := m.route()
+	r.verb = verb
 	switch {
 	case verb == "info" && get && (sub == "" || sub == "detail"):
 		return r, true
@@ -154,18 +163,10 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 	return route{}, false
 }
 
-// actionKey is the form field holding the row of an action route ("id"), or a key no
-// parameter has.
-func actionKey(r route) string {
-	if r.action {
-		return paramActionID
-	}
-	return "\x00"
-}
-
 func (m ModelAdmin) route() route {
 	pk, _ := m.field(m.pk())
-	return route{model: m.name(), superuser: m.SuperuserOnly, sortable: m.sortable(), columns: m.columns(), pk: m.pk(), pkKind: pk.Kind}
+	return route{model: m.name(), superuser: m.SuperuserOnly, sortable: m.sortable(), columns: m.columns(), pk: m.pk(), pkKind: pk.Kind,
+		filters: m.Filters, search: len(m.Search) > 0, form: m.Form}
 }
 
 // validKey reports whether v can be a primary key of the kind: GoAdmin panics on the
@@ -180,56 +181,6 @@ func validKey(k Kind, v string) bool {
 		return err == nil
 	}
 	return v != "" && len(v) <= 255
-}
-
-// checkParams refuses the query and form parameters GoAdmin would put into SQL unchecked:
-// a sort column or direction, a column list, or a join filter outside the page's declaration.
-func checkParams(r route, values url.Values) error {
-	for key, vals := range values {
-		if strings.Contains(key, joinInfix) {
-			return errors.New("join filters are not allowed")
-		}
-		// GoAdmin's Fiber adapter appends the route's parameters (the table name, the action id)
-		// to the query after the client's own, and GoAdmin reads the first: a client-sent copy
-		// would point a page of one model at another model's table.
-		if key == paramPrefix || key == paramOpID {
-			return errors.New("reserved parameter " + key)
-		}
-		for _, v := range vals {
-			switch key {
-			case paramSort:
-				if !slices.Contains(r.sortable, v) {
-					return errors.New("unknown sort column")
-				}
-			case paramSortType:
-				if v != "asc" && v != "desc" {
-					return errors.New("sort order must be asc or desc")
-				}
-			case paramColumns:
-				for _, c := range strings.Split(v, ",") {
-					if c != "" && !slices.Contains(r.columns, c) {
-						return errors.New("unknown column")
-					}
-				}
-			case paramEditPK, paramDetailPK, paramPKs:
-				for _, id := range strings.Split(v, ",") {
-					if !validKey(r.pkKind, id) {
-						return errors.New("malformed primary key")
-					}
-				}
-			case r.pk, actionKey(r):
-				if v != "" && !validKey(r.pkKind, v) {
-					return errors.New("malformed primary key")
-				}
-			case paramPage, paramPageSize:
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 1 || (key == paramPageSize && n > maxPageSize) {
-					return errors.New("bad page number or size")
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // safeRef returns the same-site path under /admin a login may go back to, or false.
@@ -313,34 +264,43 @@ func (a *Admin) guard() fiber.Handler {
 		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 		c.Set(fiber.HeaderReferrerPolicy, "same-origin")
 
+		// The raw request URI is what GoAdmin's adapter would parse: refuse it unless it is
+		// canonical, so the path Fiber routed on is the only one anybody reads.
+		rawPath, rawQuery, err := splitRequestURI(string(c.Request().Header.RequestURI()))
+		if err != nil || rawPath != path {
+			return fiber.NewError(fiber.StatusBadRequest, errBadURI.Error())
+		}
 		r, ok := a.classify(method, rel)
 		if !ok {
 			return fiber.ErrNotFound
 		}
-		query, err := url.ParseQuery(string(c.Request().URI().QueryString()))
+		query, err := url.ParseQuery(rawQuery)
 		if err != nil {
 			return fiber.NewError(fiber.StatusBadRequest, "malformed query string")
 		}
 
 		if r.public {
-			return a.public(c, rel, query, limit)
+			return a.public(c, rel, r, query, limit)
 		}
 		if !strings.HasPrefix(rel, "/assets/") {
 			c.Set(fiber.HeaderCacheControl, "no-store")
 		}
 
 		rctx := c.UserContext()
-		sid := c.Cookies(sessionCookie)
+		sid := c.Cookies(a.sessionName())
 		s, err := a.loadSession(rctx, sid)
 		if err != nil {
 			if !errors.Is(err, errNoSession) {
 				return err
 			}
 			if sid != "" {
-				if err := a.endSession(rctx, sid); err != nil {
-					return err
+				if len(sid) <= 64 {
+					if err := a.endSession(rctx, sid); err != nil {
+						return err
+					}
 				}
-				c.ClearCookie(sessionCookie, csrfCookie)
+				a.clearSessionCookie(c)
+				c.ClearCookie(csrfCookie)
 			}
 			if rel == "/logout" {
 				return c.Redirect(Prefix+"/login", fiber.StatusFound)
@@ -353,7 +313,8 @@ func (a *Admin) guard() fiber.Handler {
 		if r.superuser && !s.user.IsSuperuser {
 			return fiber.NewError(fiber.StatusForbidden, "superusers only")
 		}
-		if err := checkParams(r, query); err != nil {
+		query, err = r.allowed(query, false)
+		if err != nil {
 			return fiber.NewError(fiber.StatusBadRequest, err.Error())
 		}
 
@@ -363,20 +324,26 @@ func (a *Admin) guard() fiber.Handler {
 			if !sameOrigin(c) {
 				return fiber.NewError(fiber.StatusForbidden, "cross-site request refused")
 			}
-			form = formValues(c)
+			raw := formValues(c)
 			sent := c.Get(csrfHeader)
-			if sent == "" {
-				sent = form.Get(csrfField)
+			if sent == "" && len(raw[csrfField]) == 1 {
+				sent = raw[csrfField][0]
 			}
 			if subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
 				return fiber.NewError(fiber.StatusForbidden, "missing or wrong CSRF token, reload the page")
 			}
-			if err := checkParams(r, form); err != nil {
+			if form, err = r.allowed(raw, true); err != nil {
 				return fiber.NewError(fiber.StatusBadRequest, err.Error())
+			}
+			if r.verb == "edit" && form.Get(r.pk) == "" {
+				return fiber.NewError(fiber.StatusBadRequest, "the form does not say which row to change")
 			}
 		}
 		if c.Cookies(csrfCookie) != token {
 			c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: token, Path: Prefix, SameSite: "Strict", Secure: a.cfg.SecureCookies})
+		}
+		if err := handOver(c, query, form, s.sid, false); err != nil {
+			return err
 		}
 
 		if err := a.next(c); err != nil {
@@ -387,6 +354,7 @@ func (a *Admin) guard() fiber.Handler {
 			if err := a.endSession(rctx, s.sid); err != nil {
 				return err
 			}
+			a.clearSessionCookie(c)
 			c.ClearCookie(csrfCookie)
 		}
 		if form != nil {
@@ -408,22 +376,42 @@ func (a *Admin) next(c *fiber.Ctx) (err error) {
 }
 
 // public handles the login page, the sign-in and the assets.
-func (a *Admin) public(c *fiber.Ctx, rel string, query url.Values, limit fiber.Handler) error {
+func (a *Admin) public(c *fiber.Ctx, rel string, r route, query url.Values, limit fiber.Handler) error {
 	switch rel {
 	case "/login":
+		var pass url.Values
 		if ref, has := query["ref"]; has {
 			if len(ref) != 1 {
 				return c.Redirect(Prefix+"/login", fiber.StatusFound)
 			}
-			if _, ok := safeRef(ref[0], string(c.Request().Host())); !ok {
+			safe, ok := safeRef(ref[0], string(c.Request().Host()))
+			if !ok {
 				return c.Redirect(Prefix+"/login", fiber.StatusFound)
 			}
+			pass = url.Values{"ref": {safe}}
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
+		if err := handOver(c, pass, nil, "", false); err != nil {
+			return err
+		}
 		return c.Next()
 	case "/signin":
 		if !sameOrigin(c) {
 			return fiber.NewError(fiber.StatusForbidden, "cross-site request refused")
+		}
+		form, err := r.allowed(formValues(c), true)
+		if err != nil {
+			return fiber.NewError(fiber.StatusBadRequest, err.Error())
+		}
+		// GoAdmin keeps a session id the client sends: end the old session here and give
+		// GoAdmin no cookie, so every login gets a fresh id.
+		rctx := c.UserContext()
+		for _, name := range []string{sessionCookie, hostSessionCookie} {
+			if old := c.Cookies(name); old != "" && len(old) <= 64 {
+				if err := a.endSession(rctx, old); err != nil {
+					return err
+				}
+			}
 		}
 		// GoAdmin sends the browser to the "ref" of the login page's URL, read from the Referer:
 		// keep it only when it is a path of this admin.
@@ -439,15 +427,33 @@ func (a *Admin) public(c *fiber.Ctx, rel string, query url.Values, limit fiber.H
 		}
 		c.Request().Header.Set(fiber.HeaderReferer, loginURL)
 		c.Set(fiber.HeaderCacheControl, "no-store")
-		err := limit(c)
+		if err := handOver(c, nil, form, "", true); err != nil {
+			return err
+		}
+		err = limit(c)
+		if bindErr := a.bindNewSession(c); bindErr != nil {
+			return bindErr
+		}
 		a.hardenSessionCookie(c)
+		return err
+	}
+	if err := handOver(c, nil, nil, "", false); err != nil {
 		return err
 	}
 	return c.Next()
 }
 
-// hardenSessionCookie is applied after GoAdmin answers: its session cookie gets SameSite=Lax,
-// and Secure when configured.
+// sessionName is the name of the session cookie the browser holds: GoAdmin's, with the
+// __Host- prefix when cookies are Secure (then it is also Path=/ and has no Domain).
+func (a *Admin) sessionName() string {
+	if a.cfg.SecureCookies {
+		return hostSessionCookie
+	}
+	return sessionCookie
+}
+
+// hardenSessionCookie is applied after GoAdmin answers: its session cookie is renamed to
+// sessionName and gets Path=/, no Domain, HttpOnly, SameSite=Lax, and Secure when configured.
 func (a *Admin) hardenSessionCookie(c *fiber.Ctx) {
 	ck := fasthttp.AcquireCookie()
 	defer fasthttp.ReleaseCookie(ck)
@@ -455,10 +461,47 @@ func (a *Admin) hardenSessionCookie(c *fiber.Ctx) {
 	if !c.Response().Header.Cookie(ck) {
 		return
 	}
+	c.Response().Header.DelCookie(sessionCookie)
+	ck.SetKey(a.sessionName())
+	ck.SetPath("/")
+	ck.SetDomain("")
 	ck.SetSameSite(fasthttp.CookieSameSiteLaxMode)
 	ck.SetSecure(a.cfg.SecureCookies)
 	ck.SetHTTPOnly(true)
 	c.Response().Header.SetCookie(ck)
+}
+
+// clearSessionCookie tells the browser to drop its session cookie.
+func (a *Admin) clearSessionCookie(c *fiber.Ctx) {
+	ck := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(ck)
+	ck.SetKey(a.sessionName())
+	ck.SetPath("/")
+	ck.SetExpire(fasthttp.CookieExpireDelete)
+	ck.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	ck.SetSecure(a.cfg.SecureCookies)
+	ck.SetHTTPOnly(true)
+	c.Response().Header.SetCookie(ck)
+}
+
+// bindNewSession runs after a sign-in: when GoAdmin opened a session, the login processor's
+// stamp (a digest of the account's credentials) is written into it, and loadSession ends
+// the session as soon as the account's stamp differs. Without a stamp the session is ended.
+func (a *Admin) bindNewSession(c *fiber.Ctx) error {
+	stamp := string(c.Response().Header.Peek(stampHeader))
+	c.Response().Header.Del(stampHeader)
+	ck := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(ck)
+	ck.SetKey(sessionCookie)
+	if !c.Response().Header.Cookie(ck) || len(ck.Value()) == 0 {
+		return nil
+	}
+	sid := string(ck.Value())
+	if stamp == "" {
+		c.Response().Header.DelCookie(sessionCookie)
+		return a.endSession(c.UserContext(), sid)
+	}
+	return a.stampSession(c.UserContext(), sid, stamp)
 }
 
 // formValues reads a urlencoded or multipart body.

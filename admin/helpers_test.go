@@ -31,6 +31,9 @@ import (
 // configuration is process-global, so each dialect gets a process of its own.
 const childEnv = "MANOUCHE_ADMIN_TEST_DIALECT"
 
+// secureEnv mounts the admin of a child process with SecureCookies (production's cookies).
+const secureEnv = "MANOUCHE_ADMIN_TEST_SECURE"
+
 var registerSQLite sync.Once
 
 // ensureSQLite3 registers modernc's driver as "sqlite3" unless something (core/db) already did.
@@ -118,6 +121,7 @@ func (s *site) scanUser(ctx context.Context, where string, arg any) (admin.User,
 	if err != nil {
 		return admin.User{}, err
 	}
+	u.SessionKey = hash
 	return u, nil
 }
 
@@ -334,12 +338,13 @@ func newSite(t testing.TB, d admin.Dialect) *site {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	_, err := admin.Mount(app, admin.Config{
 		DB: db, Dialect: d, DSN: dsn,
-		SecretKey:    "test-secret-key-0123456789",
-		SiteName:     "Manouche test",
-		Debug:        os.Getenv("ADMIN_DEBUG") != "",
-		Authenticate: s.authenticate,
-		LoadUser:     s.loadUser,
-		Models:       []admin.ModelAdmin{usersAdmin(), notesAdmin(s)},
+		SecretKey:     "test-secret-key-0123456789",
+		SiteName:      "Manouche test",
+		SecureCookies: os.Getenv(secureEnv) != "",
+		Debug:         os.Getenv("ADMIN_DEBUG") != "",
+		Authenticate:  s.authenticate,
+		LoadUser:      s.loadUser,
+		Models:        []admin.ModelAdmin{usersAdmin(), notesAdmin(s)},
 		Stats: func(context.Context) ([]admin.Stat, error) {
 			return []admin.Stat{{Label: "Emails <pending>", Value: 3, URL: "/admin/info/notes"}}, nil
 		},

@@ -86,5 +86,8 @@ func AdminLoadUser(p *core.Project) func(ctx context.Context, id string) (admin.
 
 func adminUser(u *User) admin.User {
 	return admin.User{ID: u.ID.String(), Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
-		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser}
+		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
+		// Every password change (API, reset, changepassword, the admin's own form) changes
+		// the hash, and with it ends the account's admin sessions.
+		SessionKey: u.Password}
 }
