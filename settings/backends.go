@@ -87,6 +87,7 @@ type kind interface {
 	Kind() string
 	Setting() string
 	Names() []string
+	DeployWarning(st *Settings) string
 	sections() []backendSection
 	unknown(name string) error
 }
@@ -282,9 +283,7 @@ func (s *Settings) Kinds() []BackendKind {
 		if v, ok := settingField(s, k.Setting()); ok {
 			bk.Selected = v.String()
 		}
-		if d, ok := k.(interface{ DeployWarning(*Settings) string }); ok {
-			bk.DeployWarning = d.DeployWarning(s)
-		}
+		bk.DeployWarning = k.DeployWarning(s)
 		out = append(out, bk)
 	}
 	return out
