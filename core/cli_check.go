@@ -35,14 +35,14 @@ func DeployIssues(st *settings.Settings) []Issue {
 	if st.SiteScheme != "https" {
 		warn("security.W008", "SITE_SCHEME is not https: links in emails and API pagination will use http.")
 	}
-	if st.EmailBackend == "console" || st.EmailBackend == "memory" {
-		warn("mail.W001", fmt.Sprintf("EMAIL_BACKEND is %q: no email will reach anyone. Use smtp (the Mailgun add-on configures it).", st.EmailBackend))
+	// Each kind of backend (mail, storage): the selected one's own warning.
+	for _, k := range st.Kinds() {
+		if k.DeployWarning != "" {
+			warn(k.Kind+".W001", fmt.Sprintf("%s is %q: %s", k.Setting, k.Selected, k.DeployWarning))
+		}
 	}
 	if strings.HasPrefix(st.DatabaseURL, "sqlite") {
 		warn("db.W001", "DATABASE_URL is SQLite: on Heroku the disk is wiped on every restart. Use Postgres.")
-	}
-	if !st.EnableMediaUploadToS3 {
-		warn("storage.W001", "ENABLE_MEDIA_UPLOAD_TO_S3 is off: uploads are lost on Heroku, whose disk is not persistent.")
 	}
 	if st.RedisURL == "" {
 		warn("cache.W001", "REDIS_URL is not set: the cache and the rate limits are per process, and a revoked token is only revoked in the process that revoked it.")

@@ -41,7 +41,8 @@ type Project struct {
 	Emails *mail.Renderer
 	// Queue is the durable email queue on the project database.
 	Queue *queue.Queue
-	// Storage holds uploaded media: MEDIA_ROOT, or S3 with ENABLE_MEDIA_UPLOAD_TO_S3.
+	// Storage holds uploaded media, in the STORAGE_BACKEND (MEDIA_ROOT, or S3
+	// with ENABLE_MEDIA_UPLOAD_TO_S3).
 	Storage storage.Storage
 	// Images checks uploaded images (type sniffed from the bytes, fully decoded,
 	// MAX_UPLOAD_SIZE); one per process so its memory limits hold across requests.
@@ -146,22 +147,7 @@ func (p *Project) openServices(ctx context.Context) error {
 	p.OnClose(c.Close)
 	p.AddCheck("cache", c.Ping)
 
-	security := "auto"
-	switch {
-	case st.EmailUseSSL:
-		security = "tls"
-	case st.EmailUseTLS:
-		security = "starttls"
-	}
-	backend, err := mail.New(mail.Config{
-		Backend:  st.EmailBackend,
-		FilePath: st.EmailFilePath,
-		SMTP: mail.SMTPConfig{
-			Host: st.EmailHost, Port: st.EmailPort,
-			Username: st.EmailHostUser, Password: st.EmailHostPassword,
-			Security: security, Timeout: st.EmailTimeout, PoolSize: st.EmailWorkers,
-		},
-	})
+	backend, err := mail.Open(ctx, st)
 	if err != nil {
 		return fmt.Errorf("EMAIL_BACKEND: %w", err)
 	}
@@ -185,16 +171,7 @@ func (p *Project) openServices(ctx context.Context) error {
 	p.Queue = q
 	p.OnClose(q.Close)
 
-	media, err := storage.New(ctx, storage.Config{
-		UseS3: st.EnableMediaUploadToS3,
-		Local: storage.LocalConfig{Root: st.MediaRoot, BaseURL: st.MediaURL},
-		S3: storage.S3Config{
-			Bucket: st.AWSStorageBucketName, Region: st.AWSS3Region, Endpoint: st.AWSS3EndpointURL,
-			AccessKeyID: st.AWSAccessKeyID, SecretAccessKey: st.AWSSecretAccessKey,
-			QuerystringAuth: st.AWSQuerystringAuth, QuerystringExpire: st.AWSQuerystringExpire,
-			CacheControl: st.AWSS3CacheControl,
-		},
-	})
+	media, err := storage.Open(ctx, st)
 	if err != nil {
 		return fmt.Errorf("media storage: %w", err)
 	}

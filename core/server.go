@@ -97,7 +97,7 @@ func (p *Project) buildHandler() *fiber.App {
 
 	// Media on local disk, served by runserver in development (DEBUG), like Django's static() helper.
 	if local, ok := p.Storage.(*storage.Local); ok && st.Debug {
-		app.Use(st.MediaURL, filesystem.New(filesystem.Config{Root: http.FS(local.FS()), MaxAge: 3600}))
+		app.Use(local.BaseURL(), filesystem.New(filesystem.Config{Root: http.FS(local.FS()), MaxAge: 3600}))
 	}
 
 	// The JSON API: Accept-header versioning, and the anonymous rate limit.

@@ -13,12 +13,16 @@ type Line struct {
 	Name   string // the environment variable name
 	Value  string // rendered, secrets masked
 	Source string // the layer the value came from
+	// Backend is "KIND NAME" (as in "mail smtp") for a backend's setting, "" otherwise.
+	Backend string
 }
 
-// Describe lists every setting, core's then the apps', with secrets masked and
-// the layer each value came from (like Django's diffsettings --all).
+// Describe lists every setting, core's, then every registered backend's by
+// kind and name, then the apps', with secrets masked and the layer each value
+// came from (like Django's diffsettings --all).
 func (s *Settings) Describe() []Line {
 	var lines []Line
+	backend := ""
 	add := func(prefix string, target any) {
 		fields(target, func(name, secret string, v reflect.Value) {
 			env := envNameOf(prefix + name)
@@ -35,10 +39,19 @@ func (s *Settings) Describe() []Line {
 			if src == "" {
 				src = "default"
 			}
-			lines = append(lines, Line{Name: env, Value: val, Source: src})
+			lines = append(lines, Line{Name: env, Value: val, Source: src, Backend: backend})
 		})
 	}
 	add("", s)
+	for _, k := range s.Kinds() {
+		for _, name := range k.Names {
+			if sec := s.Backend(k.Kind, name); sec != nil {
+				backend = k.Kind + " " + name
+				add("", sec)
+			}
+		}
+	}
+	backend = ""
 	apps := make([]string, 0, len(s.Apps))
 	for name := range s.Apps {
 		apps = append(apps, name)
@@ -54,7 +67,19 @@ func (s *Settings) Describe() []Line {
 func (s *Settings) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# SETTINGS=%s\n", s.Layer)
+	for _, k := range s.Kinds() {
+		fmt.Fprintf(&b, "%s\n", k.header())
+	}
+	backend := ""
 	for _, l := range s.Describe() {
+		if l.Backend != backend {
+			if kind, name, ok := strings.Cut(l.Backend, " "); ok {
+				fmt.Fprintf(&b, "# %s backend %q\n", kind, name)
+			} else {
+				b.WriteString("# apps\n")
+			}
+			backend = l.Backend
+		}
 		fmt.Fprintf(&b, "%s = %s  # %s\n", l.Name, l.Value, l.Source)
 	}
 	return b.String()

@@ -170,8 +170,11 @@ func Load(opts Options) (*Settings, error) {
 		decode(sec.App+".", sec.Target)
 		st.Apps[sec.App] = sec.Target
 	}
+	st.loadBackends(decode)
 	st.resolve()
+	st.resolveBackends()
 	problems = append(problems, st.validate()...)
+	problems = append(problems, st.validateBackends()...)
 	if len(problems) > 0 {
 		return nil, &Error{Layer: layer, Problems: problems}
 	}
@@ -201,11 +204,14 @@ func loadTOML(name string, known map[string]bool) (*koanf.Koanf, error) {
 	return k, nil
 }
 
-// knownKeys returns every koanf key a setting can have: NAME for the core's,
-// app.NAME for the apps' sections.
+// knownKeys returns every koanf key a setting can have: NAME for the core's
+// and the registered backends', app.NAME for the apps' sections.
 func knownKeys(sections []Section) map[string]bool {
 	known := map[string]bool{}
 	fields(&Settings{}, func(name, _ string, _ reflect.Value) { known[name] = true })
+	for _, name := range backendKeys() {
+		known[name] = true
+	}
 	for _, sec := range sections {
 		fields(sec.Target, func(name, _ string, _ reflect.Value) { known[sec.App+"."+name] = true })
 	}
@@ -227,6 +233,7 @@ func envNameOf(key string) string {
 }
 
 func filterKnown(all map[string]any, envKeys map[string]string) *koanf.Koanf {
+	aliases := allAliases()
 	out := map[string]any{}
 	for name, v := range all {
 		if key, ok := envKeys[name]; ok {
@@ -242,9 +249,11 @@ func filterKnown(all map[string]any, envKeys map[string]string) *koanf.Koanf {
 	return k
 }
 
-// withAliases adds the values of alias variables (REDISTOGO_URL, DJANGO_AWS_*)
-// under their canonical names when the canonical variable is not set.
+// withAliases adds the values of alias variables (REDISTOGO_URL, the
+// backends' such as DJANGO_AWS_*) under their canonical names when the
+// canonical variable is not set.
 func withAliases(k *koanf.Koanf, environ []string) *koanf.Koanf {
+	aliases := allAliases()
 	names := make([]string, 0, len(aliases))
 	for a := range aliases {
 		names = append(names, a)
@@ -268,26 +277,9 @@ func lookupEnv(environ []string, name string) string {
 	return ""
 }
 
-// resolve fills settings that derive from others: the Mailgun add-on's
-// variables configure SMTP, production hosts default to SITE_DOMAIN.
+// resolve fills settings that derive from others: production hosts default
+// to SITE_DOMAIN. The backends' sections resolve themselves (resolveBackends).
 func (s *Settings) resolve() {
-	if s.MailgunSMTPServer != "" && s.Sources["EMAIL_HOST"] != "environment" && s.Sources["EMAIL_HOST"] != ".env" {
-		s.EmailHost = s.MailgunSMTPServer
-		if s.MailgunSMTPPort != 0 {
-			s.EmailPort = s.MailgunSMTPPort
-		}
-		s.EmailHostUser = s.MailgunSMTPLogin
-		s.EmailHostPassword = s.MailgunSMTPPassword
-		if s.EmailPort == 587 {
-			s.EmailUseTLS = true
-		}
-		if s.Sources["EMAIL_BACKEND"] != "environment" && s.Sources["EMAIL_BACKEND"] != ".env" {
-			s.EmailBackend = "smtp"
-		}
-		if s.MailgunDomain != "" && s.Sources["DEFAULT_FROM_EMAIL"] == "common.toml" {
-			s.DefaultFromEmail = "noreply@" + s.MailgunDomain
-		}
-	}
 	if len(s.AllowedHosts) == 0 && s.SiteDomain != "" {
 		host := s.SiteDomain
 		if h, _, ok := strings.Cut(host, ":"); ok && !strings.HasPrefix(host, "[") {
@@ -295,7 +287,6 @@ func (s *Settings) resolve() {
 		}
 		s.AllowedHosts = []string{host}
 	}
-	s.MediaURL = "/" + strings.Trim(s.MediaURL, "/") + "/"
 }
 
 // validate returns every problem with the loaded values.
@@ -334,13 +325,6 @@ func (s *Settings) validate() []string {
 	oneOf("SITE_SCHEME", s.SiteScheme, "http", "https")
 	oneOf("LOG_FORMAT", s.LogFormat, "text", "json")
 	oneOf("LOG_LEVEL", s.LogLevel, "debug", "info", "warn", "error")
-	oneOf("EMAIL_BACKEND", s.EmailBackend, "smtp", "console", "memory", "file")
-	if s.EmailBackend == "smtp" {
-		req("EMAIL_HOST", s.EmailHost, "with EMAIL_BACKEND=smtp (or set MAILGUN_SMTP_SERVER)")
-	}
-	if s.EmailUseTLS && s.EmailUseSSL {
-		p = append(p, "EMAIL_USE_TLS and EMAIL_USE_SSL are mutually exclusive: set one of them")
-	}
 	if s.EmailMaxAttempts < 1 {
 		p = append(p, "EMAIL_MAX_ATTEMPTS must be at least 1")
 	}
@@ -359,20 +343,6 @@ func (s *Settings) validate() []string {
 		if u, err := url.Parse(s.FrontendURL); err != nil || u.Scheme == "" || u.Host == "" {
 			p = append(p, fmt.Sprintf("FRONTEND_URL=%q is not an absolute URL", s.FrontendURL))
 		}
-	}
-	if s.EnableMediaUploadToS3 {
-		why := "when ENABLE_MEDIA_UPLOAD_TO_S3 is on"
-		req("AWS_ACCESS_KEY_ID", s.AWSAccessKeyID, why)
-		req("AWS_SECRET_ACCESS_KEY", s.AWSSecretAccessKey, why)
-		req("AWS_STORAGE_BUCKET_NAME", s.AWSStorageBucketName, why)
-		req("AWS_S3_REGION", s.AWSS3Region, why)
-		if s.AWSS3EndpointURL != "" {
-			if u, err := url.Parse(s.AWSS3EndpointURL); err != nil || u.Scheme == "" || u.Host == "" {
-				p = append(p, fmt.Sprintf("AWS_S3_ENDPOINT_URL=%q is not an absolute URL", s.AWSS3EndpointURL))
-			}
-		}
-	} else if s.MediaRoot == "" && s.Layer != "testing" {
-		p = append(p, "MEDIA_ROOT is required when ENABLE_MEDIA_UPLOAD_TO_S3 is off")
 	}
 	return p
 }

@@ -60,57 +60,36 @@ type Settings struct {
 	APIThrottleRate      Rate          `setting:"API_THROTTLE_RATE"`
 	NumProxies           int           `setting:"NUM_PROXIES"`
 
-	EmailBackend        string        `setting:"EMAIL_BACKEND"`
-	EmailHost           string        `setting:"EMAIL_HOST"`
-	EmailPort           int           `setting:"EMAIL_PORT"`
-	EmailHostUser       string        `setting:"EMAIL_HOST_USER"`
-	EmailHostPassword   string        `setting:"EMAIL_HOST_PASSWORD" secret:"true"`
-	EmailUseTLS         bool          `setting:"EMAIL_USE_TLS"`
-	EmailUseSSL         bool          `setting:"EMAIL_USE_SSL"`
-	EmailTimeout        time.Duration `setting:"EMAIL_TIMEOUT"`
-	EmailFilePath       string        `setting:"EMAIL_FILE_PATH"`
-	DefaultFromEmail    string        `setting:"DEFAULT_FROM_EMAIL"`
-	ServerEmail         string        `setting:"SERVER_EMAIL"`
-	EmailSubjectPrefix  string        `setting:"EMAIL_SUBJECT_PREFIX"`
-	EmailMaxAttempts    int           `setting:"EMAIL_MAX_ATTEMPTS"`
-	EmailWorkers        int           `setting:"EMAIL_WORKERS"`
-	EmailRetryBackoff   time.Duration `setting:"EMAIL_RETRY_BACKOFF"`
-	EmailPollInterval   time.Duration `setting:"EMAIL_POLL_INTERVAL"`
-	RunWorker           bool          `setting:"RUN_WORKER"`
-	MailgunSMTPServer   string        `setting:"MAILGUN_SMTP_SERVER"`
-	MailgunSMTPPort     int           `setting:"MAILGUN_SMTP_PORT"`
-	MailgunSMTPLogin    string        `setting:"MAILGUN_SMTP_LOGIN"`
-	MailgunSMTPPassword string        `setting:"MAILGUN_SMTP_PASSWORD" secret:"true"`
-	MailgunDomain       string        `setting:"MAILGUN_DOMAIN"`
+	// EmailBackend names the registered mail backend (see core/mail).
+	EmailBackend       string        `setting:"EMAIL_BACKEND"`
+	DefaultFromEmail   string        `setting:"DEFAULT_FROM_EMAIL"`
+	ServerEmail        string        `setting:"SERVER_EMAIL"`
+	EmailSubjectPrefix string        `setting:"EMAIL_SUBJECT_PREFIX"`
+	EmailMaxAttempts   int           `setting:"EMAIL_MAX_ATTEMPTS"`
+	EmailWorkers       int           `setting:"EMAIL_WORKERS"`
+	EmailRetryBackoff  time.Duration `setting:"EMAIL_RETRY_BACKOFF"`
+	EmailPollInterval  time.Duration `setting:"EMAIL_POLL_INTERVAL"`
+	RunWorker          bool          `setting:"RUN_WORKER"`
 
-	MediaRoot             string        `setting:"MEDIA_ROOT"`
-	MediaURL              string        `setting:"MEDIA_URL"`
-	EnableMediaUploadToS3 bool          `setting:"ENABLE_MEDIA_UPLOAD_TO_S3"`
-	AWSAccessKeyID        string        `setting:"AWS_ACCESS_KEY_ID"`
-	AWSSecretAccessKey    string        `setting:"AWS_SECRET_ACCESS_KEY" secret:"true"`
-	AWSStorageBucketName  string        `setting:"AWS_STORAGE_BUCKET_NAME"`
-	AWSS3Region           string        `setting:"AWS_S3_REGION"`
-	AWSS3EndpointURL      string        `setting:"AWS_S3_ENDPOINT_URL"`
-	AWSQuerystringAuth    bool          `setting:"AWS_QUERYSTRING_AUTH"`
-	AWSQuerystringExpire  time.Duration `setting:"AWS_QUERYSTRING_EXPIRE"`
-	AWSS3CacheControl     string        `setting:"AWS_S3_CACHE_CONTROL"`
+	// StorageBackend names the registered media storage backend (see
+	// core/storage); ENABLE_MEDIA_UPLOAD_TO_S3=true selects s3.
+	StorageBackend string `setting:"STORAGE_BACKEND"`
 
 	// Sources tells, for each setting, which layer its value came from.
 	Sources map[string]string
 	// Apps holds the apps' own sections, by app name, as the pointers the apps declared.
 	Apps map[string]any
+
+	// backends holds every registered backend's section, by kind and name (see Backend).
+	backends map[string]map[string]any
 }
 
-// aliases are other names accepted for a setting: the seed project's names and
-// Heroku add-ons'. The canonical name wins when both are set.
+// aliases are other names accepted for a core setting: the seed project's
+// names and Heroku add-ons'. The canonical name wins when both are set.
+// Backends declare their own (Module.Aliases).
 var aliases = map[string]string{
-	"REDISTOGO_URL":                  "REDIS_URL",
-	"DJANGO_SECRET_KEY":              "SECRET_KEY",
-	"DJANGO_AWS_ACCESS_KEY_ID":       "AWS_ACCESS_KEY_ID",
-	"DJANGO_AWS_SECRET_ACCESS_KEY":   "AWS_SECRET_ACCESS_KEY",
-	"DJANGO_AWS_STORAGE_BUCKET_NAME": "AWS_STORAGE_BUCKET_NAME",
-	"DJANGO_AWS_S3_REGION_NAME":      "AWS_S3_REGION",
-	"AWS_S3_REGION_NAME":             "AWS_S3_REGION",
+	"REDISTOGO_URL":     "REDIS_URL",
+	"DJANGO_SECRET_KEY": "SECRET_KEY",
 }
 
 // SiteURL is the absolute base URL of the site, SITE_SCHEME://SITE_DOMAIN, with no trailing slash.

@@ -8,6 +8,11 @@ import (
 	"testing"
 	"time"
 
+	// The built-in backends, as a project links them: EMAIL_BACKEND and
+	// STORAGE_BACKEND name registered backends, whose settings (EMAIL_HOST,
+	// MEDIA_ROOT, ...) the layers set.
+	_ "manouche/core/mail"
+	_ "manouche/core/storage"
 	"manouche/settings"
 )
 
@@ -222,113 +227,6 @@ func TestRedisURLAliases(t *testing.T) {
 	st := mustLoad(t, "development", nil, func(o *settings.Options) { o.DotEnv = dotenv })
 	if st.RedisURL != "redis://fromfile:6379/0" {
 		t.Errorf(".env REDISTOGO_URL: REDIS_URL = %q", st.RedisURL)
-	}
-}
-
-func TestDjangoAWSAliases(t *testing.T) {
-	t.Parallel()
-	st := mustLoad(t, "development", []string{
-		"DJANGO_AWS_ACCESS_KEY_ID=AKIAOLD",
-		"DJANGO_AWS_SECRET_ACCESS_KEY=oldsecret",
-		"DJANGO_AWS_STORAGE_BUCKET_NAME=old-bucket",
-		"DJANGO_AWS_S3_REGION_NAME=eu-west-3",
-		"DJANGO_SECRET_KEY=" + strings.Repeat("d", 50),
-	}, nil)
-	got := map[string]string{
-		"AWS_ACCESS_KEY_ID":       st.AWSAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":   st.AWSSecretAccessKey,
-		"AWS_STORAGE_BUCKET_NAME": st.AWSStorageBucketName,
-		"AWS_S3_REGION":           st.AWSS3Region,
-		"SECRET_KEY":              st.SecretKey,
-	}
-	want := map[string]string{
-		"AWS_ACCESS_KEY_ID":       "AKIAOLD",
-		"AWS_SECRET_ACCESS_KEY":   "oldsecret",
-		"AWS_STORAGE_BUCKET_NAME": "old-bucket",
-		"AWS_S3_REGION":           "eu-west-3",
-		"SECRET_KEY":              strings.Repeat("d", 50),
-	}
-	for k, w := range want {
-		if got[k] != w {
-			t.Errorf("%s = %q, want %q", k, got[k], w)
-		}
-	}
-	// The canonical name wins over the alias.
-	st = mustLoad(t, "development", []string{"DJANGO_AWS_ACCESS_KEY_ID=AKIAOLD", "AWS_ACCESS_KEY_ID=AKIANEW"}, nil)
-	if st.AWSAccessKeyID != "AKIANEW" {
-		t.Errorf("AWS_ACCESS_KEY_ID = %q, want the canonical variable's AKIANEW", st.AWSAccessKeyID)
-	}
-}
-
-func TestMailgunConfiguresSMTP(t *testing.T) {
-	t.Parallel()
-	st := mustLoad(t, "development", []string{
-		"MAILGUN_SMTP_SERVER=smtp.mailgun.org",
-		"MAILGUN_SMTP_PORT=587",
-		"MAILGUN_SMTP_LOGIN=postmaster@mg.example.com",
-		"MAILGUN_SMTP_PASSWORD=mgpass",
-		"MAILGUN_DOMAIN=mg.example.com",
-	}, nil)
-	if st.EmailBackend != "smtp" {
-		t.Errorf("EMAIL_BACKEND = %q, want smtp", st.EmailBackend)
-	}
-	if st.EmailHost != "smtp.mailgun.org" || st.EmailPort != 587 || st.EmailHostUser != "postmaster@mg.example.com" || st.EmailHostPassword != "mgpass" {
-		t.Errorf("EMAIL_HOST/PORT/USER/PASSWORD = %q/%d/%q/%q", st.EmailHost, st.EmailPort, st.EmailHostUser, st.EmailHostPassword)
-	}
-	if !st.EmailUseTLS {
-		t.Error("EMAIL_USE_TLS is off on port 587")
-	}
-	if st.DefaultFromEmail != "noreply@mg.example.com" {
-		t.Errorf("DEFAULT_FROM_EMAIL = %q", st.DefaultFromEmail)
-	}
-	// An explicit EMAIL_BACKEND wins over the Mailgun default.
-	st = mustLoad(t, "development", []string{"MAILGUN_SMTP_SERVER=smtp.mailgun.org", "EMAIL_BACKEND=console"}, nil)
-	if st.EmailBackend != "console" {
-		t.Errorf("explicit EMAIL_BACKEND=console became %q", st.EmailBackend)
-	}
-}
-
-func TestS3RequiresAWSSettings(t *testing.T) {
-	t.Parallel()
-	full := map[string]string{
-		"AWS_ACCESS_KEY_ID":       "AKIA",
-		"AWS_SECRET_ACCESS_KEY":   "secret",
-		"AWS_STORAGE_BUCKET_NAME": "bucket",
-		"AWS_S3_REGION":           "eu-west-1",
-	}
-	base := []string{"SECRET_KEY=" + strings.Repeat("p", 60), "DATABASE_URL=postgres://u:p@db:5432/app", "ENABLE_MEDIA_UPLOAD_TO_S3=true"}
-	for missing := range full {
-		t.Run("without "+missing, func(t *testing.T) {
-			t.Parallel()
-			env := append([]string(nil), base...)
-			for k, v := range full {
-				if k == missing {
-					env = append(env, k+"=")
-				} else {
-					env = append(env, k+"="+v)
-				}
-			}
-			_, err := load(t, "production", env, nil)
-			if err == nil {
-				t.Fatalf("S3 on without %s: no error", missing)
-			}
-			if !strings.Contains(err.Error(), missing) {
-				t.Errorf("error does not name %s:\n%s", missing, err)
-			}
-			for k := range full {
-				if k != missing && strings.Contains(err.Error(), k+" is required") {
-					t.Errorf("error names %s, which is set:\n%s", k, err)
-				}
-			}
-		})
-	}
-	env := append([]string(nil), base...)
-	for k, v := range full {
-		env = append(env, k+"="+v)
-	}
-	st := mustLoad(t, "production", env, nil)
-	if !st.EnableMediaUploadToS3 || st.AWSStorageBucketName != "bucket" {
-		t.Errorf("S3 settings not loaded: %+v", st)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 
+	"manouche/core/storage"
 	"manouche/core/storage/storagetest"
 	"manouche/core/testkit"
 )
@@ -49,7 +50,7 @@ var backends = []mediaBackend{
 			return testkit.Settings{"DEBUG": true}, func(t *testing.T, app *testkit.App) []string {
 				t.Helper()
 				var names []string
-				root := app.Settings.MediaRoot
+				root := app.Settings.Backend("storage", "local").(*storage.LocalSettings).Root
 				err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 					if err != nil || d.IsDir() {
 						return err

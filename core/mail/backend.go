@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
+
+	"manouche/settings"
 )
 
 // Backend delivers messages. The queue's worker, the test kit's outbox and
@@ -23,46 +23,27 @@ type Closer interface {
 	Close() error
 }
 
-// The EMAIL_BACKEND names New accepts.
-const (
-	BackendSMTP    = "smtp"
-	BackendConsole = "console"
-	BackendMemory  = "memory"
-	BackendFile    = "file"
-)
+// Backends is the registry of mail backends, by name: EMAIL_BACKEND names
+// the one a project uses. Each backend registers itself from an init function
+// in its own file (console.go, memory.go, file.go, smtp.go) or package, with
+// its settings section and validation: adding one is a file (or a package and
+// its import) that calls [Register].
+var Backends = settings.NewRegistry[Backend]("mail", "EMAIL_BACKEND")
 
-// Config chooses and configures a backend; the project maps its settings to
-// it (EMAIL_BACKEND, EMAIL_HOST, ... or the MAILGUN_SMTP_* variables).
-type Config struct {
-	// Backend is one of "smtp", "console", "memory", "file"; empty means "console".
-	Backend string
-	// SMTP configures the "smtp" backend.
-	SMTP SMTPConfig
-	// FilePath is the folder of the "file" backend (EMAIL_FILE_PATH).
-	FilePath string
-	// Console is where the "console" backend writes; nil means os.Stdout.
-	Console io.Writer
-}
+// Module describes a mail backend whose settings section is the struct S:
+// its defaults, how to open it, the aliases of its environment names. A
+// pointer to S may implement settings.Validator and settings.Resolver.
+type Module[S any] = settings.Module[Backend, S]
 
-// New returns the backend cfg names. Close it (when it implements Closer)
-// at shutdown.
-func New(cfg Config) (Backend, error) {
-	switch strings.ToLower(strings.TrimSpace(cfg.Backend)) {
-	case "", BackendConsole:
-		w := cfg.Console
-		if w == nil {
-			w = os.Stdout
-		}
-		return NewConsole(w), nil
-	case BackendMemory:
-		return NewMemory(), nil
-	case BackendFile:
-		return NewFile(cfg.FilePath)
-	case BackendSMTP:
-		return NewSMTP(cfg.SMTP)
-	default:
-		return nil, fmt.Errorf("mail: unknown EMAIL_BACKEND %q (want smtp, console, memory or file)", cfg.Backend)
-	}
+// Register adds the mail backend name; call it from an init function. It
+// panics if the name is taken or a setting of the section belongs to
+// something else, like database/sql's Register.
+func Register[S any](name string, m Module[S]) { settings.Register(Backends, name, m) }
+
+// Open returns the backend EMAIL_BACKEND names, built from its section of st.
+// Close it (when it implements Closer) at shutdown.
+func Open(ctx context.Context, st *settings.Settings) (Backend, error) {
+	return Backends.Open(ctx, st)
 }
 
 // Mailer sends messages synchronously, without a queue: it applies the

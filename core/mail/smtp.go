@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"manouche/settings"
 )
 
 // The SMTPConfig.Security modes.
@@ -27,6 +29,87 @@ const (
 	// SecurityNone never encrypts (a local relay or mailpit).
 	SecurityNone = "none"
 )
+
+// SMTPSettings is the smtp backend's settings section. The Heroku Mailgun
+// add-on's MAILGUN_SMTP_* variables fill it when EMAIL_HOST is not set
+// explicitly, and select this backend when EMAIL_BACKEND is not.
+type SMTPSettings struct {
+	Host     string        `setting:"EMAIL_HOST"`
+	Port     int           `setting:"EMAIL_PORT"`
+	User     string        `setting:"EMAIL_HOST_USER"`
+	Password string        `setting:"EMAIL_HOST_PASSWORD" secret:"true"`
+	UseTLS   bool          `setting:"EMAIL_USE_TLS"`
+	UseSSL   bool          `setting:"EMAIL_USE_SSL"`
+	Timeout  time.Duration `setting:"EMAIL_TIMEOUT"`
+
+	MailgunServer   string `setting:"MAILGUN_SMTP_SERVER"`
+	MailgunPort     int    `setting:"MAILGUN_SMTP_PORT"`
+	MailgunLogin    string `setting:"MAILGUN_SMTP_LOGIN"`
+	MailgunPassword string `setting:"MAILGUN_SMTP_PASSWORD" secret:"true"`
+	MailgunDomain   string `setting:"MAILGUN_DOMAIN"`
+}
+
+// Resolve implements settings.Resolver: the Mailgun add-on's variables
+// configure SMTP unless EMAIL_HOST is given explicitly, and MAILGUN_DOMAIN
+// gives the default sender.
+func (s *SMTPSettings) Resolve(st *settings.Settings) {
+	if s.MailgunServer == "" || st.Explicit("EMAIL_HOST") {
+		return
+	}
+	s.Host = s.MailgunServer
+	if s.MailgunPort != 0 {
+		s.Port = s.MailgunPort
+	}
+	s.User = s.MailgunLogin
+	s.Password = s.MailgunPassword
+	if s.Port == 587 {
+		s.UseTLS = true
+	}
+	if s.MailgunDomain != "" && st.Sources["DEFAULT_FROM_EMAIL"] == "common.toml" {
+		st.DefaultFromEmail = "noreply@" + s.MailgunDomain
+	}
+}
+
+// Validate implements settings.Validator.
+func (s *SMTPSettings) Validate(*settings.Settings) []string {
+	var p []string
+	if strings.TrimSpace(s.Host) == "" {
+		p = append(p, "EMAIL_HOST is required with EMAIL_BACKEND=smtp (or set MAILGUN_SMTP_SERVER)")
+	}
+	if s.Port < 0 || s.Port > 65535 {
+		p = append(p, fmt.Sprintf("EMAIL_PORT=%d is not a TCP port (1-65535)", s.Port))
+	}
+	if s.UseTLS && s.UseSSL {
+		p = append(p, "EMAIL_USE_TLS and EMAIL_USE_SSL are mutually exclusive: set one of them")
+	}
+	return p
+}
+
+// Config returns the SMTPConfig the section describes; poolSize is
+// EMAIL_WORKERS, as many connections as the queue sends at once.
+func (s *SMTPSettings) Config(poolSize int) SMTPConfig {
+	security := SecurityAuto
+	switch {
+	case s.UseSSL:
+		security = SecurityTLS
+	case s.UseTLS:
+		security = SecuritySTARTTLS
+	}
+	return SMTPConfig{
+		Host: s.Host, Port: s.Port, Username: s.User, Password: s.Password,
+		Security: security, Timeout: s.Timeout, PoolSize: poolSize,
+	}
+}
+
+func init() {
+	Register("smtp", Module[SMTPSettings]{
+		Settings: SMTPSettings{Host: "localhost", Port: 25, Timeout: 10 * time.Second},
+		Open: func(_ context.Context, s *SMTPSettings, st *settings.Settings) (Backend, error) {
+			return NewSMTP(s.Config(st.EmailWorkers))
+		},
+		SelectedBy: "MAILGUN_SMTP_SERVER",
+	})
+}
 
 // SMTPConfig configures the SMTP backend. The Heroku Mailgun add-on maps as
 // Host=MAILGUN_SMTP_SERVER, Port=MAILGUN_SMTP_PORT,

@@ -19,6 +19,7 @@ import (
 	"manouche/core/mail"
 	"manouche/core/mail/smtptest"
 	"manouche/core/testenv"
+	"manouche/settings"
 )
 
 func uniqueSubject(prefix string) string {
@@ -182,7 +183,15 @@ func TestSMTPMailpit(t *testing.T) {
 		t.Fatal(err)
 	}
 	port, _ := strconv.Atoi(portStr)
-	b, err := mail.New(mail.Config{Backend: "smtp", SMTP: mail.SMTPConfig{Host: host, Port: port, Timeout: 10 * time.Second}})
+	// Through the registry, as a project opens it: EMAIL_BACKEND and the
+	// smtp backend's own section.
+	st, err := settings.Load(settings.Options{Layer: "development", DotEnv: "-", Environ: []string{
+		"EMAIL_BACKEND=smtp", "EMAIL_HOST=" + host, "EMAIL_PORT=" + strconv.Itoa(port), "EMAIL_TIMEOUT=10s",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := mail.Open(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
 	}

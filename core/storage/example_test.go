@@ -20,7 +20,7 @@ func Example() {
 	ctx := context.Background()
 	root, _ := os.MkdirTemp("", "media-*")
 	defer func() { _ = os.RemoveAll(root) }()
-	st, err := storage.New(ctx, storage.Config{Local: storage.LocalConfig{Root: root, BaseURL: "/media/"}})
+	st, err := storage.NewLocal(storage.LocalConfig{Root: root, BaseURL: "/media/"})
 	if err != nil {
 		panic(err)
 	}

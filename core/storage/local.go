@@ -12,7 +12,41 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"manouche/settings"
 )
+
+// LocalSettings is the local backend's settings section.
+type LocalSettings struct {
+	// Root is the folder files are stored in (MEDIA_ROOT).
+	Root string `setting:"MEDIA_ROOT"`
+	// URL is the URL path the folder is served under (MEDIA_URL).
+	URL string `setting:"MEDIA_URL"`
+}
+
+// Resolve implements settings.Resolver: MEDIA_URL becomes /PATH/.
+func (s *LocalSettings) Resolve(*settings.Settings) {
+	s.URL = "/" + strings.Trim(s.URL, "/") + "/"
+}
+
+// Validate implements settings.Validator. The testing layer may leave
+// MEDIA_ROOT empty: the test kit gives each test a folder of its own.
+func (s *LocalSettings) Validate(st *settings.Settings) []string {
+	if s.Root == "" && st.Layer != "testing" {
+		return []string{"MEDIA_ROOT is required with STORAGE_BACKEND=local"}
+	}
+	return nil
+}
+
+func init() {
+	Register("local", Module[LocalSettings]{
+		Settings: LocalSettings{Root: "media", URL: "/media/"},
+		Open: func(_ context.Context, s *LocalSettings, _ *settings.Settings) (Storage, error) {
+			return NewLocal(LocalConfig{Root: s.Root, BaseURL: s.URL})
+		},
+		DeployWarning: "uploads are lost on Heroku, whose disk is not persistent. Use s3 (ENABLE_MEDIA_UPLOAD_TO_S3=true and AWS_*).",
+	})
+}
 
 // LocalConfig configures the local folder backend.
 type LocalConfig struct {
@@ -58,6 +92,9 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 
 // Close releases the folder.
 func (l *Local) Close() error { return l.root.Close() }
+
+// BaseURL returns the URL prefix the folder is served under, ending with "/".
+func (l *Local) BaseURL() string { return l.baseURL }
 
 // Save implements [Storage]: it writes r to a hidden temporary file in the
 // target folder, then hard-links it to a fresh unique name (which fails rather

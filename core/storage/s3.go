@@ -20,7 +20,75 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"manouche/settings"
 )
+
+// S3Settings is the s3 backend's settings section: the seed project's
+// environment variables, with django-storages' DJANGO_AWS_* and
+// AWS_S3_REGION_NAME spellings as aliases.
+type S3Settings struct {
+	// Enable is the seed's switch: ENABLE_MEDIA_UPLOAD_TO_S3=true selects s3
+	// when STORAGE_BACKEND is not set explicitly.
+	Enable            bool          `setting:"ENABLE_MEDIA_UPLOAD_TO_S3"`
+	AccessKeyID       string        `setting:"AWS_ACCESS_KEY_ID"`
+	SecretAccessKey   string        `setting:"AWS_SECRET_ACCESS_KEY" secret:"true"`
+	Bucket            string        `setting:"AWS_STORAGE_BUCKET_NAME"`
+	Region            string        `setting:"AWS_S3_REGION"`
+	EndpointURL       string        `setting:"AWS_S3_ENDPOINT_URL"`
+	QuerystringAuth   bool          `setting:"AWS_QUERYSTRING_AUTH"`
+	QuerystringExpire time.Duration `setting:"AWS_QUERYSTRING_EXPIRE"`
+	CacheControl      string        `setting:"AWS_S3_CACHE_CONTROL"`
+}
+
+// Validate implements settings.Validator: it names every missing setting.
+func (s *S3Settings) Validate(*settings.Settings) []string {
+	var p []string
+	const why = "with STORAGE_BACKEND=s3 (or ENABLE_MEDIA_UPLOAD_TO_S3=true)"
+	for _, f := range []struct{ name, value string }{
+		{"AWS_ACCESS_KEY_ID", s.AccessKeyID},
+		{"AWS_SECRET_ACCESS_KEY", s.SecretAccessKey},
+		{"AWS_STORAGE_BUCKET_NAME", s.Bucket},
+		{"AWS_S3_REGION", s.Region},
+	} {
+		if strings.TrimSpace(f.value) == "" {
+			p = append(p, fmt.Sprintf("%s is required %s", f.name, why))
+		}
+	}
+	if s.EndpointURL != "" {
+		if u, err := url.Parse(s.EndpointURL); err != nil || u.Scheme == "" || u.Host == "" {
+			p = append(p, fmt.Sprintf("AWS_S3_ENDPOINT_URL=%q is not an absolute URL", s.EndpointURL))
+		}
+	}
+	return p
+}
+
+// Config returns the S3Config the section describes.
+func (s *S3Settings) Config() S3Config {
+	return S3Config{
+		Bucket: s.Bucket, Region: s.Region, Endpoint: s.EndpointURL,
+		AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey,
+		QuerystringAuth: s.QuerystringAuth, QuerystringExpire: s.QuerystringExpire,
+		CacheControl: s.CacheControl,
+	}
+}
+
+func init() {
+	Register("s3", Module[S3Settings]{
+		Settings: S3Settings{Region: "us-east-1", QuerystringExpire: time.Hour, CacheControl: "max-age=86400"},
+		Open: func(ctx context.Context, s *S3Settings, _ *settings.Settings) (Storage, error) {
+			return NewS3(ctx, s.Config())
+		},
+		SelectedBy: "ENABLE_MEDIA_UPLOAD_TO_S3",
+		Aliases: map[string]string{
+			"DJANGO_AWS_ACCESS_KEY_ID":       "AWS_ACCESS_KEY_ID",
+			"DJANGO_AWS_SECRET_ACCESS_KEY":   "AWS_SECRET_ACCESS_KEY",
+			"DJANGO_AWS_STORAGE_BUCKET_NAME": "AWS_STORAGE_BUCKET_NAME",
+			"DJANGO_AWS_S3_REGION_NAME":      "AWS_S3_REGION",
+			"AWS_S3_REGION_NAME":             "AWS_S3_REGION",
+		},
+	})
+}
 
 // S3Config configures the S3 backend. The comments name the settings (the
 // seed's environment variables) each field comes from; the settings package

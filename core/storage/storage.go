@@ -1,6 +1,7 @@
 // Package storage keeps uploaded media files: on a local folder in development
 // (MEDIA_ROOT, served under MEDIA_URL) or in an S3 bucket in production, where
-// the dyno's disk does not persist (ENABLE_MEDIA_UPLOAD_TO_S3).
+// the dyno's disk does not persist (STORAGE_BACKEND=s3, or the seed's
+// ENABLE_MEDIA_UPLOAD_TO_S3=true). Backends register in [Backends].
 //
 // Both backends implement the one small [Storage] interface. Save streams its
 // input (constant memory, spooling to a temporary file when the length is not
@@ -23,6 +24,8 @@ import (
 	"context"
 	"errors"
 	"io"
+
+	"manouche/settings"
 )
 
 // Storage stores and serves media files. Implementations are safe for
@@ -94,23 +97,27 @@ var (
 	ErrInvalidImage = errors.New("storage: invalid image")
 )
 
-// Config chooses and configures a backend, as the settings describe it.
-type Config struct {
-	// UseS3 selects the S3 backend (ENABLE_MEDIA_UPLOAD_TO_S3); otherwise the
-	// local folder is used.
-	UseS3 bool
-	// Local configures the local backend (MEDIA_ROOT, MEDIA_URL).
-	Local LocalConfig
-	// S3 configures the S3 backend (AWS_*).
-	S3 S3Config
-}
+// Backends is the registry of media storage backends, by name:
+// STORAGE_BACKEND names the one a project uses (ENABLE_MEDIA_UPLOAD_TO_S3=true
+// selects s3). Each backend registers itself from an init function in its
+// own file (local.go, s3.go) or package, with its settings section and
+// validation: adding one is a file (or a package and its import) that calls
+// [Register].
+var Backends = settings.NewRegistry[Storage]("storage", "STORAGE_BACKEND")
 
-// New returns the backend cfg selects. The caller closes it with [Close].
-func New(ctx context.Context, cfg Config) (Storage, error) {
-	if cfg.UseS3 {
-		return NewS3(ctx, cfg.S3)
-	}
-	return NewLocal(cfg.Local)
+// Module describes a storage backend whose settings section is the struct S;
+// a pointer to S may implement settings.Validator and settings.Resolver.
+type Module[S any] = settings.Module[Storage, S]
+
+// Register adds the storage backend name; call it from an init function. It
+// panics if the name is taken or a setting of the section belongs to
+// something else.
+func Register[S any](name string, m Module[S]) { settings.Register(Backends, name, m) }
+
+// Open returns the backend STORAGE_BACKEND names, built from its section of
+// st. The caller closes it with [Close].
+func Open(ctx context.Context, st *settings.Settings) (Storage, error) {
+	return Backends.Open(ctx, st)
 }
 
 // Close releases what s holds (the local backend's directory handle) when it

@@ -603,34 +603,6 @@ func TestPing(t *testing.T) {
 	}
 }
 
-func TestNewValidatesConfig(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	bad := []storage.Config{
-		{},
-		{UseS3: true},
-		{UseS3: true, S3: storage.S3Config{Bucket: "b", AccessKeyID: "only-id"}},
-		{UseS3: true, S3: storage.S3Config{Bucket: "b", Endpoint: "localhost:9000"}},
-		{UseS3: true, S3: storage.S3Config{Bucket: "b", QuerystringExpire: 8 * 24 * time.Hour}},
-	}
-	for i, cfg := range bad {
-		if st, err := storage.New(ctx, cfg); err == nil {
-			_ = storage.Close(st)
-			t.Errorf("config %d: New succeeded, want an error", i)
-		}
-	}
-	st, err := storage.New(ctx, storage.Config{Local: storage.LocalConfig{Root: filepath.Join(t.TempDir(), "a", "b")}})
-	if err != nil {
-		t.Fatalf("New local: %v", err)
-	}
-	if _, ok := st.(*storage.Local); !ok {
-		t.Errorf("New without UseS3 = %T, want *storage.Local", st)
-	}
-	if err := storage.Close(st); err != nil {
-		t.Error(err)
-	}
-}
-
 // helpers
 
 // newS3Server starts an in-process S3 server and returns its config.
