@@ -542,6 +542,8 @@ func TestAdminSite(t *testing.T) {
 		}
 	})
 
+	t.Run("field kinds", func(t *testing.T) { testFieldKinds(t, s, superID) })
+
 	t.Run("browser", func(t *testing.T) { browserSmoke(t, s) })
 }
 
