@@ -291,7 +291,7 @@ func kindsRows(userID string) []map[string]any {
 		{"f_string": `Quotes ' and " & <b>bold</b> &amp;`, "f_text": "line one\nline <two> & three\n\n  indented", "f_int": int64(42),
 			"f_float": 4.5, "f_bool": true, "f_date": time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC),
 			"f_datetime": time.Date(2026, 11, 26, 18, 5, 9, 123456000, time.FixedZone("", 2*3600)),
-			"f_uuid": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "author_id": userID, "f_image": "blog/photo.png", "f_file": "blog/notes.pdf"},
+			"f_uuid":     "7c9e6679-7425-40de-944b-e07fc1f90ae7", "author_id": userID, "f_image": "blog/photo.png", "f_file": "blog/notes.pdf"},
 		{"f_string": "", "f_text": "\nstarts with a newline", "f_int": int64(-9007199254740993), "f_float": 0.1 + 0.2, "f_bool": false,
 			"f_date": time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC), "f_datetime": time.Date(2027, 1, 2, 3, 4, 0, 0, time.UTC),
 			"f_uuid": "0b1c9e0a-3f51-4d8e-9a55-0a5b3c2d1e4f", "author_id": userID, "f_image": "", "f_file": ""},
