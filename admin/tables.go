@@ -300,14 +300,12 @@ func (a *Admin) formField(frm *types.FormPanel, f Field, readOnly bool, refs *re
 		// so the edit form selects the stored value and posts it back unchanged. GoAdmin
 		// matches the options against this as a plain string.
 		frm.FieldDisplay(func(v types.FieldModel) any { return a.formText(f, v.Row[f.Name]) })
-		frm.FieldOptions(a.boolOptions()).FieldOptionInitFn(func(v types.FieldModel) types.FieldOptions {
-			opts := a.boolOptions()
-			cur := a.formText(f, v.Row[f.Name])
-			for i := range opts {
-				opts[i].Selected = opts[i].Value == cur
-			}
-			return opts
-		})
+		opts := a.boolOptions()
+		if f.Null {
+			// A NULL stays NULL: it is the empty choice, not "no".
+			opts = append(types.FieldOptions{{Value: "", Text: "---------"}}, opts...)
+		}
+		frm.FieldOptions(opts)
 	case f.Kind == KindFK && f.Ref != "":
 		frm.FieldDisplay(func(v types.FieldModel) any { return a.formText(f, v.Row[f.Name]) })
 		frm.FieldOptionInitFn(func(v types.FieldModel) types.FieldOptions {
