@@ -510,6 +510,11 @@ func testFieldKinds(t *testing.T, s *site, userID string) {
 		if code != http.StatusOK {
 			t.Fatalf("create form: %d", code)
 		}
+		for _, want := range []string{`type="number" step="any" name="f_float" value=""`, `type="date" name="f_date" value=""`, `name="author_id"`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the create form lacks %s", want)
+			}
+		}
 		action, values := formValues(t, page)
 		for k, v := range map[string]string{"f_string": "created", "f_text": "body", "f_int": "3", "f_float": "2.75", "f_bool": s.boolParam(false),
 			"f_date": "2026-12-01", "f_datetime": "2026-12-01T10:11:12", "f_uuid": uuid.NewString(), "author_id": userID} {
