@@ -333,7 +333,7 @@ func newSite(t testing.TB, d admin.Dialect) *site {
 	if d == admin.Postgres {
 		ddl = usersTablePostgres
 	}
-	applyInTx(t, db, strings.Split(ddl, ";\n"))
+	applyInTx(t, db, append(strings.Split(ddl, ";\n"), kindsDDL(d)))
 
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	_, err := admin.Mount(app, admin.Config{
@@ -344,7 +344,7 @@ func newSite(t testing.TB, d admin.Dialect) *site {
 		Debug:         os.Getenv("ADMIN_DEBUG") != "",
 		Authenticate:  s.authenticate,
 		LoadUser:      s.loadUser,
-		Models:        []admin.ModelAdmin{usersAdmin(), notesAdmin(s)},
+		Models:        []admin.ModelAdmin{usersAdmin(), notesAdmin(s), kindsAdmin()},
 		Stats: func(context.Context) ([]admin.Stat, error) {
 			return []admin.Stat{{Label: "Emails <pending>", Value: 3, URL: "/admin/info/notes"}}, nil
 		},

@@ -18,13 +18,18 @@ const (
 	KindText                 // long text, textarea
 	KindBool                 // boolean, yes/no select (0/1 on SQLite, true/false on Postgres)
 	KindInt                  // integer, number input
-	KindDate                 // date, date picker
-	KindDateTime             // timestamp, date-time picker
+	KindDate                 // date, date picker (YYYY-MM-DD)
+	KindDateTime             // timestamp, date-time input in UTC, to the second
 	KindUUID                 // UUID, generated on create when it is the primary key
-	KindFK                   // foreign key, shown and edited as its raw value (no joins: see ModelAdmin)
+	KindFK                   // foreign key: shown by the related row's label (Field.Ref), edited with a select
 	KindPassword             // password: the form hashes what is typed with Field.Hash, never shows the hash
-	KindImage                // image path or URL, shown as a thumbnail
+	KindImage                // image path or URL, shown as a thumbnail; the stored name is kept unless changed
+	KindFloat                // floating-point number, number input taking decimals
+	KindFile                 // stored file name, shown as a link when Field.URL is set; kept unless changed
 )
+
+// lastKind is the highest Kind, for Validate.
+const lastKind = KindFile
 
 // String returns the kind's name.
 func (k Kind) String() string {
@@ -49,6 +54,10 @@ func (k Kind) String() string {
 		return "password"
 	case KindImage:
 		return "image"
+	case KindFloat:
+		return "float"
+	case KindFile:
+		return "file"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -64,9 +73,20 @@ type Field struct {
 	// Hash turns a typed password into the stored hash (KindPassword only, required there).
 	// A blank password in an edit form keeps the stored hash.
 	Hash func(password string) (string, error)
-	// URL turns a stored file name into the URL it is shown from (KindImage); without it
-	// the stored value is used as the URL.
+	// URL turns a stored file name into the URL it is shown from (KindImage, KindFile);
+	// without it an image's stored value is used as the URL and a file's is shown as text.
 	URL func(name string) string
+	// Null says the column accepts NULL: an empty form value stores NULL. Otherwise an empty
+	// value of a number, date, boolean, UUID or foreign key is refused as required (an empty
+	// string or text stays the empty string).
+	Null bool
+	// Ref is the table a foreign key (KindFK) points to, by its "id" column. The admin shows
+	// the related row by its label and offers the table's rows in a select; a value that
+	// names no row is refused. Without Ref the key is shown and edited as it is stored.
+	Ref string
+	// RefLabel is the column of Ref that names a row; it defaults to the Label of the
+	// ModelAdmin declared for Ref, or to its key.
+	RefLabel string
 }
 
 // Action is a button on each row of a list page, e.g. "retry" or "discard" on a failed email.
@@ -118,6 +138,9 @@ type ModelAdmin struct {
 	SuperuserOnly bool
 	// Actions are buttons on each row of the list.
 	Actions []Action
+	// Label is the column that names a row where a foreign key points to it, like a Django
+	// model's __str__; it defaults to the first string field of List, or the primary key.
+	Label string
 	// AfterSave, when set, runs after a row is created, changed or deleted, with its
 	// primary key (empty for a created row whose key the database chose); apps use it
 	// to drop cached copies of the row.
@@ -176,6 +199,19 @@ func (m ModelAdmin) field(name string) (Field, bool) {
 		}
 	}
 	return Field{}, false
+}
+
+// rowLabel returns the column that names a row of the model (see Label).
+func (m ModelAdmin) rowLabel() string {
+	if m.Label != "" {
+		return m.Label
+	}
+	for _, c := range m.List {
+		if f, ok := m.field(c); ok && f.Kind == KindString {
+			return c
+		}
+	}
+	return m.pk()
 }
 
 func (f Field) label() string {
@@ -258,11 +294,17 @@ func (m ModelAdmin) Validate() error {
 			errs = append(errs, fmt.Errorf("field %q declared twice", f.Name))
 		}
 		seen[f.Name] = true
-		if f.Kind < KindString || f.Kind > KindImage {
+		if f.Kind < KindString || f.Kind > lastKind {
 			errs = append(errs, fmt.Errorf("field %q has unknown kind %d", f.Name, int(f.Kind)))
 		}
 		if f.Kind == KindPassword && f.Hash == nil {
 			errs = append(errs, fmt.Errorf("password field %q needs a Hash function", f.Name))
+		}
+		if f.Ref != "" && (f.Kind != KindFK || !identRe.MatchString(f.Ref)) {
+			errs = append(errs, fmt.Errorf("field %q: Ref %q needs a foreign key field and a plain SQL identifier", f.Name, f.Ref))
+		}
+		if f.RefLabel != "" && (f.Ref == "" || !identRe.MatchString(f.RefLabel)) {
+			errs = append(errs, fmt.Errorf("field %q: RefLabel %q needs a Ref and a plain SQL identifier", f.Name, f.RefLabel))
 		}
 	}
 	check := func(list string, cols []string) {
@@ -280,6 +322,9 @@ func (m ModelAdmin) Validate() error {
 	check("Filters", m.Filters)
 	check("Form", m.Form)
 	check("ReadOnly", m.ReadOnly)
+	if m.Label != "" {
+		check("Label", []string{m.Label})
+	}
 	if col, _ := m.ordering(); col != m.pk() {
 		if _, ok := m.field(col); !ok {
 			errs = append(errs, fmt.Errorf("field Ordering names %q, which is not in Fields", col))

@@ -40,6 +40,17 @@ func TestModelAdminValidate(t *testing.T) {
 		{"duplicate field", func(m *admin.ModelAdmin) { m.Fields = append(m.Fields, admin.Field{Name: "email"}) }, "declared twice"},
 		{"unknown kind", func(m *admin.ModelAdmin) { m.Fields = append(m.Fields, admin.Field{Name: "x", Kind: admin.Kind(99)}) }, "unknown kind"},
 		{"empty list", func(m *admin.ModelAdmin) { m.List = nil }, "List is empty"},
+		{"every field kind", func(m *admin.ModelAdmin) { *m = kindsAdmin() }, ""},
+		{"Ref on a field that is not a foreign key", func(m *admin.ModelAdmin) {
+			m.Fields = append(m.Fields, admin.Field{Name: "x", Kind: admin.KindString, Ref: "users"})
+		}, "needs a foreign key field"},
+		{"Ref with SQL in it", func(m *admin.ModelAdmin) {
+			m.Fields = append(m.Fields, admin.Field{Name: "x_id", Kind: admin.KindFK, Ref: "users; DROP TABLE users"})
+		}, "plain SQL identifier"},
+		{"RefLabel without Ref", func(m *admin.ModelAdmin) {
+			m.Fields = append(m.Fields, admin.Field{Name: "x_id", Kind: admin.KindFK, RefLabel: "email"})
+		}, "RefLabel"},
+		{"unknown label column", func(m *admin.ModelAdmin) { m.Label = "nope" }, `Label names "nope"`},
 		{"reserved name", func(m *admin.ModelAdmin) { m.Name = "op" }, "taken by the operation log"},
 		{"action without Run", func(m *admin.ModelAdmin) { m.Actions = []admin.Action{{Name: "retry"}} }, "has no Run function"},
 		{"action with a bad name", func(m *admin.ModelAdmin) {

@@ -644,6 +644,9 @@ func TestAdminSite(t *testing.T) {
 		}
 	})
 
+	t.Run("field kinds", func(t *testing.T) { testFieldKinds(t, s, superID) })
+	t.Run("field kinds in a browser", func(t *testing.T) { browserKinds(t, s, superID) })
+
 	t.Run("browser", func(t *testing.T) { browserSmoke(t, s) })
 }
 

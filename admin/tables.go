@@ -1,10 +1,12 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html"
 	"html/template"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -30,6 +32,8 @@ func dbType(k Kind) db.DatabaseType {
 		return db.Bool
 	case KindInt:
 		return db.Int
+	case KindFloat:
+		return db.Double
 	case KindDate:
 		return db.Date
 	case KindDateTime:
@@ -47,30 +51,53 @@ func truthy(v string) bool {
 }
 
 // display returns how a value of the field is shown in lists and detail pages, always escaped.
-func display(f Field) types.FieldFilterFn {
+// It reads the raw value GoAdmin scanned (v.Row), not GoAdmin's string of it, which is empty
+// for a float on SQLite and an RFC 3339 instant for a date.
+func (a *Admin) display(f Field, refs *refCache) types.FieldFilterFn {
 	return func(v types.FieldModel) any {
+		raw := v.Row[f.Name]
 		switch f.Kind {
 		case KindBool:
-			if truthy(v.Value) {
+			if raw == nil {
+				return template.HTML("")
+			}
+			if truthy(a.formText(f, raw)) {
 				return template.HTML(`<span class="label label-success">yes</span>`)
 			}
 			return template.HTML(`<span class="label label-default">no</span>`)
 		case KindPassword:
 			return template.HTML("")
-		case KindImage:
-			if v.Value == "" {
+		case KindImage, KindFile:
+			name := a.formText(f, raw)
+			if raw == nil || name == "" {
 				return template.HTML("")
 			}
-			src := v.Value
+			src := name
 			if f.URL != nil {
-				src = f.URL(v.Value)
+				src = f.URL(name)
+			} else if f.Kind == KindFile {
+				return template.HTML(html.EscapeString(name))
 			}
 			if !strings.HasPrefix(src, "/") && !strings.HasPrefix(src, "https://") && !strings.HasPrefix(src, "http://") {
-				return template.HTML(html.EscapeString(v.Value))
+				return template.HTML(html.EscapeString(name))
+			}
+			if f.Kind == KindFile {
+				return template.HTML(`<a href="` + html.EscapeString(src) + `">` + html.EscapeString(name) + `</a>`)
 			}
 			return template.HTML(`<img style="max-height:48px" src="` + html.EscapeString(src) + `" alt="">`)
+		case KindFK:
+			id := a.formText(f, raw)
+			if raw == nil || f.Ref == "" {
+				return template.HTML(html.EscapeString(id))
+			}
+			label := refs.label(f, id)
+			if ref, ok := a.modelOfTable(f.Ref); ok && !ref.SuperuserOnly {
+				return template.HTML(`<a href="` + Prefix + `/info/` + ref.name() + `/detail?__goadmin_detail_pk=` +
+					url.QueryEscape(id) + `">` + html.EscapeString(label) + `</a>`)
+			}
+			return template.HTML(html.EscapeString(label))
 		}
-		return template.HTML(html.EscapeString(v.Value))
+		return template.HTML(html.EscapeString(a.listText(f, raw)))
 	}
 }
 
@@ -89,6 +116,7 @@ func (a *Admin) generator(m ModelAdmin) table.Generator {
 	}
 	pkField, _ := m.field(m.pk())
 	return func(ctx *gactx.Context) table.Table {
+		refs := a.newRefCache()
 		t := table.NewDefaultTable(ctx, table.Config{
 			Driver:     driver,
 			Connection: table.DefaultConnectionName,
@@ -117,9 +145,9 @@ func (a *Admin) generator(m ModelAdmin) table.Generator {
 			if !ok {
 				f = Field{Name: c, Kind: pkField.Kind}
 			}
-			info.AddField(f.label(), f.Name, dbType(f.Kind)).FieldSortable().FieldDisplay(display(f))
+			info.AddField(f.label(), f.Name, dbType(f.Kind)).FieldSortable().FieldDisplay(a.display(f, refs))
 			if slices.Contains(m.Filters, c) {
-				a.filterable(info, f)
+				a.filterable(info, f, refs)
 			}
 		}
 		for _, c := range m.Filters {
@@ -128,7 +156,7 @@ func (a *Admin) generator(m ModelAdmin) table.Generator {
 			}
 			f, _ := m.field(c)
 			info.AddField(f.label(), f.Name, dbType(f.Kind)).FieldHide()
-			a.filterable(info, f)
+			a.filterable(info, f, refs)
 		}
 		if len(m.Search) > 0 {
 			// A search matches any of the columns, case-insensitively, as a parameterised
@@ -168,7 +196,7 @@ func (a *Admin) generator(m ModelAdmin) table.Generator {
 			if f.Kind == KindPassword {
 				continue
 			}
-			detail.AddField(f.label(), f.Name, dbType(f.Kind)).FieldDisplay(display(f))
+			detail.AddField(f.label(), f.Name, dbType(f.Kind)).FieldDisplay(a.display(f, refs))
 		}
 
 		frm := t.GetForm()
@@ -179,7 +207,7 @@ func (a *Admin) generator(m ModelAdmin) table.Generator {
 				continue
 			}
 			f, _ := m.field(c)
-			a.formField(frm, f, slices.Contains(m.ReadOnly, c))
+			a.formField(frm, f, slices.Contains(m.ReadOnly, c), refs)
 		}
 		frm.SetInsertFn(func(values form.Values) error {
 			if m.NoCreate {
@@ -207,82 +235,106 @@ func (a *Admin) runAction(act Action) types.Handler {
 	}
 }
 
-func (a *Admin) filterable(info *types.InfoPanel, f Field) {
+func (a *Admin) filterable(info *types.InfoPanel, f Field, refs *refCache) {
 	switch f.Kind {
 	case KindBool:
 		info.FieldFilterable(types.FilterType{FormType: gaform.SelectSingle}).FieldFilterOptions(a.boolOptions())
 	case KindDate, KindDateTime:
 		info.FieldFilterable(types.FilterType{FormType: gaform.DatetimeRange})
+	case KindFK:
+		if f.Ref == "" {
+			info.FieldFilterable()
+			return
+		}
+		info.FieldFilterable(types.FilterType{FormType: gaform.SelectSingle}).
+			FieldFilterOptions(a.refOptions(f, "", refs)[1:])
 	default:
 		info.FieldFilterable()
 	}
 }
 
-func (a *Admin) formField(frm *types.FormPanel, f Field, readOnly bool) {
+// inputs are the HTML inputs of the kinds that have one of their own: what a Django admin
+// user expects (a number input, the browser's date picker, a date-time input in UTC). They
+// render through GoAdmin's custom form type; .Value is the escaped formText of the value.
+var inputs = map[Kind]string{
+	KindInt:      `<input type="number" step="1" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:20em"{{if .Must}} required{{end}}>`,
+	KindFloat:    `<input type="number" step="any" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:20em"{{if .Must}} required{{end}}>`,
+	KindDate:     `<span class="input-group-addon"><i class="fa fa-calendar fa-fw"></i></span><input type="date" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:14em"{{if .Must}} required{{end}}>`,
+	KindDateTime: `<span class="input-group-addon"><i class="fa fa-calendar fa-fw"></i></span><input type="datetime-local" step="1" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:16em"{{if .Must}} required{{end}}><span class="input-group-addon">UTC</span>`,
+}
+
+func (a *Admin) formField(frm *types.FormPanel, f Field, readOnly bool, refs *refCache) {
 	typ := gaform.Text
 	switch f.Kind {
 	case KindText:
 		typ = gaform.TextArea
 	case KindBool:
 		typ = gaform.SelectSingle
-	case KindInt:
-		typ = gaform.Number
-	case KindDate:
-		typ = gaform.Date
-	case KindDateTime:
-		typ = gaform.Datetime
+	case KindFK:
+		if f.Ref != "" {
+			typ = gaform.SelectSingle
+		}
 	case KindPassword:
 		typ = gaform.Password
 	}
+	if _, ok := inputs[f.Kind]; ok && !readOnly {
+		typ = gaform.Custom
+	}
+	if readOnly && typ == gaform.SelectSingle {
+		typ = gaform.Text
+	}
 	frm.AddField(f.label(), f.Name, dbType(f.Kind), typ)
-	switch f.Kind {
-	case KindBool:
+	// Every value is escaped here: GoAdmin puts what this returns into the page as HTML.
+	// Escaped, the browser gets back exactly the stored text ("<b>", "&amp;").
+	formValue := func(v types.FieldModel) any {
+		if readOnly {
+			return template.HTML(html.EscapeString(a.listText(f, v.Row[f.Name])))
+		}
+		return template.HTML(html.EscapeString(a.formText(f, v.Row[f.Name])))
+	}
+	switch {
+	case readOnly:
+		frm.FieldDisplay(formValue)
+	case f.Kind == KindBool:
 		// The database's spelling of a boolean ("true", "1", "t") becomes the option's value,
-		// so the edit form selects the stored value and posts it back unchanged.
-		frm.FieldDisplay(func(v types.FieldModel) any { return a.boolValue(truthy(v.Value)) })
-		frm.FieldOptions(a.boolOptions()).FieldOptionInitFn(func(v types.FieldModel) types.FieldOptions {
-			opts := a.boolOptions()
-			for i := range opts {
-				opts[i].Selected = truthy(opts[i].Value) == truthy(v.Value)
-			}
-			return opts
+		// so the edit form selects the stored value and posts it back unchanged. GoAdmin
+		// matches the options against this as a plain string.
+		frm.FieldDisplay(func(v types.FieldModel) any { return a.formText(f, v.Row[f.Name]) })
+		opts := a.boolOptions()
+		if f.Null {
+			// A NULL stays NULL: it is the empty choice, not "no".
+			opts = append(types.FieldOptions{{Value: "", Text: "---------"}}, opts...)
+		}
+		frm.FieldOptions(opts)
+	case f.Kind == KindFK && f.Ref != "":
+		frm.FieldDisplay(func(v types.FieldModel) any { return a.formText(f, v.Row[f.Name]) })
+		frm.FieldOptionInitFn(func(v types.FieldModel) types.FieldOptions {
+			return a.refOptions(f, a.formText(f, v.Row[f.Name]), refs)
 		})
-	case KindPassword:
+	case f.Kind == KindPassword:
 		// Never send the stored hash to the browser: an empty field keeps it.
 		frm.FieldDisplay(func(types.FieldModel) any { return "" }).
 			FieldHelpMsg("leave empty to keep the current password")
 	default:
-		frm.FieldDisplay(func(v types.FieldModel) any { return v.Value })
+		frm.FieldDisplay(formValue)
+	}
+	if in, ok := inputs[f.Kind]; ok && !readOnly {
+		frm.FieldCustomContent(template.HTML(in))
 	}
 	if readOnly {
 		frm.FieldDisplayButCanNotEditWhenUpdate().FieldHideWhenCreate()
 	}
 }
 
-// sqlValue converts a submitted form value to the parameter written for the field.
-func (a *Admin) sqlValue(f Field, v string) (any, error) {
-	switch f.Kind {
-	case KindBool:
-		return a.boolValue(truthy(v)), nil
-	case KindInt, KindDate, KindDateTime, KindFK, KindUUID, KindImage:
-		if v == "" {
-			return nil, nil
-		}
-	case KindPassword:
-		h, err := f.Hash(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.label(), err)
-		}
-		return h, nil
-	}
-	return v, nil
-}
-
 // assignments returns the columns and values a create or an edit writes: the writable form
-// fields only, so a crafted request cannot set a column the page does not offer.
-func (a *Admin) assignments(m ModelAdmin, values form.Values) ([]string, []any, error) {
+// fields only, so a crafted request cannot set a column the page does not offer. On an edit
+// (current is the stored row) a value posted back as the form showed it is not written, so
+// saving an untouched form leaves every column byte for byte as it was. Every invalid value
+// is reported at once, as form errors; nothing is written then.
+func (a *Admin) assignments(ctx context.Context, m ModelAdmin, values form.Values, current map[string]any) ([]string, []any, error) {
 	var cols []string
 	var args []any
+	var errs []error
 	for _, c := range m.writable() {
 		if c == m.pk() {
 			continue
@@ -292,21 +344,39 @@ func (a *Admin) assignments(m ModelAdmin, values form.Values) ([]string, []any, 
 			continue
 		}
 		v := values.Get(c)
+		if _, posted := values[c]; !posted {
+			v = "false" // a boolean that is not posted is false, as an unticked checkbox
+		}
 		if f.Kind == KindPassword && v == "" {
 			continue
 		}
-		sv, err := a.sqlValue(f, v)
+		sv, err := a.parseValue(f, v)
 		if err != nil {
-			return nil, nil, err
+			errs = append(errs, err)
+			continue
+		}
+		if current != nil && f.Kind != KindPassword && a.unchanged(f, current[c], v, sv) {
+			continue
+		}
+		if f.Kind == KindFK {
+			if err := a.checkRef(ctx, f, sv); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		cols = append(cols, c)
 		args = append(args, sv)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
 	}
 	return cols, args, nil
 }
 
 func (a *Admin) insertRow(m ModelAdmin, values form.Values) error {
-	cols, args, err := a.assignments(m, values)
+	ctx, cancel := bgContext()
+	defer cancel()
+	cols, args, err := a.assignments(ctx, m, values, nil)
 	if err != nil {
 		return err
 	}
@@ -321,8 +391,6 @@ func (a *Admin) insertRow(m ModelAdmin, values form.Values) error {
 	}
 	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", quoteIdent(m.Table), quoteList(cols),
 		strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", "))
-	ctx, cancel := bgContext()
-	defer cancel()
 	if _, err := a.exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("admin: create %s: %w", m.Table, err)
 	}
@@ -337,7 +405,16 @@ func (a *Admin) updateRow(m ModelAdmin, values form.Values) error {
 	if id == "" {
 		return errors.New("missing primary key")
 	}
-	cols, args, err := a.assignments(m, values)
+	if len(m.writable()) == 0 {
+		return nil
+	}
+	ctx, cancel := bgContext()
+	defer cancel()
+	current, err := a.currentRow(ctx, m, id, m.writable())
+	if err != nil {
+		return err
+	}
+	cols, args, err := a.assignments(ctx, m, values, current)
 	if err != nil {
 		return err
 	}
@@ -349,8 +426,6 @@ func (a *Admin) updateRow(m ModelAdmin, values form.Values) error {
 		sets[i] = quoteIdent(c) + " = ?"
 	}
 	q := fmt.Sprintf("UPDATE %s SET %s WHERE %s = ?", quoteIdent(m.Table), strings.Join(sets, ", "), quoteIdent(m.pk()))
-	ctx, cancel := bgContext()
-	defer cancel()
 	if _, err := a.exec(ctx, q, append(args, id)...); err != nil {
 		return fmt.Errorf("admin: update %s %s: %w", m.Table, id, err)
 	}

@@ -25,7 +25,7 @@ func (App) AdminPages(p *core.Project) []admin.ModelAdmin {
 			{Name: "is_staff", Label: "Staff", Kind: admin.KindBool},
 			{Name: "is_superuser", Label: "Superuser", Kind: admin.KindBool},
 			{Name: "date_joined", Label: "Date joined", Kind: admin.KindDateTime},
-			{Name: "last_login", Label: "Last login", Kind: admin.KindDateTime},
+			{Name: "last_login", Label: "Last login", Kind: admin.KindDateTime, Null: true},
 			{Name: "avatar", Label: "Avatar", Kind: admin.KindImage, URL: func(name string) string {
 				u, err := p.MediaURL(context.Background(), name)
 				if err != nil {

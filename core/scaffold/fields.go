@@ -320,14 +320,19 @@ func (f *Field) OutType() string {
 }
 
 // AdminKind is the admin.Kind constant that shows and edits the field.
-// The admin has no number kind for floats: they are edited as text. Images
-// and files show their stored name (the admin cannot upload them).
+// Images and files keep their stored name (the admin cannot upload them).
 func (f *Field) AdminKind() string {
 	switch f.Kind {
 	case Text:
 		return "admin.KindText"
 	case Int:
 		return "admin.KindInt"
+	case Float:
+		return "admin.KindFloat"
+	case Image:
+		return "admin.KindImage"
+	case File:
+		return "admin.KindFile"
 	case Bool:
 		return "admin.KindBool"
 	case Date:

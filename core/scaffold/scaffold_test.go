@@ -252,6 +252,21 @@ func TestModelApp(t *testing.T) {
 	if down := read("migrations/20261126170509_create_catalog_product_categories.down.sql"); down != "DROP TABLE catalog_product_categories;\n" {
 		t.Errorf("down: %q", down)
 	}
+	// The admin page gives every field the kind that shows and edits it (the admin's
+	// round-trip tests cover each kind), and a foreign key its related table.
+	adminGo := read("admin.go")
+	for _, want := range []string{
+		`{Name: "name", Kind: admin.KindString}`, `{Name: "notes", Kind: admin.KindText}`,
+		`{Name: "rank", Kind: admin.KindInt}`, `{Name: "weight", Kind: admin.KindFloat}`,
+		`{Name: "visible", Kind: admin.KindBool}`, `{Name: "since", Kind: admin.KindDate}`,
+		`{Name: "opens_at", Kind: admin.KindDateTime}`, `{Name: "ref", Kind: admin.KindUUID}`,
+		`{Name: "owner_id", Kind: admin.KindFK, Ref: "users"}`, `{Name: "logo", Kind: admin.KindImage}`,
+		`{Name: "manual", Kind: admin.KindFile}`,
+	} {
+		if !strings.Contains(adminGo, want) {
+			t.Errorf("admin.go lacks %s:\n%s", want, adminGo)
+		}
+	}
 	model := read("model.go")
 	for _, want := range []string{
 		"type ProductCategory struct {", `bun:"table:catalog_product_categories,alias:p"`,
