@@ -56,8 +56,9 @@ type Commander interface {
 
 // Configurable is an app with a settings section of its own. Settings returns a
 // pointer to a struct whose fields carry `setting:"KEY"` tags and whose values
-// are the defaults; the loaded values are written into it. Read it back with
-// p.Settings.App(name).
+// are the defaults; the loaded values are written into it. Return a new
+// pointer on each call, so that each project (each test) has its own. Read it
+// back with p.Settings.App(name).
 type Configurable interface {
 	Settings() any
 }
