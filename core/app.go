@@ -35,7 +35,9 @@ type Router interface {
 }
 
 // Migrator is an app with migrations: an embedded folder of
-// YYYYMMDDHHMMSS_name.up.sql / .down.sql files (see package migrations).
+// YYYYMMDDHHMMSS_name.up.postgres.sql / .down.postgres.sql / .up.sqlite.sql /
+// .down.sqlite.sql files, or plain .up.sql / .down.sql ones for both
+// dialects (see package migrations).
 type Migrator interface {
 	Migrations() fs.FS
 }

@@ -108,8 +108,8 @@ func TestGeneratedApps(t *testing.T) {
 		}
 	}
 	for _, app := range modelApps {
-		if matches, _ := filepath.Glob(filepath.Join(dir, "apps", app, "migrations", "*")); len(matches) != 3 {
-			t.Errorf("apps/%s/migrations holds %v, want the first migration's three files", app, matches)
+		if matches, _ := filepath.Glob(filepath.Join(dir, "apps", app, "migrations", "*")); len(matches) != 4 {
+			t.Errorf("apps/%s/migrations holds %v, want the first migration's four files", app, matches)
 		}
 	}
 	// The tutorial ran the blog's tests; these are the others'.
