@@ -246,7 +246,7 @@ func loadTOML(files fs.FS, name string, known, apps map[string]bool, skipAbsent 
 		switch {
 		case inSection && !apps[app] && skipAbsent:
 		case inSection && !apps[app]:
-			unknown = append(unknown, fmt.Sprintf("%s (no installed app is named %s)", key, app))
+			unknown = append(unknown, fmt.Sprintf("%s (no installed app named %s has settings)", key, app))
 		default:
 			unknown = append(unknown, fmt.Sprintf("%s (did you mean %s?)", key, nearest(key, known)))
 		}

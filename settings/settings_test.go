@@ -257,7 +257,7 @@ func TestAppSectionInLayerFile(t *testing.T) {
 		{name: "the app is installed, strict or not", sections: app(), skipAbsent: true, want: 10},
 		{name: "an override by the name settings prints", sections: app(), skipAbsent: true, overrides: map[string]any{"SETTINGSTEST_COMMENT_MAX_LENGTH": "5"}, want: 5},
 		{name: "a test binary without the app", skipAbsent: true},
-		{name: "a binary without the app", wantErr: "development.toml: unknown setting(s) settingstest.COMMENT_MAX_LENGTH (no installed app is named settingstest)"},
+		{name: "a binary without the app", wantErr: "development.toml: unknown setting(s) settingstest.COMMENT_MAX_LENGTH (no installed app named settingstest has settings)"},
 		{name: "an override of an app the binary lacks", skipAbsent: true, overrides: map[string]any{"SETTINGSTEST_COMMENT_MAX_LENGTH": "5"},
 			wantErr: "unknown setting SETTINGSTEST_COMMENT_MAX_LENGTH in the overrides"},
 	}
