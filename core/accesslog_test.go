@@ -39,7 +39,7 @@ func loggedProject(t *testing.T, overrides map[string]any) (*core.Project, *sync
 	t.Helper()
 	overrides["DATABASE_URL"] = testkit.Database(t)
 	overrides["MEDIA_ROOT"] = filepath.Join(t.TempDir(), "media")
-	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: overrides})
+	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: overrides, SkipAbsentApps: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,9 @@ type Router interface {
 }
 
 // Migrator is an app with migrations: an embedded folder of
-// YYYYMMDDHHMMSS_name.up.sql / .down.sql files (see package migrations).
+// YYYYMMDDHHMMSS_name.up.postgres.sql / .down.postgres.sql / .up.sqlite.sql /
+// .down.sqlite.sql files, or plain .up.sql / .down.sql ones for both
+// dialects (see package migrations).
 type Migrator interface {
 	Migrations() fs.FS
 }
@@ -56,8 +58,9 @@ type Commander interface {
 
 // Configurable is an app with a settings section of its own. Settings returns a
 // pointer to a struct whose fields carry `setting:"KEY"` tags and whose values
-// are the defaults; the loaded values are written into it. Read it back with
-// p.Settings.App(name).
+// are the defaults; the loaded values are written into it. Return a new
+// pointer on each call, so that each project (each test) has its own. Read it
+// back with p.Settings.App(name).
 type Configurable interface {
 	Settings() any
 }

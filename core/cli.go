@@ -151,7 +151,7 @@ func (cl *commandLine) root() *cobra.Command {
 	root := &cobra.Command{
 		Use:           name,
 		Short:         "Manouche: Django's way of building a backend, in Go",
-		Long:          "Manouche runs and manages this project: the web server, the database and its migrations, the email worker, and each app's own commands.\n\nSettings come from SETTINGS (development, production, testing), .env and the environment; `settings` prints them.",
+		Long:          "Manouche runs and manages this project: the web server, the database and its migrations, the email worker, and each app's own commands.\n\nSettings come from SETTINGS (development, production, testing, or any settings/NAME.toml), .env and the environment; `settings` prints them.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {

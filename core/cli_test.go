@@ -350,5 +350,5 @@ func settingsOptions(layer string, environ []string) settings.Options {
 	if environ == nil {
 		environ = []string{}
 	}
-	return settings.Options{Layer: layer, Environ: environ, DotEnv: "-"}
+	return settings.Options{Layer: layer, Environ: environ, DotEnv: "-", SkipAbsentApps: true}
 }

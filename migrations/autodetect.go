@@ -179,10 +179,11 @@ func warnings(ops []operation, refs map[string][]string) []string {
 	return out
 }
 
-// WriteChanges writes the changes as a migration named name into dir: four
-// files, <ts>_<name>.up.postgres.sql, .up.sqlite.sql, .down.postgres.sql and
-// .down.sqlite.sql, timestamped with now (UTC). It never overwrites a file
-// and writes none when any exists. It returns the paths written.
+// WriteChanges writes the changes as a migration named name into dir: the
+// four files of Generated, <ts>_<name>.up.postgres.sql, .down.postgres.sql,
+// .up.sqlite.sql and .down.sqlite.sql, timestamped with now (UTC). It never
+// overwrites a file and writes none when any exists. It returns the paths
+// written.
 func WriteChanges(dir, name string, now time.Time, c *Changes) ([]string, error) {
 	if !nameRe.MatchString(name) {
 		return nil, fmt.Errorf("makemigrations: %q is not a migration name: use lower-case letters, digits and underscores, starting with a letter", name)
@@ -191,17 +192,17 @@ func WriteChanges(dir, name string, now time.Time, c *Changes) ([]string, error)
 		return nil, errors.New("makemigrations: no changes to write")
 	}
 	type file struct{ path, body string }
-	base := filepath.Join(dir, now.UTC().Format("20060102150405")+"_"+name)
-	var files []file
-	for _, d := range []struct {
-		name dialect.Name
-		ext  string
-	}{{dialect.PG, "postgres"}, {dialect.SQLite, "sqlite"}} {
-		up, down, err := c.SQL(d.name)
+	sql := map[string]string{} // "up.postgres" → its SQL
+	for _, d := range generatedDialects {
+		up, down, err := c.SQL(d.bun)
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, file{base + ".up." + d.ext + ".sql", up}, file{base + ".down." + d.ext + ".sql", down})
+		sql["up."+d.name], sql["down."+d.name] = up, down
+	}
+	var files []file
+	for _, g := range Generated(now.UTC().Format("20060102150405") + "_" + name) {
+		files = append(files, file{filepath.Join(dir, g.Name), sql[g.Direction+"."+g.Dialect]})
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("makemigrations: %w", err)

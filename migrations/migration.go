@@ -3,13 +3,17 @@
 // installed app's, in order, recording what ran in the manouche_migrations
 // table.
 //
-// A migration is a pair of files in an app's embedded folder:
+// A migration is an up and a down file per dialect in an app's embedded
+// folder, as startapp and makemigrations write them (see Generated):
 //
-//	20261126190000_create_posts.up.sql
-//	20261126190000_create_posts.down.sql
+//	20261126190000_create_posts.up.postgres.sql
+//	20261126190000_create_posts.down.postgres.sql
+//	20261126190000_create_posts.up.sqlite.sql
+//	20261126190000_create_posts.down.sqlite.sql
 //
-// optionally per dialect (20261126190000_create_posts.up.postgres.sql,
-// ….up.sqlite.sql), a dialect file winning over the plain one. Each runs in a
+// or a plain 20261126190000_create_posts.up.sql / .down.sql that serves both
+// dialects (what `makemigrations --empty` writes for SQL written by hand), a
+// dialect file winning over the plain one. Each runs in a
 // transaction; a file whose first line is `-- manouche:no-transaction` runs
 // outside one (Postgres' CREATE INDEX CONCURRENTLY needs that).
 package migrations

@@ -23,6 +23,10 @@ import (
 //go:embed *.toml
 var layerFiles embed.FS
 
+// LayerFiles are the layer files built into the binary: every settings/*.toml
+// of the project when it was compiled.
+func LayerFiles() fs.FS { return layerFiles }
+
 // Section is a settings section an app declares: Target points to a struct
 // whose fields carry `setting:"KEY"` tags and whose current values are the
 // defaults. Key KEY is read as [App] KEY in the layer files and as APP_KEY in
@@ -45,6 +49,15 @@ type Options struct {
 	Overrides map[string]any
 	// Sections are the apps' own settings.
 	Sections []Section
+	// Files holds the layer files (common.toml, development.toml, ...); nil
+	// means the project's settings/*.toml, built into the binary.
+	Files fs.FS
+	// SkipAbsentApps ignores the layer files' sections of apps that Sections
+	// does not declare, instead of refusing them. A test binary links only the
+	// apps its package imports while the layer files configure every installed
+	// app, so the test kit sets it; the project's binary, which has them all,
+	// leaves it off so that a misspelt [app] section is an error.
+	SkipAbsentApps bool
 }
 
 // Error lists every problem found while loading settings, so that one failed
@@ -106,20 +119,35 @@ func Load(opts Options) (*Settings, error) {
 	if layer == "" {
 		layer = DefaultLayer
 	}
-	if !slices.Contains(Layers, layer) {
+	files := opts.Files
+	if files == nil {
+		files = layerFiles
+	}
+	layers, err := Layers(files)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(layers, layer) {
+		found, _ := fs.Glob(files, "*.toml")
 		return nil, &Error{Layer: layer, Problems: []string{fmt.Sprintf(
-			"SETTINGS=%q is not a settings layer: use one of %s", layer, strings.Join(Layers, ", "))}}
+			"SETTINGS=%q is not a settings layer: use one of %s (the layer files found in settings/ are %s; add settings/%s.toml, built on common.toml, to make one)",
+			layer, strings.Join(layers, ", "), strings.Join(found, ", "), layer)}}
 	}
 
 	var sources []source
 	var problems []string
+	sectionApps := map[string]bool{}
+	for _, sec := range opts.Sections {
+		sectionApps[sec.App] = true
+	}
 	for _, name := range []string{"common", layer} {
-		k, err := loadTOML(name, known)
+		k, err := loadTOML(files, name, known, sectionApps, opts.SkipAbsentApps)
 		if err != nil {
 			problems = append(problems, err.Error())
-			continue
 		}
-		sources = append(sources, source{name + ".toml", k})
+		if k != nil {
+			sources = append(sources, source{name + ".toml", k})
+		}
 	}
 	if dotenvK != nil {
 		sources = append(sources, source{dotenvPath, filterKnown(dotenvK.All(), envKeys)})
@@ -136,8 +164,8 @@ func Load(opts Options) (*Settings, error) {
 	}), nil)
 	sources = append(sources, source{"environment", withAliases(envK, environ)})
 	if len(opts.Overrides) > 0 {
-		k := koanf.New(".")
-		_ = k.Load(confmap.Provider(opts.Overrides, "."), nil)
+		k, unknown := overrides(opts.Overrides, known, envKeys)
+		problems = append(problems, unknown...)
 		sources = append(sources, source{"override", k})
 	}
 
@@ -181,10 +209,29 @@ func Load(opts Options) (*Settings, error) {
 	return st, nil
 }
 
-// loadTOML reads one embedded layer file, refusing keys no setting has (a typo
-// in a layer file is an error, not a silently ignored line).
-func loadTOML(name string, known map[string]bool) (*koanf.Koanf, error) {
-	b, err := layerFiles.ReadFile(name + ".toml")
+// Layers lists the valid values of SETTINGS in files: the name of every
+// layer file but common.toml, which every layer is built on.
+func Layers(files fs.FS) ([]string, error) {
+	found, err := fs.Glob(files, "*.toml")
+	if err != nil {
+		return nil, fmt.Errorf("settings: list the layer files: %w", err)
+	}
+	var layers []string
+	for _, f := range found {
+		if name := strings.TrimSuffix(f, ".toml"); name != "common" {
+			layers = append(layers, name)
+		}
+	}
+	return layers, nil
+}
+
+// loadTOML reads one layer file, refusing keys no setting has (a typo in a
+// layer file is an error, not a silently ignored line): it returns the file
+// without them and an error naming them, so that they are the only problems
+// reported. Keys of an [app] section whose app is not in apps are skipped when
+// skipAbsent is set.
+func loadTOML(files fs.FS, name string, known, apps map[string]bool, skipAbsent bool) (*koanf.Koanf, error) {
+	b, err := fs.ReadFile(files, name+".toml")
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", name, err)
 	}
@@ -194,14 +241,101 @@ func loadTOML(name string, known map[string]bool) (*koanf.Koanf, error) {
 	}
 	var unknown []string
 	for _, key := range k.Keys() {
-		if !known[key] {
-			unknown = append(unknown, key)
+		if known[key] {
+			continue
+		}
+		app, _, inSection := strings.Cut(key, ".")
+		k.Delete(key)
+		switch {
+		case inSection && !apps[app] && skipAbsent:
+		case inSection && !apps[app]:
+			unknown = append(unknown, fmt.Sprintf("%s (no installed app named %s has settings)", key, app))
+		default:
+			unknown = append(unknown, fmt.Sprintf("%s (did you mean %s?)", key, nearest(key, known)))
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, fmt.Errorf("%s.toml: unknown setting(s) %s", name, strings.Join(unknown, ", "))
+		return k, fmt.Errorf("%s.toml: unknown setting(s) %s", name, strings.Join(unknown, ", "))
 	}
 	return k, nil
+}
+
+// overrides turns Options.Overrides into a layer. A setting is named as in the
+// environment (BLOG_PER_PAGE, as `go run . settings` prints it) or by its key
+// (blog.PER_PAGE); aliases such as REDISTOGO_URL are accepted too. Every
+// other name is returned as a problem naming the nearest valid one.
+func overrides(values map[string]any, known map[string]bool, envKeys map[string]string) (*koanf.Koanf, []string) {
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var problems []string
+	k := koanf.New(".")
+	aliases := allAliases()
+	for _, name := range names {
+		key, ok := envKeys[name]
+		if !ok && known[name] {
+			key, ok = name, true
+		}
+		if !ok {
+			if canon, alias := aliases[name]; alias {
+				if _, set := values[canon]; set {
+					continue // the canonical name wins
+				}
+				key, ok = canon, true
+			}
+		}
+		if !ok {
+			problems = append(problems, fmt.Sprintf("unknown setting %s in the overrides: did you mean %s?", name, nearest(envNameOf(name), envNamesOf(known))))
+			continue
+		}
+		_ = k.Set(key, values[name])
+	}
+	return k, problems
+}
+
+// envNamesOf returns the environment names of the known keys, as a set.
+func envNamesOf(known map[string]bool) map[string]bool {
+	names := make(map[string]bool, len(known))
+	for key := range known {
+		names[envNameOf(key)] = true
+	}
+	return names
+}
+
+// nearest returns the valid name nearest to name (the first in order of
+// several as near).
+func nearest(name string, valid map[string]bool) string {
+	best, bestDist := "", -1
+	for v := range valid {
+		d := editDistance(strings.ToUpper(name), strings.ToUpper(v))
+		if bestDist < 0 || d < bestDist || d == bestDist && v < best {
+			best, bestDist = v, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // knownKeys returns every koanf key a setting can have: NAME for the core's

@@ -3,7 +3,8 @@
 // production modules.
 //
 // Layers, later wins: common.toml → the layer named by SETTINGS (development by
-// default, production, testing) → a .env file → the process environment. Every
+// default, production, testing, or any other NAME.toml in settings/) → a .env
+// file → the process environment. Every
 // key is also an environment variable of the same name, so a Heroku app's
 // config vars (PORT, DATABASE_URL, REDIS_URL, SECRET_KEY, ...) work as they are.
 // Apps can declare sections of their own (see Section), read from the same
@@ -14,9 +15,6 @@ package settings
 import (
 	"time"
 )
-
-// Layers lists the valid values of SETTINGS.
-var Layers = []string{"development", "production", "testing"}
 
 // DefaultLayer is the layer used when SETTINGS is not set.
 const DefaultLayer = "development"

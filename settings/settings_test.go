@@ -2,8 +2,10 @@ package settings_test
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +19,15 @@ import (
 )
 
 // load reads settings with nothing from the process: only the given
-// environment, no .env file unless dotenv names one.
+// environment, no .env file unless dotenv names one. The project's layer files
+// may configure apps this test binary does not have: their sections are
+// skipped, as the test kit does.
 func load(t *testing.T, layer string, environ []string, mut func(*settings.Options)) (*settings.Settings, error) {
 	t.Helper()
 	if environ == nil {
 		environ = []string{}
 	}
-	opts := settings.Options{Layer: layer, Environ: environ, DotEnv: "-"}
+	opts := settings.Options{Layer: layer, Environ: environ, DotEnv: "-", SkipAbsentApps: true}
 	if mut != nil {
 		mut(&opts)
 	}
@@ -106,16 +110,252 @@ func TestDotEnvSetsLayer(t *testing.T) {
 
 func TestUnknownLayer(t *testing.T) {
 	t.Parallel()
-	for _, layer := range []string{"staging", "Production"} {
+	for _, layer := range []string{"staging", "Production", "common"} {
 		_, err := load(t, "", []string{"SETTINGS=" + layer}, nil)
 		if err == nil {
 			t.Fatalf("SETTINGS=%s: no error", layer)
 		}
-		for _, want := range []string{layer, "development", "production", "testing"} {
+		for _, want := range []string{`"` + layer + `"`, "development", "production", "testing", "common.toml, development.toml, production.toml, testing.toml"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("SETTINGS=%s: error %q does not mention %q", layer, err, want)
 			}
 		}
+	}
+}
+
+// layerDir copies the project's layer files, without the sections they may
+// have for the project's apps, into a folder of the test's own, adds the given
+// files (appending to existing ones), and returns it.
+func layerDir(t *testing.T, add map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	found, err := fs.Glob(settings.LayerFiles(), "*.toml")
+	if err != nil || len(found) == 0 {
+		t.Fatalf("the built-in layer files: %v %v", found, err)
+	}
+	for _, name := range found {
+		b, err := fs.ReadFile(settings.LayerFiles(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), frameworkKeys(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, content := range add {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString("\n" + content); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// frameworkKeys keeps the top-level keys of a layer file: the framework's
+// settings. TOML puts them before the first [table]; an app's keys are in its
+// table or dotted (blog.KEY = ...).
+func frameworkKeys(toml []byte) []byte {
+	var out []string
+	for _, line := range strings.Split(string(toml), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "[") && !strings.Contains(trimmed, "=") {
+			break
+		}
+		if key, _, ok := strings.Cut(trimmed, "="); ok && strings.Contains(key, ".") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return []byte(strings.Join(out, "\n") + "\n")
+}
+
+func TestAnyLayerFileIsALayer(t *testing.T) {
+	t.Parallel()
+	layers, err := settings.Layers(settings.LayerFiles())
+	if err != nil || strings.Join(layers, ",") != "development,production,testing" {
+		t.Errorf("Layers(built-in) = %q, %v; want development, production, testing", layers, err)
+	}
+	// Every layer file of settings/ is built in: a new one needs no code.
+	onDisk, _ := filepath.Glob("*.toml")
+	if builtIn, _ := fs.Glob(settings.LayerFiles(), "*.toml"); !slices.Equal(onDisk, builtIn) {
+		t.Errorf("built-in layer files %q, settings/ has %q", builtIn, onDisk)
+	}
+	dir := layerDir(t, map[string]string{"staging.toml": "# Staging: production-like, on its own site.\nSITE_NAME = \"Staging\"\nLOG_FORMAT = \"json\"\n"})
+	files := os.DirFS(dir)
+	if layers, _ := settings.Layers(files); !slices.Contains(layers, "staging") || slices.Contains(layers, "common") {
+		t.Errorf("Layers(with staging.toml) = %q", layers)
+	}
+	tests := []struct {
+		name    string
+		environ []string
+		dotenv  string
+	}{
+		{"SETTINGS in the environment", []string{"SETTINGS=staging"}, ""},
+		{"SETTINGS in .env", nil, "SETTINGS=staging\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := mustLoad(t, "", tt.environ, func(o *settings.Options) {
+				o.Files = files
+				if tt.dotenv != "" {
+					o.DotEnv = writeDotEnv(t, tt.dotenv)
+				}
+			})
+			if st.Layer != "staging" || st.SiteName != "Staging" || st.LogFormat != "json" {
+				t.Errorf("Layer %q, SITE_NAME %q, LOG_FORMAT %q: want staging.toml's", st.Layer, st.SiteName, st.LogFormat)
+			}
+			if st.Sources["SITE_NAME"] != "staging.toml" {
+				t.Errorf("Sources[SITE_NAME] = %q, want staging.toml", st.Sources["SITE_NAME"])
+			}
+			// Built on common, like the others: what staging.toml does not set comes from common.toml.
+			if st.Port != 8000 || st.Sources["PORT"] != "common.toml" || st.Debug {
+				t.Errorf("PORT %d from %q, DEBUG %v: want common.toml's 8000, false", st.Port, st.Sources["PORT"], st.Debug)
+			}
+		})
+	}
+	// An unknown layer is refused with the files that are there.
+	_, err = load(t, "", []string{"SETTINGS=qa"}, func(o *settings.Options) { o.Files = files })
+	if err == nil || !strings.Contains(err.Error(), "common.toml, development.toml, production.toml, staging.toml, testing.toml") ||
+		!strings.Contains(err.Error(), "settings/qa.toml") {
+		t.Errorf("SETTINGS=qa: err = %v, want the layer files found and how to add qa", err)
+	}
+	// A misspelt key in the new layer is an error naming the nearest setting.
+	bad := layerDir(t, map[string]string{"staging.toml": "SITE_NAM = \"Staging\"\n"})
+	_, err = load(t, "", []string{"SETTINGS=staging"}, func(o *settings.Options) { o.Files = os.DirFS(bad) })
+	if err == nil || !strings.Contains(err.Error(), "staging.toml: unknown setting(s) SITE_NAM (did you mean SITE_NAME?)") {
+		t.Errorf("SITE_NAM in staging.toml: err = %v", err)
+	}
+}
+
+type commentSettings struct {
+	CommentMaxLength int `setting:"COMMENT_MAX_LENGTH"`
+}
+
+// TestAppSectionInLayerFile is the README's [blog] COMMENT_MAX_LENGTH = 10 in
+// development.toml: it configures the app where the app is, does not break
+// what loads settings without it (the framework's tests), and is refused, with
+// the reason, by a binary that has no such app. The settings package's tests
+// name their app settingstest: the project's layer files may configure a blog
+// of its own, which these tests skip.
+func TestAppSectionInLayerFile(t *testing.T) {
+	t.Parallel()
+	files := os.DirFS(layerDir(t, map[string]string{"development.toml": "[settingstest]\nCOMMENT_MAX_LENGTH = 10\n"}))
+	app := func() []settings.Section {
+		return []settings.Section{{App: "settingstest", Target: &commentSettings{CommentMaxLength: 500}}}
+	}
+	tests := []struct {
+		name       string
+		sections   []settings.Section
+		skipAbsent bool
+		overrides  map[string]any
+		want       int    // the app's COMMENT_MAX_LENGTH, when it is declared
+		wantErr    string // part of the error, when one is wanted
+	}{
+		{name: "the app is installed", sections: app(), want: 10},
+		{name: "the app is installed, strict or not", sections: app(), skipAbsent: true, want: 10},
+		{name: "an override by the name settings prints", sections: app(), skipAbsent: true, overrides: map[string]any{"SETTINGSTEST_COMMENT_MAX_LENGTH": "5"}, want: 5},
+		{name: "a test binary without the app", skipAbsent: true},
+		{name: "a binary without the app", wantErr: "development.toml: unknown setting(s) settingstest.COMMENT_MAX_LENGTH (no installed app named settingstest has settings)"},
+		{name: "an override of an app the binary lacks", skipAbsent: true, overrides: map[string]any{"SETTINGSTEST_COMMENT_MAX_LENGTH": "5"},
+			wantErr: "unknown setting SETTINGSTEST_COMMENT_MAX_LENGTH in the overrides"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st, err := load(t, "development", nil, func(o *settings.Options) {
+				o.Files = files
+				o.Sections = tt.sections
+				o.SkipAbsentApps = tt.skipAbsent
+				o.Overrides = tt.overrides
+			})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.sections == nil {
+				return
+			}
+			if got := st.App("settingstest").(*commentSettings).CommentMaxLength; got != tt.want {
+				t.Errorf("COMMENT_MAX_LENGTH = %d, want %d", got, tt.want)
+			}
+		})
+	}
+	// A misspelt key of an installed app's section names the nearest.
+	typo := os.DirFS(layerDir(t, map[string]string{"development.toml": "[settingstest]\nCOMMENT_MAX_LENGHT = 10\n"}))
+	_, err := load(t, "development", nil, func(o *settings.Options) { o.Files = typo; o.Sections = app() })
+	if err == nil || !strings.Contains(err.Error(), "settingstest.COMMENT_MAX_LENGHT (did you mean settingstest.COMMENT_MAX_LENGTH?)") {
+		t.Errorf("COMMENT_MAX_LENGHT: err = %v", err)
+	}
+}
+
+func TestOverrideNames(t *testing.T) {
+	t.Parallel()
+	sections := func() []settings.Section { return []settings.Section{{App: "settingstest", Target: &blogSettings{}}} }
+	tests := []struct {
+		name      string
+		overrides map[string]any
+		check     func(*settings.Settings) (got, want any)
+		wantErr   []string
+	}{
+		{"environment name", map[string]any{"API_THROTTLE_RATE": "5/min"},
+			func(s *settings.Settings) (any, any) { return s.APIThrottleRate.String(), "5/min" }, nil},
+		{"an app's environment name", map[string]any{"SETTINGSTEST_PER_PAGE": "7"},
+			func(s *settings.Settings) (any, any) { return s.App("settingstest").(*blogSettings).PerPage, 7 }, nil},
+		{"an app's key", map[string]any{"settingstest.PER_PAGE": 8},
+			func(s *settings.Settings) (any, any) { return s.App("settingstest").(*blogSettings).PerPage, 8 }, nil},
+		{"an alias", map[string]any{"REDISTOGO_URL": "redis://togo:6379/0"},
+			func(s *settings.Settings) (any, any) { return s.RedisURL, "redis://togo:6379/0" }, nil},
+		{"the canonical name wins over its alias", map[string]any{"REDISTOGO_URL": "redis://togo:6379/0", "REDIS_URL": "redis://main:6379/0"},
+			func(s *settings.Settings) (any, any) { return s.RedisURL, "redis://main:6379/0" }, nil},
+		{"a typo", map[string]any{"API_THROTLE_RATE": "5/min"}, nil,
+			[]string{"unknown setting API_THROTLE_RATE in the overrides: did you mean API_THROTTLE_RATE?"}},
+		{"a typo in an app's name", map[string]any{"SETTINGSTEST_PERPAGE": "7"}, nil,
+			[]string{"unknown setting SETTINGSTEST_PERPAGE in the overrides: did you mean SETTINGSTEST_PER_PAGE?"}},
+		{"every unknown name at once", map[string]any{"DEBGU": true, "SECRETKEY": "x"}, nil,
+			[]string{"DEBGU in the overrides: did you mean DEBUG?", "SECRETKEY in the overrides: did you mean SECRET_KEY?"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st, err := load(t, "testing", nil, func(o *settings.Options) {
+				o.Overrides = tt.overrides
+				o.Sections = sections()
+			})
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error does not say %q:\n%s", w, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := tt.check(st); got != want {
+				t.Errorf("got %v, want %v", got, want)
+			}
+			for name := range tt.overrides {
+				if src := st.Sources[strings.ToUpper(strings.ReplaceAll(name, ".", "_"))]; src != "override" && name != "REDISTOGO_URL" {
+					t.Errorf("Sources[%s] = %q, want override", name, src)
+				}
+			}
+		})
 	}
 }
 
@@ -247,8 +487,8 @@ func TestAppSections(t *testing.T) {
 		wantSrc   string
 	}{
 		{"defaults", nil, nil, 10, "Blog", ""},
-		{"environment", []string{"BLOG_PER_PAGE=25", "BLOG_TITLE=News"}, nil, 25, "News", "environment"},
-		{"override", []string{"BLOG_PER_PAGE=25"}, map[string]any{"blog.PER_PAGE": 40}, 40, "Blog", "override"},
+		{"environment", []string{"SETTINGSTEST_PER_PAGE=25", "SETTINGSTEST_TITLE=News"}, nil, 25, "News", "environment"},
+		{"override", []string{"SETTINGSTEST_PER_PAGE=25"}, map[string]any{"settingstest.PER_PAGE": 40}, 40, "Blog", "override"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,25 +496,25 @@ func TestAppSections(t *testing.T) {
 			sec := &blogSettings{PerPage: 10, Title: "Blog"}
 			st := mustLoad(t, "development", tt.environ, func(o *settings.Options) {
 				o.Overrides = tt.overrides
-				o.Sections = []settings.Section{{App: "blog", Target: sec}}
+				o.Sections = []settings.Section{{App: "settingstest", Target: sec}}
 			})
 			if sec.PerPage != tt.wantPer || sec.Title != tt.wantTitle {
 				t.Errorf("blog = %+v, want PER_PAGE %d TITLE %q", sec, tt.wantPer, tt.wantTitle)
 			}
-			if got, ok := st.App("blog").(*blogSettings); !ok || got != sec {
-				t.Errorf("App(blog) = %#v, want the declared pointer", st.App("blog"))
+			if got, ok := st.App("settingstest").(*blogSettings); !ok || got != sec {
+				t.Errorf("App(blog) = %#v, want the declared pointer", st.App("settingstest"))
 			}
-			if got := st.Sources["BLOG_PER_PAGE"]; got != tt.wantSrc {
-				t.Errorf("Sources[BLOG_PER_PAGE] = %q, want %q", got, tt.wantSrc)
+			if got := st.Sources["SETTINGSTEST_PER_PAGE"]; got != tt.wantSrc {
+				t.Errorf("Sources[SETTINGSTEST_PER_PAGE] = %q, want %q", got, tt.wantSrc)
 			}
 		})
 	}
 	// A bad value in a section is named by its environment variable.
-	_, err := load(t, "development", []string{"BLOG_PER_PAGE=lots"}, func(o *settings.Options) {
-		o.Sections = []settings.Section{{App: "blog", Target: &blogSettings{}}}
+	_, err := load(t, "development", []string{"SETTINGSTEST_PER_PAGE=lots"}, func(o *settings.Options) {
+		o.Sections = []settings.Section{{App: "settingstest", Target: &blogSettings{}}}
 	})
-	if err == nil || !strings.Contains(err.Error(), "BLOG_PER_PAGE") {
-		t.Errorf("BLOG_PER_PAGE=lots: err = %v, want it named", err)
+	if err == nil || !strings.Contains(err.Error(), "SETTINGSTEST_PER_PAGE") {
+		t.Errorf("SETTINGSTEST_PER_PAGE=lots: err = %v, want it named", err)
 	}
 }
 
@@ -287,12 +527,12 @@ func TestDescribeMasksSecrets(t *testing.T) {
 		"DATABASE_URL=postgres://app:hunter2pw@db.internal:5432/app",
 		"REDIS_URL=redis://:redispw@cache:6379/0",
 		"EMAIL_HOST_PASSWORD=mailpw",
-	}, func(o *settings.Options) { o.Sections = []settings.Section{{App: "blog", Target: sec}} })
+	}, func(o *settings.Options) { o.Sections = []settings.Section{{App: "settingstest", Target: sec}} })
 	lines := map[string]settings.Line{}
 	for _, l := range st.Describe() {
 		lines[l.Name] = l
 	}
-	for _, name := range []string{"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EMAIL_HOST_PASSWORD", "BLOG_API_KEY", "BLOG_PER_PAGE", "PORT"} {
+	for _, name := range []string{"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EMAIL_HOST_PASSWORD", "SETTINGSTEST_API_KEY", "SETTINGSTEST_PER_PAGE", "PORT"} {
 		if _, ok := lines[name]; !ok {
 			t.Errorf("Describe has no line for %s", name)
 		}

@@ -145,9 +145,10 @@ func run() error {
 // serves it on a loopback port until ctx ends, and returns its base URL.
 func startProject(ctx context.Context, tmp, endpoint, bucket string) (string, error) {
 	st, err := core.LoadSettings(settings.Options{
-		Layer:   "testing",
-		Environ: []string{},
-		DotEnv:  "-",
+		Layer:          "testing",
+		Environ:        []string{},
+		DotEnv:         "-",
+		SkipAbsentApps: true, // the benchmark links the users app only
 		Overrides: map[string]any{
 			"DATABASE_URL":              "sqlite://" + filepath.Join(tmp, "db.sqlite3"),
 			"ENABLE_MEDIA_UPLOAD_TO_S3": true,

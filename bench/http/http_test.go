@@ -42,7 +42,7 @@ func projectHandler(b *testing.B, level string, buffered bool) *fiber.App {
 func project(b *testing.B, level string, buffered bool) *core.Project {
 	b.Helper()
 	dir := b.TempDir()
-	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: map[string]any{
+	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", SkipAbsentApps: true, Overrides: map[string]any{
 		"DATABASE_URL":  "sqlite://" + filepath.Join(dir, "db.sqlite3"),
 		"MEDIA_ROOT":    filepath.Join(dir, "media"),
 		"LOG_FORMAT":    "json",

@@ -4,17 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"go/format"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"manouche/core/scaffold"
 	"manouche/core/testenv"
 	"manouche/core/testkit"
+	"manouche/settings"
 )
 
 // generatedApps are the apps the slow test writes with startapp, covering
@@ -35,11 +40,14 @@ var generatedApps = []struct {
 // two cores with a warm module cache.
 const minTime = 8 * time.Minute
 
-// TestGeneratedApps copies the repository and, in the copy, runs every
-// command of docs/tutorial.md (which writes the blog app), then `startapp` for
-// more apps and field sets, and checks that, with no edit, the project builds,
-// vets, migrates (SQLite, and Postgres when TEST_DATABASE_URL is set),
-// makemigrations finds no changes, and the generated tests pass.
+// TestGeneratedApps copies the repository, resets the copy to the framework's
+// own apps, and, in the copy, runs every command of docs/tutorial.md (which
+// writes the blog app), then `startapp` for more apps and field sets, and
+// checks that, with no edit, the project builds, vets, migrates (SQLite, and
+// Postgres when TEST_DATABASE_URL is set), makemigrations finds no changes and
+// writes the files startapp wrote, and the generated tests pass. It starts
+// from the project as it is after the tutorial (apps of its own, their
+// settings and templates): `go test ./...` passes there too.
 func TestGeneratedApps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a copy of the project several times (minutes): skipped with -short")
@@ -48,8 +56,12 @@ func TestGeneratedApps(t *testing.T) {
 		t.Skipf("needs about %s and the test binary's -timeout leaves %s: run with -timeout=30m", minTime, time.Until(deadline).Round(time.Second))
 	}
 	root := repoRoot(t)
+	src := t.TempDir()
+	copyRepo(t, root, src)
+	addProjectApps(t, src)
 	dir := t.TempDir()
-	copyRepo(t, root, dir)
+	copyRepo(t, src, dir)
+	resetToFramework(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	tutorialRan := runTutorial(ctx, t, root, dir)
@@ -108,8 +120,33 @@ func TestGeneratedApps(t *testing.T) {
 		}
 	}
 	for _, app := range modelApps {
-		if matches, _ := filepath.Glob(filepath.Join(dir, "apps", app, "migrations", "*")); len(matches) != 3 {
-			t.Errorf("apps/%s/migrations holds %v, want the first migration's three files", app, matches)
+		if matches, _ := filepath.Glob(filepath.Join(dir, "apps", app, "migrations", "*")); len(matches) != 4 {
+			t.Errorf("apps/%s/migrations holds %v, want the first migration's four files", app, matches)
+		}
+	}
+	// makemigrations writes, for a model with no migration, the files
+	// startapp wrote for it: set the shop's aside and ask for them again.
+	shopDir := filepath.Join(dir, "apps", "shop", "migrations")
+	aside := t.TempDir()
+	startapp := migrationFiles(t, shopDir)
+	for _, f := range startapp {
+		if err := os.Rename(filepath.Join(shopDir, f), filepath.Join(aside, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(ctx, t, dir, env, bin, "makemigrations", "shop")
+	made := migrationFiles(t, shopDir)
+	if !slices.Equal(withoutTimestamps(startapp), withoutTimestamps(made)) {
+		t.Errorf("for the same model, startapp wrote %q and makemigrations %q", startapp, made)
+	}
+	for _, f := range made {
+		if err := os.Remove(filepath.Join(shopDir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range startapp {
+		if err := os.Rename(filepath.Join(aside, f), filepath.Join(shopDir, f)); err != nil {
+			t.Fatal(err)
 		}
 	}
 	// The tutorial ran the blog's tests; these are the others'.
@@ -119,6 +156,164 @@ func TestGeneratedApps(t *testing.T) {
 	}
 	// The environment passes through: with TEST_DATABASE_URL the generated tests run on Postgres.
 	run(ctx, t, dir, nil, "go", args...)
+}
+
+// migrationFiles lists the SQL files of a migrations folder, sorted.
+func migrationFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(dir, "*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range matches {
+		names = append(names, filepath.Base(m))
+	}
+	slices.Sort(names)
+	return names
+}
+
+// withoutTimestamps drops the YYYYMMDDHHMMSS_ of migration file names.
+func withoutTimestamps(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		_, out[i], _ = strings.Cut(n, "_")
+	}
+	return out
+}
+
+// frameworkApps are the apps the framework ships in apps/. The slow test
+// resets its copy of the project to them: the project's own apps (the
+// tutorial's blog among them) take the names the test writes.
+var frameworkApps = []string{"pages", "users"}
+
+// appImportRe matches an app's line in apps/apps.go.
+var appImportRe = regexp.MustCompile(`^\s*_\s+"[^"]+/apps/([a-z][a-z0-9_]*)"`)
+
+// resetToFramework removes from the copy of the project in dir what the
+// project added to the framework's apps: every folder of apps/ but
+// frameworkApps', their lines in apps/apps.go, their project templates
+// (templates/NAME/) and their sections in the layer files (which a binary
+// without them refuses). It returns the names of the apps removed.
+func resetToFramework(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, "apps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := map[string]bool{}
+	for _, e := range entries {
+		if e.IsDir() && !slices.Contains(frameworkApps, e.Name()) {
+			removed[e.Name()] = true
+		}
+	}
+	appsPath := filepath.Join(dir, "apps", "apps.go")
+	src, err := os.ReadFile(appsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(src), "\n") {
+		if m := appImportRe.FindStringSubmatch(line); m != nil && !slices.Contains(frameworkApps, m[1]) {
+			removed[m[1]] = true
+			continue
+		}
+		lines = append(lines, line)
+	}
+	if err := os.WriteFile(appsPath, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	layers, err := filepath.Glob(filepath.Join(dir, "settings", "*.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range layers {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(withoutSections(string(b), removed)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var names []string
+	for name := range removed {
+		for _, p := range []string{filepath.Join(dir, "apps", name), filepath.Join(dir, "templates", name)} {
+			if err := os.RemoveAll(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// tableRe matches a TOML table header and captures its first name.
+var tableRe = regexp.MustCompile(`^\[\[?\s*"?([A-Za-z0-9_-]+)`)
+
+// withoutSections removes the apps' sections from a layer file: their tables
+// ([blog], [blog.sub]) and their dotted top-level keys (blog.KEY = ...).
+func withoutSections(toml string, apps map[string]bool) string {
+	var out []string
+	inTable, skipping := false, false
+	for _, line := range strings.Split(toml, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if m := tableRe.FindStringSubmatch(trimmed); m != nil && !strings.Contains(strings.SplitN(trimmed, "]", 2)[0], "=") {
+			inTable, skipping = true, apps[m[1]]
+		}
+		if skipping {
+			continue
+		}
+		if key, _, ok := strings.Cut(trimmed, "="); ok && !inTable && !strings.HasPrefix(trimmed, "#") {
+			if app, _, dotted := strings.Cut(strings.TrimSpace(key), "."); dotted && apps[strings.Trim(app, `"`)] {
+				continue
+			}
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
+
+// tutorialFields are the fields docs/tutorial.md gives the blog's Post.
+const tutorialFields = "title:string:120 body:text published:bool views:int rating:float published_on:date"
+
+// addProjectApps makes the project in dir one that has followed the tutorial
+// and gone on: the tutorial's blog (unless it has one), a wiki (a name the
+// slow test writes too), a setting of the blog's in development.toml and a
+// project template overriding the blog's.
+func addProjectApps(t *testing.T, dir string) {
+	t.Helper()
+	for _, app := range []scaffold.Options{
+		{App: "blog", Model: "Post", Fields: tutorialFields},
+		{App: "wiki"},
+	} {
+		if _, err := os.Stat(filepath.Join(dir, "apps", app.App)); err == nil {
+			continue
+		}
+		app.Root, app.Installed = dir, append([]string{"admin"}, frameworkApps...)
+		if _, err := scaffold.Generate(app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dev := filepath.Join(dir, "settings", "development.toml")
+	b, err := os.ReadFile(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "[blog]") {
+		b = append(b, "\n[blog]\nCOMMENT_MAX_LENGTH = 10\n"...)
+		if err := os.WriteFile(dev, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpl := filepath.Join(dir, "templates", "blog", "README.md")
+	if err := os.MkdirAll(filepath.Dir(tmpl), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmpl, []byte("The project's own blog templates.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // run runs a command in dir with env added to the process's, and fails the
@@ -214,4 +409,84 @@ func skipFile(rel string) bool {
 	first, _, _ := strings.Cut(rel, "/")
 	return strings.Contains(base, ".sqlite3") || strings.HasSuffix(base, ".rdb") || base == ".env" ||
 		first == "media" || first == "test-artifacts" || first == "node_modules"
+}
+
+// TestFrameworkCopy checks the copy TestGeneratedApps starts from, in a
+// project that has followed the tutorial and added apps of its own: the
+// project's apps, their settings sections and templates are gone, the
+// framework's remain, and the tutorial's startapp, which an installed blog
+// refused, succeeds.
+func TestFrameworkCopy(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	src := t.TempDir()
+	copyRepo(t, root, src)
+	addProjectApps(t, src)
+	if err := os.WriteFile(filepath.Join(src, "settings", "staging.toml"),
+		[]byte("SITE_NAME = \"Staging\"\nwiki.TITLE = \"Wiki\"\n\n[blog.extra]\nX = 1\n\n[other]\nwiki.Y = 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range []string{"blog", "wiki"} {
+		if _, err := scaffold.Generate(scaffold.Options{Root: src, App: app, Installed: frameworkApps}); err == nil || !strings.Contains(err.Error(), "already exists") {
+			t.Fatalf("startapp %s in the project with apps: %v, want it refused", app, err)
+		}
+	}
+
+	dir := t.TempDir()
+	copyRepo(t, src, dir)
+	removed := resetToFramework(t, dir)
+	for _, app := range []string{"blog", "wiki"} {
+		if !slices.Contains(removed, app) {
+			t.Errorf("removed %q, want %s among them", removed, app)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "apps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && !slices.Contains(frameworkApps, e.Name()) {
+			t.Errorf("apps/%s is still in the copy", e.Name())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "templates", "blog")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("templates/blog is still in the copy: %v", err)
+	}
+	apps, err := os.ReadFile(filepath.Join(dir, "apps", "apps.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imports []string
+	for _, line := range strings.Split(string(apps), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), `_ "`) {
+			imports = append(imports, strings.Fields(line)[1])
+		}
+	}
+	if want := []string{`"manouche/admin/site"`, `"manouche/apps/pages"`, `"manouche/apps/users"`}; !slices.Equal(imports, want) {
+		t.Errorf("apps/apps.go imports %q, want %q:\n%s", imports, want, apps)
+	}
+	if _, err := format.Source(apps); err != nil {
+		t.Errorf("apps/apps.go does not parse: %v\n%s", err, apps)
+	}
+	// The layer files keep every framework setting and lose the apps' sections.
+	staging, _ := os.ReadFile(filepath.Join(dir, "settings", "staging.toml"))
+	if want := "SITE_NAME = \"Staging\"\n\n[other]\nwiki.Y = 2\n"; string(staging) != want {
+		t.Errorf("staging.toml:\n%s\nwant:\n%s", staging, want)
+	}
+	for _, layer := range []string{"development", "production", "testing", "staging"} {
+		_, err := settings.Load(settings.Options{
+			Files: os.DirFS(filepath.Join(dir, "settings")), Layer: layer, Environ: []string{
+				"SECRET_KEY=" + strings.Repeat("k", 50), "DATABASE_URL=postgres://u:p@db/app"},
+			DotEnv: "-",
+		})
+		if err != nil && !strings.Contains(err.Error(), "other.wiki.Y") {
+			t.Errorf("%s in the copy: %v", layer, err)
+		} else if err == nil && layer == "staging" {
+			t.Errorf("staging.toml's [other] table was lost")
+		}
+	}
+	// The tutorial's first command now succeeds.
+	if _, err := scaffold.Generate(scaffold.Options{Root: dir, App: "blog", Model: "Post", Fields: tutorialFields, Installed: frameworkApps}); err != nil {
+		t.Errorf("the tutorial's startapp in the copy: %v", err)
+	}
 }

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"manouche/migrations"
 )
 
 //go:embed templates/*.tmpl
@@ -276,16 +278,13 @@ func (g *generation) render(d *data, now time.Time) error {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	base := "migrations/" + now.UTC().Format("20060102150405") + "_create_" + m.Table
-	for _, dialect := range []string{"postgres", "sqlite"} {
+	// The first migration's files are named as makemigrations names its own.
+	for _, f := range migrations.Generated(now.UTC().Format("20060102150405") + "_create_" + m.Table) {
 		dd := *d
-		dd.Dialect = dialect
-		if err := add(base+".up."+dialect+".sql", "up.sql.tmpl", &dd); err != nil {
+		dd.Dialect = f.Dialect
+		if err := add("migrations/"+f.Name, f.Direction+".sql.tmpl", &dd); err != nil {
 			return err
 		}
-	}
-	if err := add(base+".down.sql", "down.sql.tmpl", d); err != nil {
-		return err
 	}
 	p := d.Prefix + "/" + m.Plural
 	g.routes = []string{"GET " + p, "POST " + p, "GET " + p + "/{id}", "PATCH " + p + "/{id}", "DELETE " + p + "/{id}"}

@@ -37,7 +37,10 @@ import (
 	"manouche/settings"
 )
 
-// Settings overrides settings for one test, by name (as in the environment).
+// Settings overrides settings for one test, by the name `go run . settings`
+// prints and the environment accepts: "API_THROTTLE_RATE", or
+// "BLOG_COMMENT_MAX_LENGTH" for key COMMENT_MAX_LENGTH of the blog app's
+// section. A name no setting has fails the test, naming the nearest one.
 type Settings map[string]any
 
 // Templates replaces the project's templates/ folder for one test.
@@ -120,7 +123,9 @@ func New(t testing.TB, options ...any) *App {
 	if _, ok := overrides["MEDIA_ROOT"]; !ok {
 		overrides["MEDIA_ROOT"] = filepath.Join(t.TempDir(), "media")
 	}
-	sopts := settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: overrides}
+	// The project's layer files may configure apps this test binary does not
+	// link (it has those its package imports): their sections are skipped.
+	sopts := settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: overrides, SkipAbsentApps: true}
 	st, err := core.LoadSettings(sopts)
 	if err != nil {
 		t.Fatalf("testkit: settings: %v", err)

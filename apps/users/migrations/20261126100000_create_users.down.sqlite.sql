@@ -1,0 +1,2 @@
+DROP TABLE users_tokens;
+DROP TABLE users;

@@ -1,0 +1,1 @@
+DROP VIEW manouche_email_queue
