@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"manouche/core/api"
 	"manouche/core/testkit"
@@ -168,4 +169,115 @@ func TestUsersJSONContentType(t *testing.T) {
 			t.Errorf("%s %s (%d): Content-Type %q", tt.method, tt.path, res.Status, ct)
 		}
 	}
+}
+
+// What a black-box attack tried and found holding, kept as raw-HTTP tests.
+func TestAttacksThatHeld(t *testing.T) {
+	t.Parallel()
+	t.Run("links never come from the request's host", func(t *testing.T) {
+		t.Parallel()
+		// ALLOWED_HOSTS is "*" in tests, and one proxy is trusted: the worst case.
+		app := testkit.New(t, testkit.Settings{"AUTH_THROTTLE_RATE": "1000/min", "NUM_PROXIES": 1})
+		outbox := app.Outbox()
+		_, token := register(t, app, "links@example.com")
+		forged := []string{"X-Forwarded-Host: evil.example", "X-Forwarded-Proto: https", "Forwarded: host=evil.example"}
+		req := func(method, target, body string, header ...string) string {
+			s := method + " " + target + " HTTP/1.1\r\nHost: evil.example\r\n"
+			for _, h := range append(forged, header...) {
+				s += h + "\r\n"
+			}
+			if body != "" {
+				s += "Content-Type: application/json\r\n"
+			}
+			return s + fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+		}
+		app.Raw(req("POST", "/api/auth/password_reset", `{"email":"links@example.com"}`)).AssertStatus(http.StatusOK)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := outbox.Wait(ctx, 1); err != nil {
+			t.Fatalf("no reset email: %v", err)
+		}
+		msg := outbox.Outbox()[0]
+		for _, part := range []string{msg.Text, msg.HTML} {
+			if !strings.Contains(part, "http://testserver/reset-password/") || strings.Contains(part, "evil.example") {
+				t.Fatalf("reset email links elsewhere than SITE_SCHEME://SITE_DOMAIN:\n%s", part)
+			}
+		}
+		body := "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n" + string(pngBytes(t, 8, 8)) + "\r\n--b--\r\n"
+		raw := "PUT /api/me/avatar HTTP/1.1\r\nHost: evil.example\r\n" + strings.Join(forged, "\r\n") + "\r\nAuthorization: Bearer " + token +
+			fmt.Sprintf("\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		avatar, _ := app.Raw(raw).AssertStatus(http.StatusOK).Map()["avatar_url"].(string)
+		if !strings.HasPrefix(avatar, "http://testserver/") {
+			t.Fatalf("avatar_url %q, want it under SITE_SCHEME://SITE_DOMAIN", avatar)
+		}
+	})
+	t.Run("mass assignment", func(t *testing.T) {
+		t.Parallel()
+		app := testkit.New(t, testkit.Settings{"AUTH_THROTTLE_RATE": "1000/min"})
+		body := `{"email":"mass@example.com","password":"` + goodPassword + `","is_staff":true,"is_superuser":true,"is_active":false,` +
+			`"id":"00000000-0000-0000-0000-000000000001","date_joined":"2000-01-01T00:00:00Z","password_hash":"x","avatar":"../../etc/passwd"}`
+		res := app.RawJSON("POST", "/api/auth/register", body).AssertStatus(http.StatusCreated).Map()
+		token, _ := res["auth_token"].(string)
+		app.RawJSON("PATCH", "/api/me", `{"is_staff":true,"is_superuser":true,"is_active":false,"avatar":"x.png","password":"new-password-77"}`, "Authorization: Bearer "+token).AssertStatus(http.StatusOK)
+		var u struct {
+			ID                             string
+			IsStaff, IsSuperuser, IsActive bool
+			Avatar                         string
+		}
+		err := app.DB.NewRaw("SELECT id, is_staff, is_superuser, is_active, avatar FROM users WHERE email = ?", "mass@example.com").
+			Scan(context.Background(), &u.ID, &u.IsStaff, &u.IsSuperuser, &u.IsActive, &u.Avatar)
+		if err != nil || u.ID == "00000000-0000-0000-0000-000000000001" || u.IsStaff || u.IsSuperuser || !u.IsActive || u.Avatar != "" {
+			t.Fatalf("read-only fields were assigned: %+v %v", u, err)
+		}
+		app.RawJSON("POST", "/api/auth/login", `{"email":"mass@example.com","password":"`+goodPassword+`"}`).AssertStatus(http.StatusOK)
+	})
+	t.Run("JSON edge cases are 4xx", func(t *testing.T) {
+		t.Parallel()
+		app := testkit.New(t, testkit.Settings{"AUTH_THROTTLE_RATE": "1000/min"})
+		tests := []struct {
+			name, body string
+			status     int
+		}{
+			{"duplicate keys: the last wins, and is validated", `{"email":"a@example.com","email":"not-an-email","password":"` + goodPassword + `"}`, 400},
+			{"deep nesting", `{"email":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, 400},
+			{"byte order mark", "\xef\xbb\xbf" + `{"email":"a@example.com"}`, 400},
+			{"huge number for a string", `{"email":1e999999,"password":"x"}`, 400},
+			{"lone surrogate", `{"email":"\ud800@example.com","password":"` + goodPassword + `"}`, 400},
+			{"overlong UTF-8", "{\"email\":\"\xc0\xaf@example.com\"}", 400},
+			{"escaped controls", `{"email":"a\u0001\u001f@example.com","password":"` + goodPassword + `"}`, 400},
+			{"empty key", `{"":"x"}`, 400},
+			{"a number", `42`, 400},
+			{"JSON then more", `{"email":"a@example.com"}{"email":"b@example.com"}`, 400},
+		}
+		for _, tt := range tests {
+			res := app.RawJSON("POST", "/api/auth/register", tt.body)
+			if res.Status != tt.status {
+				t.Errorf("%s: status %d, want %d: %s", tt.name, res.Status, tt.status, res.Body)
+			}
+		}
+		var n int
+		if err := app.DB.NewRaw("SELECT count(*) FROM users").Scan(context.Background(), &n); err != nil || n != 0 {
+			t.Fatalf("users created by edge cases: %d %v", n, err)
+		}
+	})
+	t.Run("token handling", func(t *testing.T) {
+		t.Parallel()
+		app := testkit.New(t, testkit.Settings{"AUTH_THROTTLE_RATE": "1000/min"})
+		_, token := register(t, app, "tok@example.com")
+		for _, h := range []string{"Authorization: bearer " + token, "Authorization: Bearer   " + token + "  "} {
+			app.RawJSON("GET", "/api/me", "", h).AssertStatus(http.StatusOK)
+		}
+		for _, h := range []string{
+			"Authorization: Bearer " + token[:len(token)-1],
+			"Authorization: Bearer " + strings.ToUpper(token),
+			"Authorization: Token " + token,
+			"Authorization: Bearer " + token + " " + token,
+			"Authorization: Bearer " + strings.Repeat("A", 8000),
+			"Authorization: Bearer " + token + "%00",
+		} {
+			app.RawJSON("GET", "/api/me", "", h).AssertStatus(http.StatusUnauthorized)
+		}
+		// A token elsewhere than the header is not one.
+		app.RawJSON("GET", "/api/me?token="+token+"&access_token="+token, "", "Cookie: token="+token).AssertError(http.StatusUnauthorized, api.TypeNotAuthenticated)
+	})
 }
