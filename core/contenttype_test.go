@@ -11,7 +11,8 @@ import (
 // TestJSONContentType walks successes and errors of every kind, over a real
 // TCP connection, including those the HTTP server raises before any route or
 // middleware runs, and checks that each JSON response says
-// application/json; charset=utf-8 (the contract) and is JSON.
+// application/json; charset=utf-8 (the contract) and is JSON, with the
+// request id when the request reached the application.
 func TestJSONContentType(t *testing.T) {
 	t.Parallel()
 	app := testkit.New(t, testkit.Settings{"ALLOWED_HOSTS": "127.0.0.1", "API_THROTTLE_RATE": "30/min", "MAX_UPLOAD_SIZE": "4096"})
@@ -52,6 +53,9 @@ func TestJSONContentType(t *testing.T) {
 			t.Errorf("%s: Content-Type %q, want application/json; charset=utf-8", tt.name, ct)
 		}
 		res.Map()
+		if !strings.Contains(tt.name, "before routing") && res.Header.Get("X-Request-ID") == "" {
+			t.Errorf("%s: no X-Request-ID", tt.name)
+		}
 	}
 	// The throttle's 429.
 	var last *testkit.Response

@@ -51,7 +51,7 @@ func (p *Project) buildHandler() *fiber.App {
 	})
 	// A declared body above the limit reaches api.BodyLimit without fasthttp waiting for 8 KB of it.
 	app.Server().HeaderReceived = api.BodyLimitHeader(limit)
-	app.Use(api.TrustProxies(st.NumProxies), api.JSONCharset(), api.RefuseNUL())
+	app.Use(api.TrustProxies(st.NumProxies), api.JSONCharset())
 	app.Use(api.RequestID())
 	if st.AccessLog {
 		app.Use(api.AccessLog(p.Log, api.ClientIP))
@@ -75,6 +75,7 @@ func (p *Project) buildHandler() *fiber.App {
 		}))
 	}
 	app.Use(allowedHosts(st.AllowedHosts))
+	app.Use(api.RefuseNUL())
 
 	app.Get("/health", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
