@@ -16,6 +16,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
+
+	"manouche/core/api"
 )
 
 // Cookie and parameter names of the guard.
@@ -224,7 +226,7 @@ func (a *Admin) csrfToken(sid string) string {
 
 // sameOrigin reports whether a state-changing request comes from a page of this site.
 func sameOrigin(c *fiber.Ctx) bool {
-	want := c.Protocol() + "://" + string(c.Request().Host())
+	want := api.BaseURL(c)
 	if o := c.Get(fiber.HeaderOrigin); o != "" {
 		return o == want
 	}
@@ -240,8 +242,9 @@ func (a *Admin) loginLimiter() fiber.Handler {
 		return a.cfg.LoginLimiter
 	}
 	return limiter.New(limiter.Config{
-		Max:        10,
-		Expiration: time.Minute,
+		Max:          10,
+		Expiration:   time.Minute,
+		KeyGenerator: api.ClientIP,
 		LimitReached: func(c *fiber.Ctx) error {
 			return c.Status(fiber.StatusTooManyRequests).JSON(fiber.Map{"code": 429, "msg": "too many login attempts, wait a minute"})
 		},
@@ -421,7 +424,7 @@ func (a *Admin) public(c *fiber.Ctx, rel string, r route, query url.Values, limi
 				ref = safe
 			}
 		}
-		loginURL := c.Protocol() + "://" + string(c.Request().Host()) + Prefix + "/login"
+		loginURL := api.BaseURL(c) + Prefix + "/login"
 		if ref != "" {
 			loginURL += "?ref=" + url.QueryEscape(ref)
 		}
@@ -538,7 +541,7 @@ func (a *Admin) logOperation(c *fiber.Ctx, s session, form url.Values) {
 		clean[k] = v
 	}
 	input, _ := json.Marshal(clean)
-	ip := c.IP()
+	ip := api.ClientIP(c)
 	if a.cfg.ClientIP != nil {
 		ip = a.cfg.ClientIP(c)
 	}

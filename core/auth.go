@@ -30,6 +30,10 @@ const userKey = "manouche.user"
 // then available through CurrentUser.
 func (p *Project) RequireAuth() fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		if CurrentUser(c) != nil {
+			// The API throttle already authenticated this request's token.
+			return c.Next()
+		}
 		token, ok := BearerToken(c)
 		if !ok {
 			if c.Get(fiber.HeaderAuthorization) != "" {
@@ -47,6 +51,23 @@ func (p *Project) RequireAuth() fiber.Handler {
 		c.Locals(userKey, u)
 		return c.Next()
 	}
+}
+
+// authenticated reports whether the request carries a valid bearer token,
+// and then remembers its user for RequireAuth (one lookup per request). Only
+// such a request leaves the anonymous API throttle: an Authorization header
+// alone, malformed, unknown, expired or revoked, does not.
+func (p *Project) authenticated(c *fiber.Ctx) bool {
+	token, ok := BearerToken(c)
+	if !ok || p.Auth == nil {
+		return false
+	}
+	u, err := p.Auth.Authenticate(c.UserContext(), token)
+	if err != nil || u == nil {
+		return false
+	}
+	c.Locals(userKey, u)
+	return true
 }
 
 // BearerToken returns the token of an `Authorization: Bearer <token>` header.

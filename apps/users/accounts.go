@@ -93,6 +93,11 @@ func (a *Accounts) CreateUser(ctx context.Context, idb bun.IDB, u *User, plain s
 
 // ByEmail finds a user by email, case-insensitively.
 func (a *Accounts) ByEmail(ctx context.Context, email string) (*User, error) {
+	if strings.IndexByte(email, 0) >= 0 {
+		// No stored email holds one (the binder refuses it), and Postgres
+		// refuses NUL in a query parameter: not found, not an error.
+		return nil, nil
+	}
 	u := new(User)
 	err := a.p.DB.NewSelect().Model(u).Where("lower(email) = lower(?)", strings.TrimSpace(email)).Limit(1).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -230,5 +230,5 @@ func Write(c *fiber.Ctx, e *Error) error {
 	if e.Errors == nil {
 		e.Errors = []FieldError{}
 	}
-	return c.Status(e.Status).JSON(e)
+	return c.Status(e.Status).JSON(e, MIMEJSON)
 }
