@@ -42,6 +42,14 @@ connections and let in-flight requests finish within SHUTDOWN_TIMEOUT.`,
 					return err
 				}
 			}
+			// The port first: when it is taken, that is the one line to print.
+			ln, err := Listen(addr)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			ctx, cancel := stopWithGoRun(ctx)
+			defer cancel()
 			out := cmd.OutOrStdout()
 			if st.Layer == "development" && !noMigrate {
 				if err := migrateAll(ctx, p, out, true); err != nil {
@@ -53,7 +61,7 @@ connections and let in-flight requests finish within SHUTDOWN_TIMEOUT.`,
 				return err
 			}
 			defer stopBackground()
-			return p.Serve(ctx, addr, func(a net.Addr) {
+			return p.ServeListener(ctx, ln, func(a net.Addr) {
 				fmt.Fprintf(out, "%s (SETTINGS=%s) serving on http://%s/\nQuit with CONTROL-C.\n", st.SiteName, st.Layer, a)
 			})
 		},
