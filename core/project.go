@@ -57,6 +57,8 @@ type Project struct {
 
 	handlerOnce sync.Once
 	handler     *fiber.App
+	// routeOwners maps a route (its first handler) to the app that added it.
+	routeOwners map[*fiber.Handler]string
 }
 
 type check struct {

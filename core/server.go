@@ -105,6 +105,7 @@ func (p *Project) buildHandler() *fiber.App {
 		return c.Get(fiber.HeaderAuthorization) != "" || c.Method() == fiber.MethodOptions
 	}))
 
+	p.recordRouteOwners(app, "core")
 	for _, a := range p.apps {
 		if r, ok := a.(Router); ok {
 			prefix := r.Prefix()
@@ -113,6 +114,7 @@ func (p *Project) buildHandler() *fiber.App {
 			} else {
 				r.Routes(app.Group(strings.TrimSuffix(prefix, "/")), p)
 			}
+			p.recordRouteOwners(app, a.Name())
 		}
 	}
 	return app
