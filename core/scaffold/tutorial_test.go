@@ -150,7 +150,7 @@ func runTutorial(ctx context.Context, t *testing.T, root, dir string) bool {
 	if len(migs) != 1 {
 		t.Fatalf("no Postgres migration for blog_comments: %v", migs)
 	}
-	if up, _ := os.ReadFile(migs[0]); !strings.Contains(string(up), "REFERENCES blog_posts (id) ON DELETE CASCADE") || !strings.Contains(string(up), "REFERENCES users (id) ON DELETE CASCADE") {
+	if up, _ := os.ReadFile(migs[0]); !strings.Contains(string(up), `REFERENCES "blog_posts" ("id") ON DELETE CASCADE`) || !strings.Contains(string(up), `REFERENCES "users" ("id") ON DELETE CASCADE`) {
 		t.Errorf("the blog_comments migration lacks its foreign keys:\n%s", up)
 	}
 
