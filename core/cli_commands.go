@@ -26,8 +26,11 @@ func (cl *commandLine) runserverCmd() *cobra.Command {
 		Long: `Start the web server on ADDR: a port (8080), HOST:PORT (0.0.0.0:8080) or :PORT.
 Without ADDR it listens on LISTEN_HOST:PORT: 127.0.0.1:8000 in development,
 0.0.0.0:$PORT in production. In development, pending migrations are applied
-first, so the first run needs nothing else. SIGTERM and SIGINT stop accepting
-connections and let in-flight requests finish within SHUTDOWN_TIMEOUT.`,
+first, so the first run needs nothing else, and models with changes that no
+migration reflects are reported. SIGTERM and SIGINT stop accepting
+connections and let in-flight requests finish within SHUTDOWN_TIMEOUT; under
+` + "`go run`" + `, the server also stops when go run is killed. A port already in use
+is reported with the process holding it (on Linux).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -82,6 +82,12 @@ func (p *Project) Routes() []Route {
 		}
 		out = append(out, rt)
 	}
+	describers := map[string]RouteAuthDescriber{}
+	for _, a := range p.apps {
+		if d, ok := a.(RouteAuthDescriber); ok {
+			describers[a.Name()] = d
+		}
+	}
 	routes := out[:0]
 	for _, rt := range out {
 		if rt.Method == fiber.MethodHead && gets[rt.Path+" "+rt.Handler] {
@@ -93,10 +99,8 @@ func (p *Project) Routes() []Route {
 			}
 		}
 		if rt.Auth == "" {
-			if a, ok := LookupApp(rt.App); ok {
-				if d, ok := a.(RouteAuthDescriber); ok {
-					rt.Auth = d.RouteAuth(rt.Method, rt.Path)
-				}
+			if d, ok := describers[rt.App]; ok {
+				rt.Auth = d.RouteAuth(rt.Method, rt.Path)
 			}
 		}
 		if rt.Auth == "" {
