@@ -110,6 +110,7 @@ func (p *Project) buildHandler() *fiber.App {
 		return c.Method() == fiber.MethodOptions || p.authenticated(c)
 	}))
 
+	p.recordRouteOwners(app, "core")
 	for _, a := range p.apps {
 		if r, ok := a.(Router); ok {
 			prefix := r.Prefix()
@@ -118,6 +119,7 @@ func (p *Project) buildHandler() *fiber.App {
 			} else {
 				r.Routes(app.Group(strings.TrimSuffix(prefix, "/")), p)
 			}
+			p.recordRouteOwners(app, a.Name())
 		}
 	}
 	return app
@@ -173,11 +175,16 @@ func (p *Project) ClientIP(c *fiber.Ctx) string { return api.ClientIP(c) }
 // then stops accepting connections and waits up to SHUTDOWN_TIMEOUT for
 // in-flight requests before returning.
 func (p *Project) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
-	app := p.Handler()
-	ln, err := net.Listen("tcp", addr)
+	ln, err := Listen(addr)
 	if err != nil {
-		return fmt.Errorf("runserver: listen on %s: %w", addr, err)
+		return err
 	}
+	return p.ServeListener(ctx, ln, ready)
+}
+
+// ServeListener is Serve on a listener already open (see Listen); it closes it.
+func (p *Project) ServeListener(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
+	app := p.Handler()
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -53,6 +53,9 @@ func Pages(p *core.Project) []admin.ModelAdmin {
 	return append(pages, emailQueuePage(p))
 }
 
+// RouteAuth says what an admin route requires, for the routes command.
+func (App) RouteAuth(method, path string) string { return admin.RouteAuth(method, path) }
+
 // Routes mounts the admin. A misconfiguration stops the process at start.
 func (App) Routes(r fiber.Router, p *core.Project) {
 	st := p.Settings

@@ -120,7 +120,12 @@ func TestGeneratedApps(t *testing.T) {
 		}
 	}
 	for _, app := range modelApps {
-		if matches, _ := filepath.Glob(filepath.Join(dir, "apps", app, "migrations", "*")); len(matches) != 4 {
+		matches, _ := filepath.Glob(filepath.Join(dir, "apps", app, "migrations", "*"))
+		if app == "blog" {
+			// The tutorial's makemigrations for Comment wrote the second one's four.
+			matches, _ = filepath.Glob(filepath.Join(dir, "apps", app, "migrations", "*_create_blog_posts*"))
+		}
+		if len(matches) != 4 {
 			t.Errorf("apps/%s/migrations holds %v, want the first migration's four files", app, matches)
 		}
 	}
