@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 
 	"manouche/core"
 	"manouche/core/testkit"
@@ -169,9 +170,30 @@ func TestCreatesuperuserTerminal(t *testing.T) {
 	}
 	waitFor("Email: ", 1)
 	type_("tty@example.com")
+	// A person types after the prompt appears; a test can be faster than the
+	// command turning echo off after printing it, so it waits for that too.
+	echoOff := func() {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tio.Lflag&unix.ECHO == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("echo is still on at the password prompt:\n%s", screen.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	waitFor("Password: ", 1)
+	echoOff()
 	type_(goodPassword)
 	waitFor("Password (again): ", 1)
+	echoOff()
 	type_(goodPassword)
 	select {
 	case code := <-done:
