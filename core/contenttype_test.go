@@ -66,3 +66,27 @@ func TestJSONContentType(t *testing.T) {
 		t.Errorf("throttled: %d %q", last.Status, ct)
 	}
 }
+
+// TestParseErrorsQuoteNothing: a request fasthttp cannot parse is a 400
+// ParseError whose message names the problem without quoting the request
+// (fasthttp's own text carries the bytes it read: cookies, tokens).
+func TestParseErrorsQuoteNothing(t *testing.T) {
+	t.Parallel()
+	app := testkit.New(t, testkit.Settings{"ALLOWED_HOSTS": "127.0.0.1", "MAX_UPLOAD_SIZE": "4096"})
+	const secret = "Authorization: Bearer s3cret-token-value\r\nCookie: sessionid=s3cret-cookie"
+	tests := []struct{ name, request string }{
+		{"header without a colon", "POST /coretest/echo HTTP/1.1\r\nHost: {addr}\r\n" + secret + "\r\nBadHeaderNoColon\r\nContent-Length: 2\r\n\r\n{}"},
+		{"bad request line", "GET /health HTTP/9.9 extra\r\nHost: {addr}\r\n" + secret + "\r\n\r\n"},
+		{"bad chunk size", "POST /coretest/echo HTTP/1.1\r\nHost: {addr}\r\n" + secret + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
+		{"bad Content-Length", "POST /coretest/echo HTTP/1.1\r\nHost: {addr}\r\n" + secret + "\r\nContent-Length: abc\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		res := app.Raw(tt.request)
+		if res.Status != http.StatusBadRequest || !strings.Contains(string(res.Body), `"error_type":"ParseError"`) {
+			t.Errorf("%s: %d %s, want 400 ParseError", tt.name, res.Status, res.Body)
+		}
+		if strings.Contains(string(res.Body), "s3cret") || strings.Contains(string(res.Body), "Buffer size") {
+			t.Errorf("%s: the answer quotes the request: %s", tt.name, res.Body)
+		}
+	}
+}
