@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,10 +64,21 @@ func (p *Project) buildHandler() *fiber.App {
 		ContentSecurityPolicy:     "",
 		XFrameOptions:             "DENY",
 		ReferrerPolicy:            "same-origin",
-		HSTSMaxAge:                hstsAge(st.SiteScheme),
 		CrossOriginEmbedderPolicy: "unsafe-none",
 		CrossOriginResourcePolicy: "cross-origin",
 	}))
+	if age := hstsAge(st.SiteScheme); age > 0 {
+		// HSTS on https responses only, the scheme read as api.Scheme reads it
+		// (behind NUM_PROXIES proxies, from X-Forwarded-Proto): helmet's own
+		// check, c.Protocol(), trusts no proxy and would never see https there.
+		hsts := "max-age=" + strconv.Itoa(age) + "; includeSubDomains"
+		app.Use(func(c *fiber.Ctx) error {
+			if api.Scheme(c) == "https" {
+				c.Set(fiber.HeaderStrictTransportSecurity, hsts)
+			}
+			return c.Next()
+		})
+	}
 	if len(st.CORSAllowedOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(st.CORSAllowedOrigins, ","),
