@@ -67,8 +67,8 @@ type Scenario struct {
 	// order; an empty, non-nil slice means no email. The project's email worker
 	// runs, and the check waits until the queue is idle.
 	Emails []string
-	// Check runs last, for what the fields above cannot say.
-	Check func(t testing.TB, app *App, res *Response)
+	// Check runs last, for what the fields above cannot say; vars are Setup's.
+	Check func(t testing.TB, app *App, res *Response, vars Vars)
 }
 
 // WantError is the API error a Scenario expects.
@@ -178,7 +178,7 @@ func (sc Scenario) Test(t testing.TB) {
 		checkQuery(t, app, vars, q)
 	}
 	if sc.Check != nil {
-		sc.Check(t, app, res)
+		sc.Check(t, app, res, vars)
 	}
 }
 

@@ -177,9 +177,9 @@ func TestScenarios(t *testing.T) {
 			Name: "body vars and a custom check", Method: "POST", Path: "/kitnotes/", As: as("dan"),
 			Setup: aNote, Body: map[string]any{"title": "after {id}"},
 			Status: http.StatusCreated, JSON: []string{`"title":"after {id}"`},
-			Check: func(t testing.TB, app *testkit.App, res *testkit.Response) {
-				if id := res.Map()["id"]; id == "" {
-					t.Errorf("no id in %s", res.Body)
+			Check: func(t testing.TB, app *testkit.App, res *testkit.Response, vars testkit.Vars) {
+				if id := res.Map()["id"]; id == "" || id == vars["id"] {
+					t.Errorf("no new id in %s", res.Body)
 				}
 			},
 		},
@@ -226,7 +226,9 @@ func TestScenarioMismatchesAreReported(t *testing.T) {
 		{"email wanted, none sent", with(anonymous, func(sc *testkit.Scenario) { sc.Emails = []string{"ann@example.com"} }), []string{`emails to [], want ["ann@example.com"]`}},
 		{"email sent, none wanted", with(createHi, func(sc *testkit.Scenario) { sc.Emails = []string{} }), []string{`emails to ["ann@example.com"], want []`}},
 		{"custom check", with(read, func(sc *testkit.Scenario) {
-			sc.Check = func(t testing.TB, _ *testkit.App, res *testkit.Response) { t.Errorf("custom: %d", res.Status) }
+			sc.Check = func(t testing.TB, _ *testkit.App, res *testkit.Response, _ testkit.Vars) {
+				t.Errorf("custom: %d", res.Status)
+			}
 		}), []string{"custom: 200"}},
 		{"every mismatch of a row", with(createHi, func(sc *testkit.Scenario) {
 			sc.Status, sc.JSON, sc.Emails = 200, []string{`"title":"Bye"`}, []string{}
