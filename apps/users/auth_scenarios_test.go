@@ -36,20 +36,19 @@ func registered(email string) func(testing.TB, *testkit.App) testkit.Vars {
 // bearer is the Authorization header of the {token} Setup made.
 var bearer = map[string]string{"Authorization": "Bearer {token}"}
 
-// login makes another token for a user Setup made, and names it {other}.
-func loginAgain(setup func(testing.TB, *testkit.App) testkit.Vars, email string) func(testing.TB, *testkit.App) testkit.Vars {
+// loginAgain makes another token for the user setup made, and names it {other}.
+func loginAgain(setup func(testing.TB, *testkit.App) testkit.Vars) func(testing.TB, *testkit.App) testkit.Vars {
 	return func(t testing.TB, app *testkit.App) testkit.Vars {
 		vars := setup(t, app)
-		res := app.Client.Post("/api/auth/login", map[string]any{"email": email, "password": goodPassword}).AssertStatus(http.StatusOK)
-		vars["other"] = res.Map()["auth_token"].(string)
+		vars["other"] = userstest.Token(t, app, vars["id"])
 		// Both tokens are cached, as in a running site.
-		app.Client.WithToken(vars["token"]).Get("/api/me").AssertStatus(http.StatusOK)
-		app.Client.WithToken(vars["other"]).Get("/api/me").AssertStatus(http.StatusOK)
+		meStatus(t, app, vars["token"], http.StatusOK)
+		meStatus(t, app, vars["other"], http.StatusOK)
 		return vars
 	}
 }
 
-// status checks what the API answers to GET /api/me with token.
+// meStatus checks what the API answers to GET /api/me with token.
 func meStatus(t testing.TB, app *testkit.App, token string, want int) {
 	t.Helper()
 	if res := app.Client.WithToken(token).Get("/api/me"); res.Status != want {
@@ -67,9 +66,11 @@ func loginStatus(t testing.TB, app *testkit.App, email, password string, want in
 
 func TestRegisterScenarios(t *testing.T) {
 	t.Parallel()
+	// Refused registrations change nothing: they share one project.
 	post := func(name string, body any, status int, typ string, fields ...string) testkit.Scenario {
 		sc := testkit.Scenario{
 			Name: name, Method: http.MethodPost, Path: "/api/auth/register", Body: body,
+			Shared: true, Options: []any{testkit.Settings{"AUTH_THROTTLE_RATE": "1000/min"}},
 			Status: status, Error: &testkit.WantError{Type: typ}, DB: []testkit.Query{noUsers},
 		}
 		if len(fields) > 0 {
@@ -79,7 +80,7 @@ func TestRegisterScenarios(t *testing.T) {
 	}
 	long := strings.Repeat("a", 990) + "@example.com"
 	taken := post("taken, other case", map[string]any{"email": "TAKEN@example.com", "password": goodPassword}, 400, "ValidationError", "email")
-	taken.Setup = registered("taken@example.com")
+	taken.Shared, taken.Setup = false, registered("taken@example.com")
 	taken.DB = []testkit.Query{usersWithEmail("taken@example.com", 1)}
 	testkit.Run(t,
 		testkit.Scenario{
@@ -190,7 +191,7 @@ func TestLoginScenarios(t *testing.T) {
 func TestAuthErrorScenarios(t *testing.T) {
 	t.Parallel()
 	scs := []testkit.Scenario{{
-		Name: "no credentials", Path: "/api/me",
+		Name: "no credentials", Path: "/api/me", Shared: true,
 		Status: http.StatusUnauthorized, Error: &testkit.WantError{Type: "NotAuthenticated"},
 		Check: func(t testing.TB, _ *testkit.App, res *testkit.Response, _ testkit.Vars) {
 			if !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
@@ -200,7 +201,7 @@ func TestAuthErrorScenarios(t *testing.T) {
 	}}
 	for _, h := range []string{"Bearer nonsense", "Bearer " + strings.Repeat("x", 5000), "Token abc", "Bearer", "Basic dXNlcjpwYXNz"} {
 		scs = append(scs, testkit.Scenario{
-			Name: h[:min(len(h), 20)], Path: "/api/me", Header: map[string]string{"Authorization": h},
+			Name: h[:min(len(h), 20)], Path: "/api/me", Header: map[string]string{"Authorization": h}, Shared: true,
 			Status: http.StatusUnauthorized, Error: &testkit.WantError{Type: "AuthenticationFailed"},
 		})
 	}
@@ -212,7 +213,7 @@ func TestLogoutScenarios(t *testing.T) {
 	testkit.Run(t,
 		testkit.Scenario{
 			Name: "revokes that token only", Method: http.MethodPost, Path: "/api/auth/logout",
-			Setup: loginAgain(registered("logout@example.com"), "logout@example.com"), Header: bearer,
+			Setup: loginAgain(registered("logout@example.com")), Header: bearer,
 			Status: http.StatusNoContent,
 			DB:     []testkit.Query{{SQL: "SELECT count(*) FROM users_tokens", Want: 1}},
 			Check: func(t testing.TB, app *testkit.App, _ *testkit.Response, vars testkit.Vars) {
@@ -232,7 +233,7 @@ func TestPasswordChangeScenarios(t *testing.T) {
 	change := func(name string, body map[string]any, status int, fields ...string) testkit.Scenario {
 		sc := testkit.Scenario{
 			Name: name, Method: http.MethodPost, Path: "/api/auth/password_change",
-			Setup: loginAgain(registered("change@example.com"), "change@example.com"), Header: bearer,
+			Setup: loginAgain(registered("change@example.com")), Header: bearer,
 			Body: body, Status: status,
 		}
 		if len(fields) > 0 {

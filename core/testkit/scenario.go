@@ -42,6 +42,12 @@ type Scenario struct {
 	Path string
 	// Options are testkit.New's options for the scenario's project (Settings, Templates).
 	Options []any
+	// Shared runs the scenario on a project that the Shared scenarios of the
+	// same Run share (built once, with the first one's Options, which the
+	// others must repeat), instead of one of its own: for read-only requests,
+	// to save building and migrating a project per row. A Shared scenario has
+	// no Setup and no Emails, and its DB checks see the other rows' requests.
+	Shared bool
 	// Setup makes fixtures before the request and returns Vars for the rest.
 	Setup func(t testing.TB, app *App) Vars
 	// As returns the client that sends the request (userstest.SignedIn, or a
@@ -89,12 +95,28 @@ type Query struct {
 }
 
 // Run runs each scenario as a parallel subtest of t, each on a project and
-// database of its own.
+// database of its own, except Shared ones, which share one.
 func Run(t *testing.T, scenarios ...Scenario) {
 	t.Helper()
+	var shared *App
+	var sharedOpts []any
+	for _, sc := range scenarios {
+		if !sc.Shared {
+			continue
+		}
+		if shared == nil {
+			shared, sharedOpts = New(t, sc.Options...), sc.Options
+		} else if !reflect.DeepEqual(sc.Options, sharedOpts) {
+			t.Fatalf("scenario %q: Shared scenarios of one Run must have the same Options: %v, the first had %v", sc.Name, sc.Options, sharedOpts)
+		}
+	}
 	for _, sc := range scenarios {
 		t.Run(sc.Name, func(t *testing.T) {
 			t.Parallel()
+			if sc.Shared {
+				sc.run(t, shared)
+				return
+			}
 			sc.Test(t)
 		})
 	}
@@ -104,13 +126,24 @@ func Run(t *testing.T, scenarios ...Scenario) {
 const emailWait = 15 * time.Second
 
 // Test runs the scenario under t (a subtest, or a Record for tests of the
-// runner itself).
+// runner itself) on a project of its own.
 func (sc Scenario) Test(t testing.TB) {
+	t.Helper()
+	sc.run(t, nil)
+}
+
+// run runs the scenario on app, or on a new project when app is nil.
+func (sc Scenario) run(t testing.TB, app *App) {
 	t.Helper()
 	if sc.Status == 0 {
 		t.Fatalf("scenario %q: no Status: say which status the request must get", sc.Name)
 	}
-	app := New(t, sc.Options...)
+	if sc.Shared && (sc.Setup != nil || sc.Emails != nil) {
+		t.Fatalf("scenario %q: a Shared scenario cannot have a Setup or Emails: the project is not its own", sc.Name)
+	}
+	if app == nil {
+		app = New(t, sc.Options...)
+	}
 	vars := Vars{}
 	if sc.Setup != nil {
 		for k, v := range sc.Setup(t, app) {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -248,5 +249,51 @@ func TestScenarioMismatchesAreReported(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Shared scenarios run on one project; the others each on their own.
+func TestSharedScenarios(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	projects := map[string]*core.Project{}
+	record := func(name string) func(testing.TB, *testkit.App, *testkit.Response, testkit.Vars) {
+		return func(_ testing.TB, app *testkit.App, _ *testkit.Response, _ testkit.Vars) {
+			mu.Lock()
+			defer mu.Unlock()
+			projects[name] = app.Project
+		}
+	}
+	t.Cleanup(func() {
+		if len(projects) != 4 {
+			t.Fatalf("%d scenarios ran, want 4", len(projects))
+		}
+		if projects["shared 1"] != projects["shared 2"] {
+			t.Error("the Shared scenarios ran on different projects")
+		}
+		if projects["own"] == projects["shared 1"] || projects["own"] == projects["own 2"] {
+			t.Error("a scenario that is not Shared ran on another's project")
+		}
+	})
+	missing := testkit.Scenario{Path: "/kitnotes/nope", Status: http.StatusNotFound, Shared: true}
+	shared1, shared2, own, own2 := missing, missing, missing, missing
+	shared1.Name, shared1.Check = "shared 1", record("shared 1")
+	shared2.Name, shared2.Check = "shared 2", record("shared 2")
+	own.Name, own.Shared, own.Check = "own", false, record("own")
+	own2.Name, own2.Shared, own2.Check = "own 2", false, record("own 2")
+	testkit.Run(t, shared1, own, shared2, own2)
+}
+
+// A Shared scenario cannot change the project the others see.
+func TestSharedScenarioMisuse(t *testing.T) {
+	t.Parallel()
+	for name, sc := range map[string]testkit.Scenario{
+		"with Setup":  {Name: "setup", Path: "/kitnotes/{id}", Setup: aNote, Status: http.StatusOK, Shared: true},
+		"with Emails": {Name: "emails", Path: "/kitnotes/x", Emails: []string{}, Status: http.StatusNotFound, Shared: true},
+	} {
+		f := testkit.Record(t, sc.Test)
+		if !f.Failed || !strings.Contains(strings.Join(f.Messages, "\n"), "a Shared scenario cannot") {
+			t.Errorf("%s: %+v", name, f)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"manouche/apps/users"
@@ -46,6 +47,21 @@ func Staff(email string) func(t testing.TB, app *testkit.App) *testkit.Client {
 		_, token := create(t, app, &users.User{Email: email, FirstName: "Ada", LastName: "Lovelace", IsActive: true, IsStaff: true})
 		return app.Client.WithToken(token)
 	}
+}
+
+// Token issues another bearer token for the user id, as a second login would
+// (without checking the password, which costs an Argon2 hash).
+func Token(t testing.TB, app *testkit.App, id string) string {
+	t.Helper()
+	uid, err := uuid.Parse(id)
+	if err != nil {
+		t.Fatalf("userstest: user id %q: %v", id, err)
+	}
+	token, err := users.NewAccounts(app.Project).IssueToken(context.Background(), app.DB, uid)
+	if err != nil {
+		t.Fatalf("userstest: token for %s: %v", id, err)
+	}
+	return token
 }
 
 func create(t testing.TB, app *testkit.App, u *users.User) (id, token string) {
