@@ -2,6 +2,7 @@ package users_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -359,17 +360,18 @@ func TestPatchMeScenarios(t *testing.T) {
 
 func TestVersioningScenarios(t *testing.T) {
 	t.Parallel()
+	// The rows share a project, each with a user of its own.
 	var scs []testkit.Scenario
-	for _, accept := range []string{"", "*/*", "application/json", "application/vnd.manouche+json; version=1.0"} {
-		scs = append(scs, testkit.Scenario{
-			Name: "accept " + accept, Path: "/api/me", As: userstest.SignedIn("v@example.com"),
-			Header: map[string]string{"Accept": accept}, Status: http.StatusOK, JSON: []string{`"email":"v@example.com"`},
-		})
+	for i, accept := range []string{"", "*/*", "application/json", "application/vnd.manouche+json; version=1.0", "application/vnd.manouche+json; version=2.0"} {
+		email := fmt.Sprintf("v%d@example.com", i)
+		sc := testkit.Scenario{
+			Name: "accept " + accept, Path: "/api/me", As: userstest.SignedIn(email), Shared: true,
+			Header: map[string]string{"Accept": accept}, Status: http.StatusOK, JSON: []string{`"email":"` + email + `"`},
+		}
+		if strings.HasSuffix(accept, "version=2.0") {
+			sc.Status, sc.JSON, sc.Error = http.StatusNotAcceptable, nil, &testkit.WantError{Type: "NotAcceptable"}
+		}
+		scs = append(scs, sc)
 	}
-	scs = append(scs, testkit.Scenario{
-		Name: "version 2", Path: "/api/me", As: userstest.SignedIn("v@example.com"),
-		Header: map[string]string{"Accept": "application/vnd.manouche+json; version=2.0"},
-		Status: http.StatusNotAcceptable, Error: &testkit.WantError{Type: "NotAcceptable"},
-	})
 	testkit.Run(t, scs...)
 }

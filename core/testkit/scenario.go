@@ -46,7 +46,8 @@ type Scenario struct {
 	// same Run share (built once, with the first one's Options, which the
 	// others must repeat), instead of one of its own: for read-only requests,
 	// to save building and migrating a project per row. A Shared scenario has
-	// no Setup and no Emails, and its DB checks see the other rows' requests.
+	// no Setup and no Emails (its As may make a user with an email of its
+	// own), and its DB checks see the other rows' requests.
 	Shared bool
 	// Setup makes fixtures before the request and returns Vars for the rest.
 	Setup func(t testing.TB, app *App) Vars
