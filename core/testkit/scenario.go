@@ -115,12 +115,20 @@ func Run(t *testing.T, scenarios ...Scenario) {
 		t.Run(sc.Name, func(t *testing.T) {
 			t.Parallel()
 			if sc.Shared {
-				sc.run(t, shared)
+				sc.run(t, shared.sharedBy(t))
 				return
 			}
 			sc.Test(t)
 		})
 	}
+}
+
+// sharedBy returns a view of the shared project a for one subtest: its
+// clients and responses report to t, not to the test that built a.
+func (a *App) sharedBy(t testing.TB) *App {
+	v := &App{Project: a.Project, Handler: a.Handler, DatabaseURL: a.DatabaseURL, t: t, settings: a.settings, options: a.options}
+	v.Client = &Client{t: t, app: a.Handler, header: map[string]string{}}
+	return v
 }
 
 // emailWait bounds how long a scenario waits for its emails to be delivered.

@@ -268,7 +268,7 @@ func TestSharedScenarios(t *testing.T) {
 		if len(projects) != 4 {
 			t.Fatalf("%d scenarios ran, want 4", len(projects))
 		}
-		if projects["shared 1"] != projects["shared 2"] {
+		if projects["shared 1"] == nil || projects["shared 1"] != projects["shared 2"] {
 			t.Error("the Shared scenarios ran on different projects")
 		}
 		if projects["own"] == projects["shared 1"] || projects["own"] == projects["own 2"] {
