@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"manouche/core/testkit"
+	"manouche/core/testkit/browser"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
@@ -18,7 +18,7 @@ import (
 // text and textarea; the files, which the form only shows, keep their stored names. Then a
 // cleared number is refused with the form's message and nothing is written.
 func browserKinds(t *testing.T, s *site, userID string) {
-	ctx := testkit.Browser(t, 90*time.Second)
+	ctx := browser.New(t, 90*time.Second)
 	id := s.addKind(t, kindsRows(userID)[0])
 	other := s.addUser(t, "browser-author@example.com", "browser author 1", true, false, false, "Bob", "Author")
 	before := s.rawRow(t, "kinds", id)
@@ -29,7 +29,7 @@ func browserKinds(t *testing.T, s *site, userID string) {
 		defer cancel()
 		if err := chromedp.Do(sctx, steps...); err != nil {
 			var loc, body string
-			_ = chromedp.Do(ctx, testkit.Into(&loc, chromedp.Location()), testkit.Into(&body, chromedp.Text(chromedp.CSS("body"))))
+			_ = chromedp.Do(ctx, browser.Into(&loc, chromedp.Location()), browser.Into(&body, chromedp.Text(chromedp.CSS("body"))))
 			t.Fatalf("%s: %v (browser at %s)\n%s", what, err, loc, body)
 		}
 	}
@@ -48,7 +48,7 @@ func browserKinds(t *testing.T, s *site, userID string) {
 	run("edit every field",
 		chromedp.Navigate(s.base+"/admin/info/kinds/edit?__goadmin_edit_pk="+id),
 		chromedp.WaitVisible(field("input", "f_int")),
-		testkit.Into(&widgets, chromedp.Evaluate[map[string]string](`Object.fromEntries(
+		browser.Into(&widgets, chromedp.Evaluate[map[string]string](`Object.fromEntries(
 			["f_int","f_float","f_date","f_datetime"].map(n => [n, document.querySelector('#pjax-container form input[name="'+n+'"]').type]))`)),
 		chromedp.SetValue(field("input", "f_string"), "Edited in a browser"),
 		chromedp.SetValue(field("textarea", "f_text"), "first line\nsecond line"),
@@ -103,7 +103,7 @@ func browserKinds(t *testing.T, s *site, userID string) {
 		chromedp.SetValue(field("input", "f_string"), "not saved"),
 		chromedp.Click(chromedp.CSS(`#pjax-container form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(".alert-warning")),
-		testkit.Into(&alert, chromedp.Text(chromedp.CSS(".alert-warning"))),
+		browser.Into(&alert, chromedp.Text(chromedp.CSS(".alert-warning"))),
 	)
 	if !strings.Contains(alert, "required") {
 		t.Errorf("the refusal says %q", alert)

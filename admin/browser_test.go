@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"manouche/core/testkit"
+	"manouche/core/testkit/browser"
 
 	"github.com/chromedp/chromedp"
 )
@@ -17,9 +17,9 @@ import (
 // open Users, search, edit a name, save, see it, check the operation log, log out; then a
 // non-staff login is refused. It keeps a screenshot of the users list outside the repository.
 func browserSmoke(t *testing.T, s *site) {
-	ctx := testkit.Browser(t, 90*time.Second)
+	ctx := browser.New(t, 90*time.Second)
 	// GoAdmin's login page reports a refusal with alert(): accept it and remember it.
-	alerts := testkit.Dialogs(ctx)
+	alerts := browser.Dialogs(ctx)
 
 	id := s.addUser(t, "browser@example.com", "browser password", true, false, false, "Bea", "Browser")
 	login := func(email, password string) chromedp.Action[chromedp.Void] {
@@ -40,7 +40,7 @@ func browserSmoke(t *testing.T, s *site) {
 		defer cancel()
 		if err := chromedp.Do(sctx, steps...); err != nil {
 			var loc string
-			_ = chromedp.Do(ctx, testkit.Into(&loc, chromedp.Location()))
+			_ = chromedp.Do(ctx, browser.Into(&loc, chromedp.Location()))
 			t.Fatalf("%s: %v (browser at %s)", what, err, loc)
 		}
 	}
@@ -48,7 +48,7 @@ func browserSmoke(t *testing.T, s *site) {
 	run("open Users from the menu",
 		chromedp.Click(chromedp.CSS(`a[href="/admin/info/users"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "browser@example.com")]`)),
-		testkit.Into(&shot, chromedp.FullScreenshot(100)),
+		browser.Into(&shot, chromedp.FullScreenshot(100)),
 	)
 	dir := os.Getenv("TEST_ARTIFACTS_DIR")
 	if dir == "" {
@@ -72,7 +72,7 @@ func browserSmoke(t *testing.T, s *site) {
 	scancel()
 	run("read the search results",
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "browser@example.com")]`)),
-		testkit.Into(&listHTML, chromedp.OuterHTML(chromedp.ID("pjax-container"))),
+		browser.Into(&listHTML, chromedp.OuterHTML(chromedp.ID("pjax-container"))),
 	)
 	if strings.Contains(listHTML, ">staff@example.com") {
 		t.Error("the search for BEA still lists staff@example.com")
@@ -84,7 +84,7 @@ func browserSmoke(t *testing.T, s *site) {
 		chromedp.SetValue(chromedp.CSS(`input[name="first_name"]`), "Beatrice"),
 		chromedp.Click(chromedp.CSS(`#pjax-container form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "Beatrice")]`)),
-		testkit.Into(&url, chromedp.Location()),
+		browser.Into(&url, chromedp.Location()),
 	)
 	if err != nil {
 		t.Fatalf("edit and save a name: %v", err)
@@ -101,7 +101,7 @@ func browserSmoke(t *testing.T, s *site) {
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(s.base+"/admin/info/op"),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "/admin/edit/users")]`)),
-		testkit.Into(&opLog, chromedp.Text(chromedp.ID("pjax-container"))),
+		browser.Into(&opLog, chromedp.Text(chromedp.ID("pjax-container"))),
 		chromedp.Navigate(s.base+"/admin/logout"),
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.Navigate(s.base+"/admin/info/users"),
@@ -127,7 +127,7 @@ func browserSmoke(t *testing.T, s *site) {
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(s.base+"/admin/info/users"),
 		chromedp.WaitVisible(chromedp.ID("username")),
-		testkit.Into(&url, chromedp.Location()),
+		browser.Into(&url, chromedp.Location()),
 	)
 	if err != nil || !strings.Contains(url, "/admin/login") {
 		t.Errorf("after a refused login the users page leads to %s (%v)", url, err)

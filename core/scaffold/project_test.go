@@ -17,8 +17,7 @@ import (
 	"time"
 
 	"manouche/core/scaffold"
-	"manouche/core/testenv"
-	"manouche/core/testkit"
+	"manouche/core/testkit/testdb"
 	"manouche/settings"
 )
 
@@ -66,7 +65,7 @@ func TestGeneratedApps(t *testing.T) {
 	defer cancel()
 	tutorialRan := runTutorial(ctx, t, root, dir)
 	// A database of its own: the tutorial's db.sqlite3 already has the blog's table.
-	sqliteURL := "sqlite://" + filepath.Join(t.TempDir(), "apps.sqlite3")
+	sqliteURL := testdb.URL(t, testdb.SQLite)
 	env := []string{"SETTINGS=development", "DATABASE_URL=" + sqliteURL}
 
 	bin := filepath.Join(t.TempDir(), "manouche")
@@ -99,8 +98,8 @@ func TestGeneratedApps(t *testing.T) {
 	run(ctx, t, dir, nil, "go", "vet", "./...")
 	run(ctx, t, dir, nil, "go", "build", "-o", bin, ".")
 	databases := []string{sqliteURL}
-	if testenv.Optional(testenv.DatabaseURL) != "" {
-		databases = append(databases, testkit.Database(t))
+	if slices.Contains(testdb.Dialects(t), testdb.Postgres) {
+		databases = append(databases, testdb.URL(t, testdb.Postgres))
 	}
 	modelApps := []string{"shop", "notes", "catalog"}
 	if tutorialRan {

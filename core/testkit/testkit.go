@@ -19,13 +19,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"io"
 	"io/fs"
 	"net"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,6 +36,7 @@ import (
 	"manouche/core"
 	"manouche/core/mail"
 	"manouche/core/testenv"
+	"manouche/core/testkit/testdb"
 	"manouche/settings"
 )
 
@@ -171,40 +170,10 @@ func (a *App) Command(stdin string, args ...string) (stdout, stderr string, code
 
 // Database returns the URL of a fresh, empty database for t: a SQLite file in
 // t.TempDir(), or a new schema in the Postgres server of TEST_DATABASE_URL,
-// dropped when t ends.
+// dropped when t ends (testdb.URL on testdb.Default()).
 func Database(t testing.TB) string {
 	t.Helper()
-	pgURL := testenv.Optional(testenv.DatabaseURL)
-	if pgURL == "" {
-		return "sqlite://" + filepath.Join(t.TempDir(), "db.sqlite3")
-	}
-	schema := "test_" + randomHex(8)
-	admin, err := sql.Open("pgx", pgURL)
-	if err != nil {
-		t.Fatalf("testkit: open TEST_DATABASE_URL: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		_ = admin.Close()
-		t.Fatalf("testkit: create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Logf("testkit: drop schema %s: %v", schema, err)
-		}
-		_ = admin.Close()
-	})
-	u, err := url.Parse(pgURL)
-	if err != nil {
-		t.Fatalf("testkit: TEST_DATABASE_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testdb.URL(t, testdb.Default())
 }
 
 func randomHex(n int) string {

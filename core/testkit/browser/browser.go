@@ -1,4 +1,7 @@
-package testkit
+// Package browser drives headless Chromium for the tests that need a real
+// browser (the admin's pages). It is apart from testkit so that the tests that
+// do not use a browser do not link chromedp.
+package browser
 
 import (
 	"context"
@@ -11,11 +14,11 @@ import (
 	"manouche/core/testenv"
 )
 
-// Browser starts headless Chromium (TEST_CHROMIUM; the test is skipped
+// New starts headless Chromium (TEST_CHROMIUM; the test is skipped
 // without it, or fails in strict mode) with the flags a root, offline CI
 // machine needs, and returns a chromedp context that lives until timeout or
 // the end of the test.
-func Browser(t testing.TB, timeout time.Duration) context.Context {
+func New(t testing.TB, timeout time.Duration) context.Context {
 	t.Helper()
 	chromium := testenv.Lookup(t, testenv.Chromium)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -38,7 +41,7 @@ func Browser(t testing.TB, timeout time.Duration) context.Context {
 		cancelAlloc()
 	})
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("testkit: start chromium: %v", err)
+		t.Fatalf("browser: start chromium: %v", err)
 	}
 	return ctx
 }
