@@ -66,7 +66,8 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// CreateUser stores a new user with a hashed password ("" leaves it unusable).
+// CreateUser stores a new user with plain as its hashed password; with plain
+// "" it keeps u.Password as it is (already hashed, or empty: unusable).
 // A taken email (whatever its case) is a ValidationError on email.
 func (a *Accounts) CreateUser(ctx context.Context, idb bun.IDB, u *User, plain string) error {
 	if u.ID == uuid.Nil {
