@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -91,6 +92,11 @@ func (r route) allowed(values url.Values, form bool) (url.Values, error) {
 		}
 		if len(vals) != 1 {
 			return nil, errors.New("parameter " + key + " is given more than once")
+		}
+		if strings.IndexByte(vals[0], 0) >= 0 || !utf8.ValidString(vals[0]) {
+			// No column holds either, and Postgres refuses both with an error GoAdmin
+			// turns into a panic: a form error here, not a 500.
+			return nil, errors.New("parameter " + key + " holds a NUL character or invalid UTF-8")
 		}
 		v, err := check(vals[0])
 		if err != nil {

@@ -602,6 +602,33 @@ func TestAdminSite(t *testing.T) {
 		}
 	})
 
+	t.Run("NUL and invalid UTF-8 in a form or query are refused, nothing stored", func(t *testing.T) {
+		staff := newClient(t, s.base)
+		if code, _ := staff.login("staff@example.com", "new staff password"); code != http.StatusOK {
+			t.Fatal("staff login refused")
+		}
+		s.exec(t, "INSERT INTO notes (title, body) VALUES (?, ?)", "nul target", "as it was")
+		var id int
+		if err := s.db.QueryRow(s.rebind("SELECT id FROM notes WHERE title = ?"), "nul target").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		defer s.exec(t, "DELETE FROM notes WHERE id = ?", id)
+		_, _, page := staff.get(fmt.Sprintf("/admin/info/notes/edit?__goadmin_edit_pk=%d", id))
+		for _, bad := range []string{"a\x00b", "a\xffb"} {
+			form := url.Values{"id": {fmt.Sprint(id)}, "title": {"nul target"}, "body": {bad}, "__go_admin_t_": {tokenIn(page)}}
+			if code, _, _ := staff.post("/admin/edit/notes", form); code != http.StatusBadRequest {
+				t.Errorf("body %q: %d, want 400", bad, code)
+			}
+		}
+		var body string
+		if err := s.db.QueryRow(s.rebind("SELECT body FROM notes WHERE id = ?"), id).Scan(&body); err != nil || body != "as it was" {
+			t.Errorf("the row changed: %q, %v", body, err)
+		}
+		if code, _, _ := staff.get("/admin/info/notes?__sort_type=desc%00"); code != http.StatusBadRequest {
+			t.Errorf("NUL in the query: %d, want 400", code)
+		}
+	})
+
 	t.Run("stored scripts in a staff page and the operation log are escaped", func(t *testing.T) {
 		const script = `<script>alert("stored")</script>`
 		const img = `"><img src=x onerror=alert(2)>`
