@@ -15,6 +15,7 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"manouche/admin"
+	"manouche/admin/goadmin"
 	"manouche/apps/users"
 	"manouche/core"
 )
@@ -56,14 +57,14 @@ func Pages(p *core.Project) []admin.ModelAdmin {
 // Routes mounts the admin. A misconfiguration stops the process at start.
 func (App) Routes(r fiber.Router, p *core.Project) {
 	st := p.Settings
-	d := admin.SQLite
+	d := goadmin.SQLite
 	if p.DB.Dialect().Name() == dialect.PG {
-		d = admin.Postgres
+		d = goadmin.Postgres
 	}
 	if st.Layer != "testing" {
-		admin.SilenceGoAdminStdout()
+		goadmin.SilenceGoAdminStdout()
 	}
-	_, err := admin.Mount(r, admin.Config{
+	_, err := goadmin.Mount(r, goadmin.Config{
 		DB:            p.DB.DB,
 		Dialect:       d,
 		DSN:           st.DatabaseURL,
@@ -79,7 +80,7 @@ func (App) Routes(r fiber.Router, p *core.Project) {
 		ClientIP:      p.ClientIP,
 		Logger:        p.Log,
 	})
-	if errors.Is(err, admin.ErrAlreadyMounted) {
+	if errors.Is(err, goadmin.ErrAlreadyMounted) {
 		// A second project in one process (tests that build several): GoAdmin
 		// cannot serve it; the first project keeps the admin.
 		p.Log.Warn("admin: not mounted: another project in this process already serves /admin")

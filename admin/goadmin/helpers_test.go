@@ -1,4 +1,4 @@
-package admin_test
+package goadmin_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"manouche/admin"
+	"manouche/admin/goadmin"
 	"manouche/core/testenv"
 
 	"github.com/alexedwards/argon2id"
@@ -57,14 +58,14 @@ func hashPassword(p string) (string, error) {
 
 // site is a mounted admin on a scratch database.
 type site struct {
-	dialect admin.Dialect
+	dialect goadmin.Dialect
 	db      *sql.DB
 	base    string // http://127.0.0.1:port
 	app     *fiber.App
 }
 
 func (s *site) rebind(q string) string {
-	if s.dialect != admin.Postgres {
+	if s.dialect != goadmin.Postgres {
 		return q
 	}
 	n := 0
@@ -88,7 +89,7 @@ func (s *site) exec(t testing.TB, q string, args ...any) {
 }
 
 func (s *site) b(v bool) any {
-	if s.dialect == admin.Postgres {
+	if s.dialect == goadmin.Postgres {
 		return v
 	}
 	if v {
@@ -230,7 +231,7 @@ CREATE TABLE notes (id SERIAL PRIMARY KEY, title TEXT NOT NULL DEFAULT '', body 
 
 // migrationFile returns the statements of one of the framework's GoAdmin migrations, split
 // on ";" the way the runner does (the files hold no ";" inside strings or comments).
-func migrationFile(t testing.TB, direction string, d admin.Dialect) []string {
+func migrationFile(t testing.TB, direction string, d goadmin.Dialect) []string {
 	t.Helper()
 	name := fmt.Sprintf("20261126000001_goadmin.%s.%s.sql", direction, d)
 	raw, err := os.ReadFile(filepath.Join("..", "migrations", "sql", name))
@@ -278,10 +279,10 @@ func randomName(prefix string) string {
 
 // scratchDB opens an empty database of the dialect and returns it with its URL, as the
 // project's DATABASE_URL would name it.
-func scratchDB(t testing.TB, d admin.Dialect) (*sql.DB, string) {
+func scratchDB(t testing.TB, d goadmin.Dialect) (*sql.DB, string) {
 	t.Helper()
 	switch d {
-	case admin.SQLite:
+	case goadmin.SQLite:
 		ensureSQLite3()
 		path := filepath.Join(t.TempDir(), "admin.sqlite3")
 		db, err := sql.Open("sqlite3", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
@@ -290,7 +291,7 @@ func scratchDB(t testing.TB, d admin.Dialect) (*sql.DB, string) {
 		}
 		t.Cleanup(func() { _ = db.Close() })
 		return db, "sqlite://" + path // the project's DATABASE_URL form
-	case admin.Postgres:
+	case goadmin.Postgres:
 		base := testenv.Lookup(t, testenv.DatabaseURL)
 		name := randomName("admin_test_")
 		root, err := sql.Open("pgx", base)
@@ -324,19 +325,19 @@ func scratchDB(t testing.TB, d admin.Dialect) (*sql.DB, string) {
 
 // newSite builds a scratch database with GoAdmin's migration and a users table, mounts the
 // admin on a Fiber app and serves it on a free port. Once per process (GoAdmin is global).
-func newSite(t testing.TB, d admin.Dialect) *site {
+func newSite(t testing.TB, d goadmin.Dialect) *site {
 	t.Helper()
 	db, dsn := scratchDB(t, d)
 	s := &site{dialect: d, db: db}
 	applyInTx(t, db, migrationFile(t, "up", d))
 	ddl := usersTableSQLite
-	if d == admin.Postgres {
+	if d == goadmin.Postgres {
 		ddl = usersTablePostgres
 	}
 	applyInTx(t, db, append(strings.Split(ddl, ";\n"), kindsDDL(d)))
 
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	_, err := admin.Mount(app, admin.Config{
+	_, err := goadmin.Mount(app, goadmin.Config{
 		DB: db, Dialect: d, DSN: dsn,
 		SecretKey:     "test-secret-key-0123456789",
 		SiteName:      "Manouche test",

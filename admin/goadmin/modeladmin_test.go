@@ -1,4 +1,4 @@
-package admin_test
+package goadmin_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"manouche/admin"
+	"manouche/admin/goadmin"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -78,24 +79,24 @@ func TestMountRefusesBadConfig(t *testing.T) {
 	ok := func(context.Context, string, string) (admin.User, error) { return admin.User{}, nil }
 	load := func(context.Context, string) (admin.User, error) { return admin.User{}, nil }
 	db := &sql.DB{}
-	valid := admin.Config{DB: db, Dialect: admin.SQLite, DSN: "file:x", SecretKey: "0123456789abcdef", Authenticate: ok, LoadUser: load}
+	valid := goadmin.Config{DB: db, Dialect: goadmin.SQLite, DSN: "file:x", SecretKey: "0123456789abcdef", Authenticate: ok, LoadUser: load}
 	cases := []struct {
 		name string
-		edit func(*admin.Config)
+		edit func(*goadmin.Config)
 		want []string
 	}{
-		{"everything missing", func(c *admin.Config) { *c = admin.Config{} }, []string{"DB is nil", "dialect", "DSN is empty", "SecretKey", "Authenticate is nil", "LoadUser is nil"}},
-		{"short secret", func(c *admin.Config) { c.SecretKey = "short" }, []string{"SecretKey"}},
-		{"unknown dialect", func(c *admin.Config) { c.Dialect = "mysql" }, []string{`dialect "mysql"`}},
-		{"bad model", func(c *admin.Config) { c.Models = []admin.ModelAdmin{{Table: "x"}} }, []string{"List is empty"}},
-		{"two models with one name", func(c *admin.Config) { c.Models = []admin.ModelAdmin{notesAdmin(nil), notesAdmin(nil)} }, []string{`two models are named "notes"`}},
+		{"everything missing", func(c *goadmin.Config) { *c = goadmin.Config{} }, []string{"DB is nil", "dialect", "DSN is empty", "SecretKey", "Authenticate is nil", "LoadUser is nil"}},
+		{"short secret", func(c *goadmin.Config) { c.SecretKey = "short" }, []string{"SecretKey"}},
+		{"unknown dialect", func(c *goadmin.Config) { c.Dialect = "mysql" }, []string{`dialect "mysql"`}},
+		{"bad model", func(c *goadmin.Config) { c.Models = []admin.ModelAdmin{{Table: "x"}} }, []string{"List is empty"}},
+		{"two models with one name", func(c *goadmin.Config) { c.Models = []admin.ModelAdmin{notesAdmin(nil), notesAdmin(nil)} }, []string{`two models are named "notes"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := valid
 			tc.edit(&cfg)
-			_, err := admin.Mount(fiber.New(), cfg)
+			_, err := goadmin.Mount(fiber.New(), cfg)
 			if err == nil {
 				t.Fatal("Mount accepted a bad config")
 			}
@@ -106,10 +107,10 @@ func TestMountRefusesBadConfig(t *testing.T) {
 			}
 		})
 	}
-	if _, err := admin.Mount(nil, valid); err == nil {
+	if _, err := goadmin.Mount(nil, valid); err == nil {
 		t.Error("Mount accepted a nil app")
 	}
-	if _, err := admin.Mount(fiber.New().Group("/x"), valid); err == nil || !strings.Contains(err.Error(), "*fiber.App") {
+	if _, err := goadmin.Mount(fiber.New().Group("/x"), valid); err == nil || !strings.Contains(err.Error(), "*fiber.App") {
 		t.Errorf("Mount on a group: %v, want an error asking for the *fiber.App", err)
 	}
 }
