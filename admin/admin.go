@@ -1,9 +1,8 @@
-// Package admin mounts the staff admin site at /admin: GoAdmin on Fiber, with the users app's
-// accounts as the only way in, ModelAdmin-style page declarations, and a guard in front of GoAdmin
-// that closes its known security reports (SQL injection through sort and join parameters, XSS
-// through the login ref parameter and unescaped output, CSRF on state-changing requests).
-//
-// GoAdmin keeps its configuration in process-global state: Mount can run once per process.
+// Package admin declares the staff admin's pages the way Django's ModelAdmin does (ModelAdmin,
+// Field, Kind, Action) and what the admin needs from the users app (User, Pages, Stat). It
+// imports neither the core nor GoAdmin: apps declare their admin pages with it and build
+// without GoAdmin. Package admin/goadmin serves these declarations with GoAdmin, and
+// admin/site is the installed app that mounts it at /admin.
 package admin
 
 import "errors"

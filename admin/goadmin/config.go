@@ -1,3 +1,12 @@
+// Package goadmin serves package admin's page declarations with GoAdmin on Fiber, at /admin:
+// the users app's accounts as the only way in, and a guard in front of GoAdmin that closes its
+// known security reports (SQL injection through sort and join parameters, XSS through the login
+// ref parameter and unescaped output, CSRF on state-changing requests). It is the only package
+// that imports GoAdmin, and it holds all of GoAdmin's process-global state (its configuration,
+// the once-per-process guard, the standard output filter). Its tables and the email queue's view
+// are its migrations (Migrations), installed by the admin app (admin/site).
+//
+// GoAdmin keeps its configuration in process-global state: Mount can run once per process.
 package goadmin
 
 import (
@@ -59,6 +68,10 @@ type Config struct {
 	ClientIP func(*fiber.Ctx) string
 	// Logger receives the admin's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// FilterStdout drops the debug line GoAdmin prints to standard output on every list
+	// and form request (see SilenceGoAdminStdout) until Close. Serving processes set it;
+	// tests that read stdout leave it off.
+	FilterStdout bool
 }
 
 func (c *Config) validate() error {
@@ -100,10 +113,11 @@ func (c *Config) validate() error {
 
 // Admin is the mounted admin site.
 type Admin struct {
-	cfg    Config
-	db     *sql.DB
-	log    *slog.Logger
-	models map[string]admin.ModelAdmin
+	cfg     Config
+	restore func() error // gives os.Stdout back; nil unless Config.FilterStdout
+	db      *sql.DB
+	log     *slog.Logger
+	models  map[string]admin.ModelAdmin
 }
 
 // rebind turns ? placeholders into $N on Postgres. Queries here never hold a literal "?".

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -234,7 +235,7 @@ CREATE TABLE notes (id SERIAL PRIMARY KEY, title TEXT NOT NULL DEFAULT '', body 
 func migrationFile(t testing.TB, direction string, d goadmin.Dialect) []string {
 	t.Helper()
 	name := fmt.Sprintf("20261126000001_goadmin.%s.%s.sql", direction, d)
-	raw, err := os.ReadFile(filepath.Join("..", "migrations", "sql", name))
+	raw, err := fs.ReadFile(goadmin.Migrations(), name)
 	if err != nil {
 		t.Fatal(err)
 	}

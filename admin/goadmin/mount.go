@@ -50,6 +50,18 @@ func Mount(r fiber.Router, cfg Config) (a *Admin, err error) {
 		return nil, ErrAlreadyMounted
 	}
 	a = &Admin{cfg: cfg, db: cfg.DB, log: cfg.Logger, models: map[string]admin.ModelAdmin{}}
+	if cfg.FilterStdout {
+		restore, err := SilenceGoAdminStdout()
+		if err != nil {
+			return nil, err
+		}
+		a.restore = restore
+		defer func() {
+			if err != nil {
+				_ = restore()
+			}
+		}()
+	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -147,6 +159,15 @@ func Mount(r fiber.Router, cfg Config) (a *Admin, err error) {
 	eng.HTML("GET", admin.Prefix, a.dashboard)
 	eng.HTML("GET", admin.Prefix+"/", a.dashboard)
 	return a, nil
+}
+
+// Close gives back the standard output Mount filtered (Config.FilterStdout), flushing its
+// last lines. GoAdmin's routes and global state stay: it has no way to unmount.
+func (a *Admin) Close() error {
+	if a.restore == nil {
+		return nil
+	}
+	return a.restore()
 }
 
 // goAdminDSN turns the project's database URL into what GoAdmin's connection code opens:
