@@ -29,7 +29,7 @@ func newLayout(bdb *bun.DB) *migrations.Runner {
 func recorded(t *testing.T, bdb *bun.DB) []string {
 	t.Helper()
 	var rows []struct{ App, Name string }
-	if err := bdb.NewRaw("SELECT app, name FROM " + migrations.Table + " ORDER BY name, app").Scan(context.Background(), &rows); err != nil {
+	if err := bdb.NewRaw("SELECT app, name FROM "+migrations.Table+" ORDER BY name, app").Scan(context.Background(), &rows); err != nil {
 		t.Fatal(err)
 	}
 	out := make([]string, len(rows))
