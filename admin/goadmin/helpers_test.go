@@ -36,6 +36,9 @@ const childEnv = "MANOUCHE_ADMIN_TEST_DIALECT"
 // secureEnv mounts the admin of a child process with SecureCookies (production's cookies).
 const secureEnv = "MANOUCHE_ADMIN_TEST_SECURE"
 
+// filterEnv mounts the admin of a child process with FilterStdout (what runserver does).
+const filterEnv = "MANOUCHE_ADMIN_TEST_FILTER_STDOUT"
+
 var registerSQLite sync.Once
 
 // ensureSQLite3 registers modernc's driver as "sqlite3" unless something (core/db) already did.
@@ -63,6 +66,7 @@ type site struct {
 	db      *sql.DB
 	base    string // http://127.0.0.1:port
 	app     *fiber.App
+	admin   *goadmin.Admin
 }
 
 func (s *site) rebind(q string) string {
@@ -338,11 +342,12 @@ func newSite(t testing.TB, d goadmin.Dialect) *site {
 	applyInTx(t, db, append(strings.Split(ddl, ";\n"), kindsDDL(d)))
 
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	_, err := goadmin.Mount(app, goadmin.Config{
+	a, err := goadmin.Mount(app, goadmin.Config{
 		DB: db, Dialect: d, DSN: dsn,
 		SecretKey:     "test-secret-key-0123456789",
 		SiteName:      "Manouche test",
 		SecureCookies: os.Getenv(secureEnv) != "",
+		FilterStdout:  os.Getenv(filterEnv) != "",
 		Debug:         os.Getenv("ADMIN_DEBUG") != "",
 		Authenticate:  s.authenticate,
 		LoadUser:      s.loadUser,
@@ -367,7 +372,7 @@ func newSite(t testing.TB, d goadmin.Dialect) *site {
 	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
-	s.app = app
+	s.app, s.admin = app, a
 	s.base = "http://" + ln.Addr().String()
 	return s
 }
