@@ -231,7 +231,11 @@ func (p *Project) Migrations() *migrations.Runner {
 	sources := []migrations.Source{migrations.Framework()}
 	for _, app := range p.apps {
 		if m, ok := app.(Migrator); ok {
-			sources = append(sources, migrations.Source{App: app.Name(), FS: m.Migrations()})
+			src := migrations.Source{App: app.Name(), FS: m.Migrations()}
+			if a, ok := app.(MigrationAdopter); ok {
+				src.Adopts = a.AdoptsMigrations()
+			}
+			sources = append(sources, src)
 		}
 	}
 	return migrations.New(p.DB, sources...)

@@ -193,7 +193,7 @@ func TestMigrateOrderAndIdempotence(t *testing.T) {
 		if len(progress) != len(rep.Applied) {
 			t.Errorf("Progress called %d times for %d migrations", len(progress), len(rep.Applied))
 		}
-		for _, table := range []string{"zeta_a", "zeta_b", "alpha_a", "goadmin_users"} {
+		for _, table := range []string{"zeta_a", "zeta_b", "alpha_a", "river_job"} {
 			if !tableExists(t, bdb, table) {
 				t.Errorf("table %s missing after migrate", table)
 			}

@@ -1,6 +1,10 @@
-package admin
+package goadmin
 
-import "strings"
+import (
+	"strings"
+
+	"manouche/admin"
+)
 
 // RouteAuth says what a route under /admin requires, for the routes command:
 // "" for the public ones (login page, sign-in, assets), "staff session" or
@@ -10,10 +14,10 @@ import "strings"
 // whatever model it names: a staff session.
 func RouteAuth(method, path string) string {
 	lower := strings.ToLower(path)
-	if lower != Prefix && !strings.HasPrefix(lower, Prefix+"/") {
+	if lower != admin.Prefix && !strings.HasPrefix(lower, admin.Prefix+"/") {
 		return ""
 	}
-	rel := lower[len(Prefix):]
+	rel := lower[len(admin.Prefix):]
 	if strings.Contains(rel, ":") || strings.Contains(rel, "*") {
 		if strings.HasPrefix(rel, "/assets/") {
 			return ""

@@ -1,6 +1,8 @@
-package admin
+package goadmin
 
 import (
+	"manouche/admin"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -84,12 +86,12 @@ func formatFloat(f float64) string {
 // formText returns a raw column value as the edit form shows it, and as a posted value is
 // compared with it: the same function spells both sides, so a value posted back unchanged
 // is recognised whatever the driver returned (time.Time or text, bool or 0/1, float64).
-func (a *Admin) formText(f Field, raw any) string {
+func (a *Admin) formText(f admin.Field, raw any) string {
 	if raw == nil {
 		return ""
 	}
 	switch f.Kind {
-	case KindBool:
+	case admin.KindBool:
 		switch v := raw.(type) {
 		case bool:
 			return a.boolValue(v)
@@ -98,14 +100,14 @@ func (a *Admin) formText(f Field, raw any) string {
 		}
 		s, _ := text(raw)
 		return a.boolValue(truthy(s))
-	case KindInt:
+	case admin.KindInt:
 		switch v := raw.(type) {
 		case int64:
 			return strconv.FormatInt(v, 10)
 		case float64:
 			return formatFloat(v)
 		}
-	case KindFloat:
+	case admin.KindFloat:
 		switch v := raw.(type) {
 		case float64:
 			return formatFloat(v)
@@ -117,15 +119,15 @@ func (a *Admin) formText(f Field, raw any) string {
 				return formatFloat(v)
 			}
 		}
-	case KindDate:
+	case admin.KindDate:
 		if t, ok := asTime(raw); ok {
 			return t.Format(formDate)
 		}
-	case KindDateTime:
+	case admin.KindDateTime:
 		if t, ok := asTime(raw); ok {
 			return t.UTC().Format(formDateTime)
 		}
-	case KindUUID, KindFK:
+	case admin.KindUUID, admin.KindFK:
 		switch v := raw.(type) {
 		case [16]byte:
 			return uuid.UUID(v).String()
@@ -142,14 +144,14 @@ func (a *Admin) formText(f Field, raw any) string {
 }
 
 // listText returns a raw column value as lists and detail pages show it (not escaped).
-func (a *Admin) listText(f Field, raw any) string {
-	if f.Kind == KindBool && raw != nil {
+func (a *Admin) listText(f admin.Field, raw any) string {
+	if f.Kind == admin.KindBool && raw != nil {
 		if truthy(a.formText(f, raw)) {
 			return "yes"
 		}
 		return "no"
 	}
-	if f.Kind == KindDateTime {
+	if f.Kind == admin.KindDateTime {
 		if t, ok := asTime(raw); ok {
 			return t.UTC().Format(listDateTime)
 		}
@@ -163,11 +165,11 @@ var errRequired = errors.New("this field is required")
 // parseValue turns a posted form value into the parameter written for the field: int64,
 // float64, bool, time.Time (UTC), a canonical UUID, or the string; nil stores NULL. A value
 // the column cannot hold is a form error naming the field, never a write.
-func (a *Admin) parseValue(f Field, v string) (any, error) {
-	fail := func(err error) error { return fmt.Errorf("%s: %w", f.label(), err) }
+func (a *Admin) parseValue(f admin.Field, v string) (any, error) {
+	fail := func(err error) error { return fmt.Errorf("%s: %w", f.DisplayLabel(), err) }
 	switch f.Kind {
-	case KindString, KindText, KindImage, KindFile:
-		if f.Kind == KindText {
+	case admin.KindString, admin.KindText, admin.KindImage, admin.KindFile:
+		if f.Kind == admin.KindText {
 			// Browsers send a textarea's line breaks as CRLF.
 			v = strings.ReplaceAll(v, "\r\n", "\n")
 		}
@@ -175,7 +177,7 @@ func (a *Admin) parseValue(f Field, v string) (any, error) {
 			return nil, nil
 		}
 		return v, nil
-	case KindPassword:
+	case admin.KindPassword:
 		h, err := f.Hash(v)
 		if err != nil {
 			return nil, fail(err)
@@ -190,7 +192,7 @@ func (a *Admin) parseValue(f Field, v string) (any, error) {
 		return nil, fail(errRequired)
 	}
 	switch f.Kind {
-	case KindBool:
+	case admin.KindBool:
 		switch strings.ToLower(v) {
 		case "1", "t", "true", "yes", "on":
 			return true, nil
@@ -198,32 +200,32 @@ func (a *Admin) parseValue(f Field, v string) (any, error) {
 			return false, nil
 		}
 		return nil, fail(errors.New("choose yes or no"))
-	case KindInt:
+	case admin.KindInt:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return nil, fail(errors.New("enter a whole number"))
 		}
 		return n, nil
-	case KindFloat:
+	case admin.KindFloat:
 		x, err := strconv.ParseFloat(v, 64)
 		if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
 			return nil, fail(errors.New("enter a number"))
 		}
 		return x, nil
-	case KindDate:
+	case admin.KindDate:
 		t, err := time.Parse(formDate, v)
 		if err != nil {
 			return nil, fail(errors.New("enter a valid date (YYYY-MM-DD)"))
 		}
 		return t, nil
-	case KindDateTime:
+	case admin.KindDateTime:
 		for _, layout := range postedDateTimeLayouts {
 			if t, err := time.Parse(layout, v); err == nil {
 				return t.UTC(), nil
 			}
 		}
 		return nil, fail(errors.New("enter a valid date and time (YYYY-MM-DD HH:MM:SS, UTC)"))
-	case KindUUID, KindFK:
+	case admin.KindUUID, admin.KindFK:
 		id, err := uuid.Parse(v)
 		if err != nil {
 			return nil, fail(errors.New("enter a valid UUID"))
@@ -235,9 +237,9 @@ func (a *Admin) parseValue(f Field, v string) (any, error) {
 
 // unchanged reports whether a posted value is the stored one as the form showed it, so the
 // column is left as it is, byte for byte: a form saved without an edit writes nothing.
-func (a *Admin) unchanged(f Field, stored any, posted string, parsed any) bool {
+func (a *Admin) unchanged(f admin.Field, stored any, posted string, parsed any) bool {
 	switch f.Kind {
-	case KindString, KindText, KindImage, KindFile:
+	case admin.KindString, admin.KindText, admin.KindImage, admin.KindFile:
 		s, ok := text(stored)
 		if stored == nil {
 			return posted == "" || parsed == nil
@@ -249,27 +251,27 @@ func (a *Admin) unchanged(f Field, stored any, posted string, parsed any) bool {
 		// drops a newline that opens it.
 		norm := func(x string) string {
 			x = strings.ReplaceAll(x, "\r\n", "\n")
-			if f.Kind != KindText {
+			if f.Kind != admin.KindText {
 				x = strings.NewReplacer("\n", "", "\r", "").Replace(x)
 			}
 			return x
 		}
-		return norm(s) == norm(posted) || (f.Kind == KindText && norm(s) == "\n"+norm(posted))
+		return norm(s) == norm(posted) || (f.Kind == admin.KindText && norm(s) == "\n"+norm(posted))
 	}
 	return a.formText(f, stored) == a.formText(f, parsed)
 }
 
 // currentRow loads the stored values of the columns of one row, as the driver returns them.
-func (a *Admin) currentRow(ctx context.Context, m ModelAdmin, id string, cols []string) (map[string]any, error) {
+func (a *Admin) currentRow(ctx context.Context, m admin.ModelAdmin, id string, cols []string) (map[string]any, error) {
 	dest := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range dest {
 		ptrs[i] = &dest[i]
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = ?", quoteList(cols), quoteIdent(m.Table), quoteIdent(m.pk()))
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = ?", quoteList(cols), quoteIdent(m.Table), quoteIdent(m.PK()))
 	if err := a.queryRow(ctx, q, id).Scan(ptrs...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("no %s row %s: it may have been deleted", m.title(), id)
+			return nil, fmt.Errorf("no %s row %s: it may have been deleted", m.PageTitle(), id)
 		}
 		return nil, fmt.Errorf("admin: load %s %s: %w", m.Table, id, err)
 	}

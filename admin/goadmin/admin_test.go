@@ -1,4 +1,4 @@
-package admin_test
+package goadmin_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"manouche/admin"
+	"manouche/admin/goadmin"
 	"manouche/core/testenv"
 )
 
@@ -23,10 +23,10 @@ func TestAdmin(t *testing.T) {
 	if os.Getenv(childEnv) != "" {
 		t.Skip("parent test")
 	}
-	for _, d := range []admin.Dialect{admin.SQLite, admin.Postgres} {
+	for _, d := range []goadmin.Dialect{goadmin.SQLite, goadmin.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			if d == admin.Postgres {
+			if d == goadmin.Postgres {
 				testenv.Lookup(t, testenv.DatabaseURL)
 			}
 			args := []string{"-test.run=^TestAdminSite$", "-test.v"}

@@ -1,6 +1,8 @@
-package admin
+package goadmin
 
 import (
+	"manouche/admin"
+
 	"context"
 	"errors"
 	"fmt"
@@ -24,19 +26,19 @@ import (
 // searchParam is the query parameter of the list's search box.
 const searchParam = "q"
 
-func dbType(k Kind) db.DatabaseType {
+func dbType(k admin.Kind) db.DatabaseType {
 	switch k {
-	case KindText:
+	case admin.KindText:
 		return db.Text
-	case KindBool:
+	case admin.KindBool:
 		return db.Bool
-	case KindInt:
+	case admin.KindInt:
 		return db.Int
-	case KindFloat:
+	case admin.KindFloat:
 		return db.Double
-	case KindDate:
+	case admin.KindDate:
 		return db.Date
-	case KindDateTime:
+	case admin.KindDateTime:
 		return db.Timestamp
 	}
 	return db.Varchar
@@ -53,11 +55,11 @@ func truthy(v string) bool {
 // display returns how a value of the field is shown in lists and detail pages, always escaped.
 // It reads the raw value GoAdmin scanned (v.Row), not GoAdmin's string of it, which is empty
 // for a float on SQLite and an RFC 3339 instant for a date.
-func (a *Admin) display(f Field, refs *refCache) types.FieldFilterFn {
+func (a *Admin) display(f admin.Field, refs *refCache) types.FieldFilterFn {
 	return func(v types.FieldModel) any {
 		raw := v.Row[f.Name]
 		switch f.Kind {
-		case KindBool:
+		case admin.KindBool:
 			if raw == nil {
 				return template.HTML("")
 			}
@@ -65,9 +67,9 @@ func (a *Admin) display(f Field, refs *refCache) types.FieldFilterFn {
 				return template.HTML(`<span class="label label-success">yes</span>`)
 			}
 			return template.HTML(`<span class="label label-default">no</span>`)
-		case KindPassword:
+		case admin.KindPassword:
 			return template.HTML("")
-		case KindImage, KindFile:
+		case admin.KindImage, admin.KindFile:
 			name := a.formText(f, raw)
 			if raw == nil || name == "" {
 				return template.HTML("")
@@ -75,24 +77,24 @@ func (a *Admin) display(f Field, refs *refCache) types.FieldFilterFn {
 			src := name
 			if f.URL != nil {
 				src = f.URL(name)
-			} else if f.Kind == KindFile {
+			} else if f.Kind == admin.KindFile {
 				return template.HTML(html.EscapeString(name))
 			}
 			if !strings.HasPrefix(src, "/") && !strings.HasPrefix(src, "https://") && !strings.HasPrefix(src, "http://") {
 				return template.HTML(html.EscapeString(name))
 			}
-			if f.Kind == KindFile {
+			if f.Kind == admin.KindFile {
 				return template.HTML(`<a href="` + html.EscapeString(src) + `">` + html.EscapeString(name) + `</a>`)
 			}
 			return template.HTML(`<img style="max-height:48px" src="` + html.EscapeString(src) + `" alt="">`)
-		case KindFK:
+		case admin.KindFK:
 			id := a.formText(f, raw)
 			if raw == nil || f.Ref == "" {
 				return template.HTML(html.EscapeString(id))
 			}
 			label := refs.label(f, id)
 			if ref, ok := a.modelOfTable(f.Ref); ok && !ref.SuperuserOnly {
-				return template.HTML(`<a href="` + Prefix + `/info/` + ref.name() + `/detail?__goadmin_detail_pk=` +
+				return template.HTML(`<a href="` + admin.Prefix + `/info/` + ref.URLName() + `/detail?__goadmin_detail_pk=` +
 					url.QueryEscape(id) + `">` + html.EscapeString(label) + `</a>`)
 			}
 			return template.HTML(html.EscapeString(label))
@@ -109,12 +111,12 @@ func (a *Admin) boolOptions() types.FieldOptions {
 }
 
 // generator turns a ModelAdmin into the GoAdmin table (list, detail, create, edit, delete).
-func (a *Admin) generator(m ModelAdmin) table.Generator {
+func (a *Admin) generator(m admin.ModelAdmin) table.Generator {
 	driver := db.DriverSqlite
 	if a.cfg.Dialect == Postgres {
 		driver = db.DriverPostgresql
 	}
-	pkField, _ := m.field(m.pk())
+	pkField, _ := m.Field(m.PK())
 	return func(ctx *gactx.Context) table.Table {
 		refs := a.newRefCache()
 		t := table.NewDefaultTable(ctx, table.Config{
@@ -124,28 +126,28 @@ func (a *Admin) generator(m ModelAdmin) table.Generator {
 			Editable:   len(m.Form) > 0,
 			Deletable:  !m.NoDelete,
 			Exportable: false,
-			PrimaryKey: table.PrimaryKey{Name: m.pk(), Type: dbType(pkField.Kind)},
+			PrimaryKey: table.PrimaryKey{Name: m.PK(), Type: dbType(pkField.Kind)},
 		})
 
 		info := t.GetInfo()
-		info.SetTable(m.Table).SetTitle(m.title()).SetDescription(m.title())
-		info.SetDefaultPageSize(m.pageSize()).SetPageSizeList([]int{10, 25, 50, 100})
-		col, desc := m.ordering()
+		info.SetTable(m.Table).SetTitle(m.PageTitle()).SetDescription(m.PageTitle())
+		info.SetDefaultPageSize(m.RowsPerPage()).SetPageSizeList([]int{10, 25, 50, 100})
+		col, desc := m.DefaultOrder()
 		info.SetSortField(col)
 		if desc {
 			info.SetSortDesc()
 		} else {
 			info.SetSortAsc()
 		}
-		if !slices.Contains(m.List, m.pk()) {
-			info.AddField(m.pk(), m.pk(), dbType(pkField.Kind)).FieldHide()
+		if !slices.Contains(m.List, m.PK()) {
+			info.AddField(m.PK(), m.PK(), dbType(pkField.Kind)).FieldHide()
 		}
 		for _, c := range m.List {
-			f, ok := m.field(c)
+			f, ok := m.Field(c)
 			if !ok {
-				f = Field{Name: c, Kind: pkField.Kind}
+				f = admin.Field{Name: c, Kind: pkField.Kind}
 			}
-			info.AddField(f.label(), f.Name, dbType(f.Kind)).FieldSortable().FieldDisplay(a.display(f, refs))
+			info.AddField(f.DisplayLabel(), f.Name, dbType(f.Kind)).FieldSortable().FieldDisplay(a.display(f, refs))
 			if slices.Contains(m.Filters, c) {
 				a.filterable(info, f, refs)
 			}
@@ -154,8 +156,8 @@ func (a *Admin) generator(m ModelAdmin) table.Generator {
 			if slices.Contains(m.List, c) {
 				continue
 			}
-			f, _ := m.field(c)
-			info.AddField(f.label(), f.Name, dbType(f.Kind)).FieldHide()
+			f, _ := m.Field(c)
+			info.AddField(f.DisplayLabel(), f.Name, dbType(f.Kind)).FieldHide()
 			a.filterable(info, f, refs)
 		}
 		if len(m.Search) > 0 {
@@ -170,7 +172,7 @@ func (a *Admin) generator(m ModelAdmin) table.Generator {
 			}
 		}
 		for _, act := range m.Actions {
-			info.AddActionButton(ctx, template.HTML(html.EscapeString(act.Label)), action.Ajax(m.operationID(act), a.runAction(act)))
+			info.AddActionButton(ctx, template.HTML(html.EscapeString(act.Label)), action.Ajax(m.OperationID(act), a.runAction(act)))
 		}
 		info.HideExportButton()
 		if m.NoCreate {
@@ -187,26 +189,26 @@ func (a *Admin) generator(m ModelAdmin) table.Generator {
 
 		// The detail page shows every declared column but passwords.
 		detail := t.GetDetail()
-		detail.SetTable(m.Table).SetTitle(m.title()).SetDescription(m.title())
-		for _, c := range m.columns() {
-			f, ok := m.field(c)
+		detail.SetTable(m.Table).SetTitle(m.PageTitle()).SetDescription(m.PageTitle())
+		for _, c := range m.Columns() {
+			f, ok := m.Field(c)
 			if !ok {
-				f = Field{Name: c, Kind: pkField.Kind}
+				f = admin.Field{Name: c, Kind: pkField.Kind}
 			}
-			if f.Kind == KindPassword {
+			if f.Kind == admin.KindPassword {
 				continue
 			}
-			detail.AddField(f.label(), f.Name, dbType(f.Kind)).FieldDisplay(a.display(f, refs))
+			detail.AddField(f.DisplayLabel(), f.Name, dbType(f.Kind)).FieldDisplay(a.display(f, refs))
 		}
 
 		frm := t.GetForm()
-		frm.SetTable(m.Table).SetTitle(m.title()).SetDescription(m.title())
-		frm.AddField(m.pk(), m.pk(), dbType(pkField.Kind), gaform.Default).FieldHide().FieldNotAllowAdd()
+		frm.SetTable(m.Table).SetTitle(m.PageTitle()).SetDescription(m.PageTitle())
+		frm.AddField(m.PK(), m.PK(), dbType(pkField.Kind), gaform.Default).FieldHide().FieldNotAllowAdd()
 		for _, c := range m.Form {
-			if c == m.pk() {
+			if c == m.PK() {
 				continue
 			}
-			f, _ := m.field(c)
+			f, _ := m.Field(c)
 			a.formField(frm, f, slices.Contains(m.ReadOnly, c), refs)
 		}
 		frm.SetInsertFn(func(values form.Values) error {
@@ -221,7 +223,7 @@ func (a *Admin) generator(m ModelAdmin) table.Generator {
 }
 
 // runAction is the GoAdmin handler of a row action; the guard has checked access and CSRF.
-func (a *Admin) runAction(act Action) types.Handler {
+func (a *Admin) runAction(act admin.Action) types.Handler {
 	return func(ctx *gactx.Context) (bool, string, any) {
 		id := ctx.FormValue("id")
 		if id == "" {
@@ -235,13 +237,13 @@ func (a *Admin) runAction(act Action) types.Handler {
 	}
 }
 
-func (a *Admin) filterable(info *types.InfoPanel, f Field, refs *refCache) {
+func (a *Admin) filterable(info *types.InfoPanel, f admin.Field, refs *refCache) {
 	switch f.Kind {
-	case KindBool:
+	case admin.KindBool:
 		info.FieldFilterable(types.FilterType{FormType: gaform.SelectSingle}).FieldFilterOptions(a.boolOptions())
-	case KindDate, KindDateTime:
+	case admin.KindDate, admin.KindDateTime:
 		info.FieldFilterable(types.FilterType{FormType: gaform.DatetimeRange})
-	case KindFK:
+	case admin.KindFK:
 		if f.Ref == "" {
 			info.FieldFilterable()
 			return
@@ -256,25 +258,25 @@ func (a *Admin) filterable(info *types.InfoPanel, f Field, refs *refCache) {
 // inputs are the HTML inputs of the kinds that have one of their own: what a Django admin
 // user expects (a number input, the browser's date picker, a date-time input in UTC). They
 // render through GoAdmin's custom form type; .Value is the escaped formText of the value.
-var inputs = map[Kind]string{
-	KindInt:      `<input type="number" step="1" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:20em"{{if .Must}} required{{end}}>`,
-	KindFloat:    `<input type="number" step="any" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:20em"{{if .Must}} required{{end}}>`,
-	KindDate:     `<span class="input-group-addon"><i class="fa fa-calendar fa-fw"></i></span><input type="date" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:14em"{{if .Must}} required{{end}}>`,
-	KindDateTime: `<span class="input-group-addon"><i class="fa fa-calendar fa-fw"></i></span><input type="datetime-local" step="1" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:16em"{{if .Must}} required{{end}}><span class="input-group-addon">UTC</span>`,
+var inputs = map[admin.Kind]string{
+	admin.KindInt:      `<input type="number" step="1" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:20em"{{if .Must}} required{{end}}>`,
+	admin.KindFloat:    `<input type="number" step="any" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:20em"{{if .Must}} required{{end}}>`,
+	admin.KindDate:     `<span class="input-group-addon"><i class="fa fa-calendar fa-fw"></i></span><input type="date" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:14em"{{if .Must}} required{{end}}>`,
+	admin.KindDateTime: `<span class="input-group-addon"><i class="fa fa-calendar fa-fw"></i></span><input type="datetime-local" step="1" name="{{.Field}}" value="{{.Value}}" class="form-control {{.Field}}" style="max-width:16em"{{if .Must}} required{{end}}><span class="input-group-addon">UTC</span>`,
 }
 
-func (a *Admin) formField(frm *types.FormPanel, f Field, readOnly bool, refs *refCache) {
+func (a *Admin) formField(frm *types.FormPanel, f admin.Field, readOnly bool, refs *refCache) {
 	typ := gaform.Text
 	switch f.Kind {
-	case KindText:
+	case admin.KindText:
 		typ = gaform.TextArea
-	case KindBool:
+	case admin.KindBool:
 		typ = gaform.SelectSingle
-	case KindFK:
+	case admin.KindFK:
 		if f.Ref != "" {
 			typ = gaform.SelectSingle
 		}
-	case KindPassword:
+	case admin.KindPassword:
 		typ = gaform.Password
 	}
 	if _, ok := inputs[f.Kind]; ok && !readOnly {
@@ -283,7 +285,7 @@ func (a *Admin) formField(frm *types.FormPanel, f Field, readOnly bool, refs *re
 	if readOnly && typ == gaform.SelectSingle {
 		typ = gaform.Text
 	}
-	frm.AddField(f.label(), f.Name, dbType(f.Kind), typ)
+	frm.AddField(f.DisplayLabel(), f.Name, dbType(f.Kind), typ)
 	// Every value is escaped here: GoAdmin puts what this returns into the page as HTML.
 	// Escaped, the browser gets back exactly the stored text ("<b>", "&amp;").
 	formValue := func(v types.FieldModel) any {
@@ -295,7 +297,7 @@ func (a *Admin) formField(frm *types.FormPanel, f Field, readOnly bool, refs *re
 	switch {
 	case readOnly:
 		frm.FieldDisplay(formValue)
-	case f.Kind == KindBool:
+	case f.Kind == admin.KindBool:
 		// The database's spelling of a boolean ("true", "1", "t") becomes the option's value,
 		// so the edit form selects the stored value and posts it back unchanged. GoAdmin
 		// matches the options against this as a plain string.
@@ -306,12 +308,12 @@ func (a *Admin) formField(frm *types.FormPanel, f Field, readOnly bool, refs *re
 			opts = append(types.FieldOptions{{Value: "", Text: "---------"}}, opts...)
 		}
 		frm.FieldOptions(opts)
-	case f.Kind == KindFK && f.Ref != "":
+	case f.Kind == admin.KindFK && f.Ref != "":
 		frm.FieldDisplay(func(v types.FieldModel) any { return a.formText(f, v.Row[f.Name]) })
 		frm.FieldOptionInitFn(func(v types.FieldModel) types.FieldOptions {
 			return a.refOptions(f, a.formText(f, v.Row[f.Name]), refs)
 		})
-	case f.Kind == KindPassword:
+	case f.Kind == admin.KindPassword:
 		// Never send the stored hash to the browser: an empty field keeps it.
 		frm.FieldDisplay(func(types.FieldModel) any { return "" }).
 			FieldHelpMsg("leave empty to keep the current password")
@@ -331,23 +333,23 @@ func (a *Admin) formField(frm *types.FormPanel, f Field, readOnly bool, refs *re
 // (current is the stored row) a value posted back as the form showed it is not written, so
 // saving an untouched form leaves every column byte for byte as it was. Every invalid value
 // is reported at once, as form errors; nothing is written then.
-func (a *Admin) assignments(ctx context.Context, m ModelAdmin, values form.Values, current map[string]any) ([]string, []any, error) {
+func (a *Admin) assignments(ctx context.Context, m admin.ModelAdmin, values form.Values, current map[string]any) ([]string, []any, error) {
 	var cols []string
 	var args []any
 	var errs []error
-	for _, c := range m.writable() {
-		if c == m.pk() {
+	for _, c := range m.Writable() {
+		if c == m.PK() {
 			continue
 		}
-		f, _ := m.field(c)
-		if _, posted := values[c]; !posted && f.Kind != KindBool {
+		f, _ := m.Field(c)
+		if _, posted := values[c]; !posted && f.Kind != admin.KindBool {
 			continue
 		}
 		v := values.Get(c)
 		if _, posted := values[c]; !posted {
 			v = "false" // a boolean that is not posted is false, as an unticked checkbox
 		}
-		if f.Kind == KindPassword && v == "" {
+		if f.Kind == admin.KindPassword && v == "" {
 			continue
 		}
 		sv, err := a.parseValue(f, v)
@@ -355,10 +357,10 @@ func (a *Admin) assignments(ctx context.Context, m ModelAdmin, values form.Value
 			errs = append(errs, err)
 			continue
 		}
-		if current != nil && f.Kind != KindPassword && a.unchanged(f, current[c], v, sv) {
+		if current != nil && f.Kind != admin.KindPassword && a.unchanged(f, current[c], v, sv) {
 			continue
 		}
-		if f.Kind == KindFK {
+		if f.Kind == admin.KindFK {
 			if err := a.checkRef(ctx, f, sv); err != nil {
 				errs = append(errs, err)
 				continue
@@ -373,7 +375,7 @@ func (a *Admin) assignments(ctx context.Context, m ModelAdmin, values form.Value
 	return cols, args, nil
 }
 
-func (a *Admin) insertRow(m ModelAdmin, values form.Values) error {
+func (a *Admin) insertRow(m admin.ModelAdmin, values form.Values) error {
 	ctx, cancel := bgContext()
 	defer cancel()
 	cols, args, err := a.assignments(ctx, m, values, nil)
@@ -381,9 +383,9 @@ func (a *Admin) insertRow(m ModelAdmin, values form.Values) error {
 		return err
 	}
 	newID := ""
-	if f, ok := m.field(m.pk()); ok && f.Kind == KindUUID {
+	if f, ok := m.Field(m.PK()); ok && f.Kind == admin.KindUUID {
 		newID = uuid.NewString()
-		cols = append([]string{m.pk()}, cols...)
+		cols = append([]string{m.PK()}, cols...)
 		args = append([]any{newID}, args...)
 	}
 	if len(cols) == 0 {
@@ -400,17 +402,17 @@ func (a *Admin) insertRow(m ModelAdmin, values form.Values) error {
 	return nil
 }
 
-func (a *Admin) updateRow(m ModelAdmin, values form.Values) error {
-	id := values.Get(m.pk())
+func (a *Admin) updateRow(m admin.ModelAdmin, values form.Values) error {
+	id := values.Get(m.PK())
 	if id == "" {
 		return errors.New("missing primary key")
 	}
-	if len(m.writable()) == 0 {
+	if len(m.Writable()) == 0 {
 		return nil
 	}
 	ctx, cancel := bgContext()
 	defer cancel()
-	current, err := a.currentRow(ctx, m, id, m.writable())
+	current, err := a.currentRow(ctx, m, id, m.Writable())
 	if err != nil {
 		return err
 	}
@@ -425,7 +427,7 @@ func (a *Admin) updateRow(m ModelAdmin, values form.Values) error {
 	for i, c := range cols {
 		sets[i] = quoteIdent(c) + " = ?"
 	}
-	q := fmt.Sprintf("UPDATE %s SET %s WHERE %s = ?", quoteIdent(m.Table), strings.Join(sets, ", "), quoteIdent(m.pk()))
+	q := fmt.Sprintf("UPDATE %s SET %s WHERE %s = ?", quoteIdent(m.Table), strings.Join(sets, ", "), quoteIdent(m.PK()))
 	if _, err := a.exec(ctx, q, append(args, id)...); err != nil {
 		return fmt.Errorf("admin: update %s %s: %w", m.Table, id, err)
 	}
@@ -435,7 +437,7 @@ func (a *Admin) updateRow(m ModelAdmin, values form.Values) error {
 	return nil
 }
 
-func (a *Admin) deleteRows(m ModelAdmin, ids []string) error {
+func (a *Admin) deleteRows(m admin.ModelAdmin, ids []string) error {
 	var clean []string
 	for _, id := range ids {
 		for _, part := range strings.Split(id, ",") {
@@ -451,7 +453,7 @@ func (a *Admin) deleteRows(m ModelAdmin, ids []string) error {
 	for i, id := range clean {
 		args[i] = id
 	}
-	q := fmt.Sprintf("DELETE FROM %s WHERE %s IN (%s)", quoteIdent(m.Table), quoteIdent(m.pk()),
+	q := fmt.Sprintf("DELETE FROM %s WHERE %s IN (%s)", quoteIdent(m.Table), quoteIdent(m.PK()),
 		strings.TrimSuffix(strings.Repeat("?, ", len(clean)), ", "))
 	ctx, cancel := bgContext()
 	defer cancel()
@@ -467,7 +469,7 @@ func (a *Admin) deleteRows(m ModelAdmin, ids []string) error {
 }
 
 // searchCondition returns "(lower(a) LIKE ? ESCAPE '\\' OR ...)" and its arguments.
-func searchCondition(m ModelAdmin, q string) (string, []any) {
+func searchCondition(m admin.ModelAdmin, q string) (string, []any) {
 	pattern := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(q)) + "%"
 	conds := make([]string, len(m.Search))
 	args := make([]any, len(m.Search))

@@ -1,6 +1,8 @@
-package admin
+package goadmin
 
 import (
+	"manouche/admin"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -15,22 +17,22 @@ import (
 const maxRefOptions = 1000
 
 // modelOfTable returns the ModelAdmin declared for a table.
-func (a *Admin) modelOfTable(table string) (ModelAdmin, bool) {
+func (a *Admin) modelOfTable(table string) (admin.ModelAdmin, bool) {
 	for _, m := range a.cfg.Models {
 		if m.Table == table {
 			return m, true
 		}
 	}
-	return ModelAdmin{}, false
+	return admin.ModelAdmin{}, false
 }
 
 // refLabel returns the column of f.Ref that names a row.
-func (a *Admin) refLabel(f Field) string {
+func (a *Admin) refLabel(f admin.Field) string {
 	if f.RefLabel != "" {
 		return f.RefLabel
 	}
 	if m, ok := a.modelOfTable(f.Ref); ok {
-		return m.rowLabel()
+		return m.RowLabel()
 	}
 	return "id"
 }
@@ -46,7 +48,7 @@ type refCache struct {
 func (a *Admin) newRefCache() *refCache { return &refCache{a: a, labels: map[string]string{}} }
 
 // label returns the label of the row of f.Ref whose key is id, or id when there is none.
-func (c *refCache) label(f Field, id string) string {
+func (c *refCache) label(f admin.Field, id string) string {
 	key := f.Ref + "\x00" + id
 	c.mu.Lock()
 	l, ok := c.labels[key]
@@ -60,7 +62,7 @@ func (c *refCache) label(f Field, id string) string {
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE id = ?", quoteIdent(c.a.refLabel(f)), quoteIdent(f.Ref))
 	l = id
 	if err := c.a.queryRow(ctx, q, id).Scan(&raw); err == nil && raw != nil {
-		l = c.a.formText(Field{Kind: KindString}, raw)
+		l = c.a.formText(admin.Field{Kind: admin.KindString}, raw)
 	} else if err != nil {
 		c.a.log.Warn("admin: related row label", "table", f.Ref, "id", id, "err", err)
 	}
@@ -72,7 +74,7 @@ func (c *refCache) label(f Field, id string) string {
 
 // refOptions returns the rows of f.Ref as select options (key, label), ordered by label, with
 // selected marked and always offered, and an empty choice first.
-func (a *Admin) refOptions(f Field, selected string, refs *refCache) types.FieldOptions {
+func (a *Admin) refOptions(f admin.Field, selected string, refs *refCache) types.FieldOptions {
 	opts := types.FieldOptions{{Value: "", Text: "---------", Selected: selected == ""}}
 	ctx, cancel := bgContext()
 	defer cancel()
@@ -90,7 +92,7 @@ func (a *Admin) refOptions(f Field, selected string, refs *refCache) types.Field
 				break
 			}
 			v := a.formText(f, id)
-			opts = append(opts, types.FieldOption{Value: v, Text: a.formText(Field{Kind: KindString}, l), Selected: v == selected})
+			opts = append(opts, types.FieldOption{Value: v, Text: a.formText(admin.Field{Kind: admin.KindString}, l), Selected: v == selected})
 		}
 	}
 	for _, o := range opts {
@@ -102,7 +104,7 @@ func (a *Admin) refOptions(f Field, selected string, refs *refCache) types.Field
 }
 
 // checkRef refuses a foreign key that names no row of f.Ref.
-func (a *Admin) checkRef(ctx context.Context, f Field, id any) error {
+func (a *Admin) checkRef(ctx context.Context, f admin.Field, id any) error {
 	if f.Ref == "" || id == nil {
 		return nil
 	}
@@ -110,7 +112,7 @@ func (a *Admin) checkRef(ctx context.Context, f Field, id any) error {
 	err := a.queryRow(ctx, fmt.Sprintf("SELECT 1 FROM %s WHERE id = ?", quoteIdent(f.Ref)), id).Scan(&one)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%s: no %s row has the key %v", f.label(), f.Ref, id)
+			return fmt.Errorf("%s: no %s row has the key %v", f.DisplayLabel(), f.Ref, id)
 		}
 		return fmt.Errorf("admin: check %s %v: %w", f.Ref, id, err)
 	}

@@ -1,6 +1,8 @@
-package admin
+package goadmin
 
 import (
+	"manouche/admin"
+
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -35,7 +37,7 @@ func (a *Admin) loginProcessor(eng *engine.Engine) auth.Processor {
 		rctx := ctx.Request.Context()
 		u, err := a.cfg.Authenticate(rctx, email, password)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidCredentials) {
+			if !errors.Is(err, admin.ErrInvalidCredentials) {
 				a.log.Error("admin: login", "err", err)
 			}
 			return models.User(), false, loginRefused
@@ -59,7 +61,7 @@ func (a *Admin) loginProcessor(eng *engine.Engine) auth.Processor {
 }
 
 // mirror creates or updates the goadmin_users row of u and its role, returning the row's id.
-func (a *Admin) mirror(ctx context.Context, u User) (int64, error) {
+func (a *Admin) mirror(ctx context.Context, u admin.User) (int64, error) {
 	tx, err := a.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("admin: mirror user: %w", err)
@@ -127,7 +129,7 @@ func (a *Admin) setRole(ctx context.Context, tx *sql.Tx, id int64, superuser boo
 type session struct {
 	sid     string
 	adminID int64 // goadmin_users.id
-	user    User
+	user    admin.User
 }
 
 var errNoSession = errors.New("no admin session")
@@ -197,7 +199,7 @@ func (a *Admin) loadSession(ctx context.Context, sid string) (session, error) {
 
 // stamp is the digest of an account's credentials a session is bound to: an HMAC under the
 // secret key of the account's id and SessionKey.
-func (a *Admin) stamp(u User) string {
+func (a *Admin) stamp(u admin.User) string {
 	h := hmac.New(sha256.New, []byte(a.cfg.SecretKey))
 	h.Write([]byte("manouche-admin-session\x00" + u.ID + "\x00" + u.SessionKey))
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
@@ -241,10 +243,10 @@ func (a *Admin) endSession(ctx context.Context, sid string) error {
 }
 
 // currentUser returns whether the GoAdmin user of a request is a superuser (its role has "*").
-func currentUser(ctx *gactx.Context) (User, bool) {
+func currentUser(ctx *gactx.Context) (admin.User, bool) {
 	um, ok := ctx.User().(models.UserModel)
 	if !ok {
-		return User{}, false
+		return admin.User{}, false
 	}
-	return User{ID: um.UserName, Email: um.Name, IsActive: true, IsStaff: true, IsSuperuser: um.IsSuperAdmin()}, true
+	return admin.User{ID: um.UserName, Email: um.Name, IsActive: true, IsStaff: true, IsSuperuser: um.IsSuperAdmin()}, true
 }

@@ -1,4 +1,4 @@
-package admin
+package goadmin
 
 import (
 	"bufio"
@@ -15,9 +15,9 @@ const goAdminNoise = "getColumns columns "
 
 // SilenceGoAdminStdout routes the process's standard output through a filter that drops
 // GoAdmin's unconditional "getColumns columns [...]" lines; every other line passes through
-// unchanged (a line is written once it is complete). os.Stdout is process-global: call this
-// once, from the command that serves HTTP, and call restore before the process exits so the
-// last lines are flushed.
+// unchanged (a line is written once it is complete). os.Stdout is process-global: Mount calls
+// it once, under its once-per-process guard, when Config.FilterStdout is set, and Admin.Close
+// calls restore so the last lines are flushed.
 func SilenceGoAdminStdout() (restore func() error, err error) {
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -1,4 +1,4 @@
-package admin_test
+package goadmin_test
 
 import (
 	"context"

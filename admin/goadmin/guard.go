@@ -1,6 +1,8 @@
-package admin
+package goadmin
 
 import (
+	"manouche/admin"
+
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -80,7 +82,7 @@ type route struct {
 	sortable  []string
 	columns   []string
 	pk        string // primary key column
-	pkKind    Kind
+	pkKind    admin.Kind
 	action    bool     // a row action (/operation/...)
 	verb      string   // info, new, edit, delete, operation, signin; "" for the others
 	filters   []string // the columns the list may be filtered on
@@ -115,8 +117,8 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 	if verb == "operation" && post && len(parts) == 2 {
 		// A row action: /operation/<model>-<action>.
 		for _, m := range a.models {
-			if _, ok := m.action(name); ok {
-				r := m.route()
+			if _, ok := m.Action(name); ok {
+				r := routeOf(m)
 				r.action, r.verb = true, "operation"
 				return r, true
 			}
@@ -130,7 +132,7 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 	if name == "op" {
 		// GoAdmin's operation log: read-only, superusers only.
 		if verb == "info" && get && (sub == "" || sub == "detail") {
-			return route{model: "op", superuser: true, sortable: opLogColumns, columns: opLogColumns, pk: "id", pkKind: KindInt}, true
+			return route{model: "op", superuser: true, sortable: opLogColumns, columns: opLogColumns, pk: "id", pkKind: admin.KindInt}, true
 		}
 		return route{}, false
 	}
@@ -146,7 +148,7 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 			return route{}, false
 		}
 	}
-	r := m.route()
+	r := routeOf(m)
 	r.verb = verb
 	switch {
 	case verb == "info" && get && (sub == "" || sub == "detail"):
@@ -165,20 +167,20 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 	return route{}, false
 }
 
-func (m ModelAdmin) route() route {
-	pk, _ := m.field(m.pk())
-	return route{model: m.name(), superuser: m.SuperuserOnly, sortable: m.sortable(), columns: m.columns(), pk: m.pk(), pkKind: pk.Kind,
+func routeOf(m admin.ModelAdmin) route {
+	pk, _ := m.Field(m.PK())
+	return route{model: m.URLName(), superuser: m.SuperuserOnly, sortable: m.Sortable(), columns: m.Columns(), pk: m.PK(), pkKind: pk.Kind,
 		filters: m.Filters, search: len(m.Search) > 0, form: m.Form}
 }
 
 // validKey reports whether v can be a primary key of the kind: GoAdmin panics on the
 // database error a malformed one causes (Postgres refuses "x" as a uuid or an integer).
-func validKey(k Kind, v string) bool {
+func validKey(k admin.Kind, v string) bool {
 	switch k {
-	case KindUUID:
+	case admin.KindUUID:
 		_, err := uuid.Parse(v)
 		return err == nil
-	case KindInt:
+	case admin.KindInt:
 		_, err := strconv.ParseInt(v, 10, 64)
 		return err == nil
 	}
@@ -200,11 +202,11 @@ func safeRef(ref, host string) (string, bool) {
 		}
 	}
 	p := u.EscapedPath()
-	if p != Prefix && !strings.HasPrefix(p, Prefix+"/") {
+	if p != admin.Prefix && !strings.HasPrefix(p, admin.Prefix+"/") {
 		return "", false
 	}
-	if strings.Contains(p, "//") || strings.Contains(p, "/..") || strings.HasPrefix(strings.TrimPrefix(p, Prefix), "/login") ||
-		strings.HasPrefix(strings.TrimPrefix(p, Prefix), "/logout") {
+	if strings.Contains(p, "//") || strings.Contains(p, "/..") || strings.HasPrefix(strings.TrimPrefix(p, admin.Prefix), "/login") ||
+		strings.HasPrefix(strings.TrimPrefix(p, admin.Prefix), "/logout") {
 		return "", false
 	}
 	if u.RawQuery != "" {
@@ -257,10 +259,10 @@ func (a *Admin) guard() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		path := c.Path()
 		lower := strings.ToLower(path)
-		if lower != Prefix && !strings.HasPrefix(lower, Prefix+"/") {
+		if lower != admin.Prefix && !strings.HasPrefix(lower, admin.Prefix+"/") {
 			return c.Next() // "/administrator" and the like are not ours
 		}
-		rel := lower[len(Prefix):]
+		rel := lower[len(admin.Prefix):]
 		method := c.Method()
 
 		c.Set(fiber.HeaderXFrameOptions, "DENY")
@@ -306,10 +308,10 @@ func (a *Admin) guard() fiber.Handler {
 				c.ClearCookie(csrfCookie)
 			}
 			if rel == "/logout" {
-				return c.Redirect(Prefix+"/login", fiber.StatusFound)
+				return c.Redirect(admin.Prefix+"/login", fiber.StatusFound)
 			}
 			if method == fiber.MethodGet {
-				return c.Redirect(Prefix+"/login?ref="+url.QueryEscape(c.OriginalURL()), fiber.StatusFound)
+				return c.Redirect(admin.Prefix+"/login?ref="+url.QueryEscape(c.OriginalURL()), fiber.StatusFound)
 			}
 			return fiber.NewError(fiber.StatusUnauthorized, "log in as staff first")
 		}
@@ -343,7 +345,7 @@ func (a *Admin) guard() fiber.Handler {
 			}
 		}
 		if c.Cookies(csrfCookie) != token {
-			c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: token, Path: Prefix, SameSite: "Strict", Secure: a.cfg.SecureCookies})
+			c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: token, Path: admin.Prefix, SameSite: "Strict", Secure: a.cfg.SecureCookies})
 		}
 		if err := handOver(c, query, form, s.sid, false); err != nil {
 			return err
@@ -385,11 +387,11 @@ func (a *Admin) public(c *fiber.Ctx, rel string, r route, query url.Values, limi
 		var pass url.Values
 		if ref, has := query["ref"]; has {
 			if len(ref) != 1 {
-				return c.Redirect(Prefix+"/login", fiber.StatusFound)
+				return c.Redirect(admin.Prefix+"/login", fiber.StatusFound)
 			}
 			safe, ok := safeRef(ref[0], string(c.Request().Host()))
 			if !ok {
-				return c.Redirect(Prefix+"/login", fiber.StatusFound)
+				return c.Redirect(admin.Prefix+"/login", fiber.StatusFound)
 			}
 			pass = url.Values{"ref": {safe}}
 		}
@@ -424,7 +426,7 @@ func (a *Admin) public(c *fiber.Ctx, rel string, r route, query url.Values, limi
 				ref = safe
 			}
 		}
-		loginURL := api.BaseURL(c) + Prefix + "/login"
+		loginURL := api.BaseURL(c) + admin.Prefix + "/login"
 		if ref != "" {
 			loginURL += "?ref=" + url.QueryEscape(ref)
 		}

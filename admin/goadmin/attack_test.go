@@ -1,4 +1,4 @@
-package admin_test
+package goadmin_test
 
 import (
 	"bufio"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"manouche/admin"
+	"manouche/admin/goadmin"
 )
 
 // rawHTTP writes one request exactly as given (an attacker's bytes, which neither a browser
@@ -291,7 +291,7 @@ func TestAdminSecureCookies(t *testing.T) {
 		t.Skip("parent test")
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestAdminSiteSecure$", "-test.v")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(admin.SQLite), secureEnv+"=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(goadmin.SQLite), secureEnv+"=1")
 	out, err := cmd.CombinedOutput()
 	t.Logf("child process output:\n%s", out)
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestAdminSiteSecure") {
@@ -305,7 +305,7 @@ func TestAdminSiteSecure(t *testing.T) {
 	if os.Getenv(secureEnv) == "" {
 		t.Skip("run through TestAdminSecureCookies")
 	}
-	s := newSite(t, admin.SQLite)
+	s := newSite(t, goadmin.SQLite)
 	s.addUser(t, "staff@example.com", "staff password 1", true, true, false, "Sam", "Staff")
 	s.exec(t, "INSERT INTO notes (title, body) VALUES (?, ?)", "first note", "hello")
 	u, _ := url.Parse(s.base)

@@ -1,4 +1,4 @@
-package admin_test
+package goadmin_test
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"manouche/admin"
+	"manouche/admin/goadmin"
 
 	"github.com/google/uuid"
 )
@@ -26,9 +26,9 @@ import (
 // ADMIN_BENCH_DIALECT=postgres (with TEST_DATABASE_URL) runs it on Postgres.
 // The target is a median under 150 ms; the median is reported as median-ms.
 func BenchmarkUsersList(b *testing.B) {
-	d := admin.SQLite
+	d := goadmin.SQLite
 	if os.Getenv("ADMIN_BENCH_DIALECT") == "postgres" {
-		d = admin.Postgres
+		d = goadmin.Postgres
 	}
 	benchOnce.Do(func() { benchSite = seedBenchSite(b, d) })
 	s := benchSite
@@ -72,9 +72,9 @@ var (
 
 // seedBenchSite mounts the admin once per process (GoAdmin is global) on a database holding
 // 10,000 users plus a superuser; it lives until the process ends (see TestMain).
-func seedBenchSite(b *testing.B, d admin.Dialect) *site {
+func seedBenchSite(b *testing.B, d goadmin.Dialect) *site {
 	// GoAdmin prints a line per list request: keep the benchmark's output readable.
-	if restore, err := admin.SilenceGoAdminStdout(); err == nil {
+	if restore, err := goadmin.SilenceGoAdminStdout(); err == nil {
 		processCleanups = append(processCleanups, func() { _ = restore() })
 	}
 	s := newSite(processTB{b}, d)

@@ -1,9 +1,9 @@
-package admin_test
+package goadmin_test
 
 import (
 	"testing"
 
-	"manouche/admin"
+	"manouche/admin/goadmin"
 	"manouche/core/testenv"
 )
 
@@ -12,10 +12,10 @@ import (
 // migration leaves nothing behind.
 func TestGoAdminMigration(t *testing.T) {
 	t.Parallel()
-	for _, d := range []admin.Dialect{admin.SQLite, admin.Postgres} {
+	for _, d := range []goadmin.Dialect{goadmin.SQLite, goadmin.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			if d == admin.Postgres {
+			if d == goadmin.Postgres {
 				testenv.Lookup(t, testenv.DatabaseURL)
 			}
 			db, _ := scratchDB(t, d)
@@ -52,7 +52,7 @@ func TestGoAdminMigration(t *testing.T) {
 			}
 			applyInTx(t, db, migrationFile(t, "down", d))
 			q := "SELECT count(*) FROM sqlite_master WHERE name LIKE 'goadmin%'"
-			if d == admin.Postgres {
+			if d == goadmin.Postgres {
 				q = "SELECT count(*) FROM pg_class WHERE relname LIKE 'goadmin%'"
 			}
 			var left int

@@ -1,6 +1,8 @@
-package admin
+package goadmin
 
 import (
+	"manouche/admin"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -47,12 +49,24 @@ func Mount(r fiber.Router, cfg Config) (a *Admin, err error) {
 	if !mounted.CompareAndSwap(false, true) {
 		return nil, ErrAlreadyMounted
 	}
-	a = &Admin{cfg: cfg, db: cfg.DB, log: cfg.Logger, models: map[string]ModelAdmin{}}
+	a = &Admin{cfg: cfg, db: cfg.DB, log: cfg.Logger, models: map[string]admin.ModelAdmin{}}
+	if cfg.FilterStdout {
+		restore, err := SilenceGoAdminStdout()
+		if err != nil {
+			return nil, err
+		}
+		a.restore = restore
+		defer func() {
+			if err != nil {
+				_ = restore()
+			}
+		}()
+	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
 	for _, m := range cfg.Models {
-		a.models[m.name()] = m
+		a.models[m.URLName()] = m
 	}
 	ctx, cancel := bgContext()
 	defer cancel()
@@ -124,7 +138,7 @@ func Mount(r fiber.Router, cfg Config) (a *Admin, err error) {
 	language.AppendTo(language.EN, map[string]string{"username": "Email", "login fail": loginRefused})
 	eng := engine.Default()
 	// Routes must come after the guard: Fiber runs handlers in the order they were added.
-	app.Use(Prefix, a.guard())
+	app.Use(admin.Prefix, a.guard())
 	eng.AddConfig(gcfg)
 	// The DSN, with its password, must not be copied into goadmin_site by eng.Use.
 	if dbs := config.GetDatabases(); dbs != nil {
@@ -137,14 +151,23 @@ func Mount(r fiber.Router, cfg Config) (a *Admin, err error) {
 	}
 	eng.AddAuthService(a.loginProcessor(eng))
 	for _, m := range cfg.Models {
-		eng.AddGenerator(m.name(), a.generator(m))
+		eng.AddGenerator(m.URLName(), a.generator(m))
 	}
 	if err := eng.Use(app); err != nil {
 		return nil, fmt.Errorf("admin: mount: %w", err)
 	}
-	eng.HTML("GET", Prefix, a.dashboard)
-	eng.HTML("GET", Prefix+"/", a.dashboard)
+	eng.HTML("GET", admin.Prefix, a.dashboard)
+	eng.HTML("GET", admin.Prefix+"/", a.dashboard)
 	return a, nil
+}
+
+// Close gives back the standard output Mount filtered (Config.FilterStdout), flushing its
+// last lines. GoAdmin's routes and global state stay: it has no way to unmount.
+func (a *Admin) Close() error {
+	if a.restore == nil {
+		return nil
+	}
+	return a.restore()
 }
 
 // goAdminDSN turns the project's database URL into what GoAdmin's connection code opens:
@@ -214,7 +237,7 @@ func (a *Admin) syncMenusAndPermissions(ctx context.Context) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 	for i, m := range a.cfg.Models {
-		uri := "/info/" + m.name()
+		uri := "/info/" + m.URLName()
 		var menuID int64
 		err := tx.QueryRowContext(ctx, a.rebind("SELECT id FROM goadmin_menu WHERE uri = ?"), uri).Scan(&menuID)
 		icon := m.Icon
@@ -224,7 +247,7 @@ func (a *Admin) syncMenusAndPermissions(ctx context.Context) error {
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			if _, err := tx.ExecContext(ctx, a.rebind(`INSERT INTO goadmin_menu (parent_id, type, "order", title, icon, uri, plugin_name) VALUES (0, 1, ?, ?, ?, ?, '')`),
-				10+i, m.title(), icon, uri); err != nil {
+				10+i, m.PageTitle(), icon, uri); err != nil {
 				return fmt.Errorf("admin: sync menus: %w", err)
 			}
 			if err := tx.QueryRowContext(ctx, a.rebind("SELECT id FROM goadmin_menu WHERE uri = ?"), uri).Scan(&menuID); err != nil {
@@ -233,7 +256,7 @@ func (a *Admin) syncMenusAndPermissions(ctx context.Context) error {
 		case err != nil:
 			return fmt.Errorf("admin: sync menus: %w", err)
 		default:
-			if _, err := tx.ExecContext(ctx, a.rebind(`UPDATE goadmin_menu SET title = ?, icon = ?, "order" = ? WHERE id = ?`), m.title(), icon, 10+i, menuID); err != nil {
+			if _, err := tx.ExecContext(ctx, a.rebind(`UPDATE goadmin_menu SET title = ?, icon = ?, "order" = ? WHERE id = ?`), m.PageTitle(), icon, 10+i, menuID); err != nil {
 				return fmt.Errorf("admin: sync menus: %w", err)
 			}
 		}
@@ -251,17 +274,17 @@ func (a *Admin) syncMenusAndPermissions(ctx context.Context) error {
 		}
 
 		// The permission GoAdmin checks for staff who are not superusers.
-		slug := "model." + m.name()
+		slug := "model." + m.URLName()
 		var permID int64
 		paths := strings.Join([]string{
-			"/info/" + m.name(), "/info/" + m.name() + "/(.*)",
-			"/new/" + m.name(), "/edit/" + m.name(), "/delete/" + m.name(), "/operation/" + m.name() + "-(.*)",
+			"/info/" + m.URLName(), "/info/" + m.URLName() + "/(.*)",
+			"/new/" + m.URLName(), "/edit/" + m.URLName(), "/delete/" + m.URLName(), "/operation/" + m.URLName() + "-(.*)",
 		}, "\n")
 		err = tx.QueryRowContext(ctx, a.rebind("SELECT id FROM goadmin_permissions WHERE slug = ?"), slug).Scan(&permID)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			if _, err := tx.ExecContext(ctx, a.rebind("INSERT INTO goadmin_permissions (name, slug, http_method, http_path) VALUES (?, ?, '', ?)"),
-				m.title(), slug, paths); err != nil {
+				m.PageTitle(), slug, paths); err != nil {
 				return fmt.Errorf("admin: sync permissions: %w", err)
 			}
 			if err := tx.QueryRowContext(ctx, a.rebind("SELECT id FROM goadmin_permissions WHERE slug = ?"), slug).Scan(&permID); err != nil {
@@ -270,7 +293,7 @@ func (a *Admin) syncMenusAndPermissions(ctx context.Context) error {
 		case err != nil:
 			return fmt.Errorf("admin: sync permissions: %w", err)
 		default:
-			if _, err := tx.ExecContext(ctx, a.rebind("UPDATE goadmin_permissions SET name = ?, http_path = ? WHERE id = ?"), m.title(), paths, permID); err != nil {
+			if _, err := tx.ExecContext(ctx, a.rebind("UPDATE goadmin_permissions SET name = ?, http_path = ? WHERE id = ?"), m.PageTitle(), paths, permID); err != nil {
 				return fmt.Errorf("admin: sync permissions: %w", err)
 			}
 		}
@@ -293,7 +316,7 @@ func (a *Admin) syncMenusAndPermissions(ctx context.Context) error {
 func (a *Admin) dashboard(ctx *gactx.Context) (types.Panel, error) {
 	rctx := ctx.Request.Context()
 	u, _ := currentUser(ctx)
-	var stats []Stat
+	var stats []admin.Stat
 	for _, m := range a.cfg.Models {
 		if m.SuperuserOnly && !u.IsSuperuser {
 			continue
@@ -302,7 +325,7 @@ func (a *Admin) dashboard(ctx *gactx.Context) (types.Panel, error) {
 		if err := a.queryRow(rctx, "SELECT count(*) FROM "+quoteIdent(m.Table)).Scan(&n); err != nil {
 			return types.Panel{}, fmt.Errorf("admin: dashboard: count %s: %w", m.Table, err)
 		}
-		stats = append(stats, Stat{Label: m.title(), Value: n, URL: Prefix + "/info/" + m.name()})
+		stats = append(stats, admin.Stat{Label: m.PageTitle(), Value: n, URL: admin.Prefix + "/info/" + m.URLName()})
 	}
 	if a.cfg.Stats != nil {
 		more, err := a.cfg.Stats(rctx)
@@ -317,7 +340,7 @@ func (a *Admin) dashboard(ctx *gactx.Context) (types.Panel, error) {
 		b.WriteString(`<div class="col-md-3 col-sm-6"><div class="small-box bg-aqua"><div class="inner"><h3 class="stat-value">`)
 		fmt.Fprintf(&b, "%d", s.Value)
 		b.WriteString(`</h3><p class="stat-label">` + html.EscapeString(s.Label) + `</p></div>`)
-		if strings.HasPrefix(s.URL, Prefix+"/") {
+		if strings.HasPrefix(s.URL, admin.Prefix+"/") {
 			b.WriteString(`<a class="small-box-footer" href="` + html.EscapeString(s.URL) + `">open</a>`)
 		}
 		b.WriteString(`</div></div>`)

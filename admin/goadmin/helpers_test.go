@@ -1,4 +1,4 @@
-package admin_test
+package goadmin_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"manouche/admin"
+	"manouche/admin/goadmin"
 	"manouche/core/testenv"
 
 	"github.com/alexedwards/argon2id"
@@ -33,6 +35,9 @@ const childEnv = "MANOUCHE_ADMIN_TEST_DIALECT"
 
 // secureEnv mounts the admin of a child process with SecureCookies (production's cookies).
 const secureEnv = "MANOUCHE_ADMIN_TEST_SECURE"
+
+// filterEnv mounts the admin of a child process with FilterStdout (what runserver does).
+const filterEnv = "MANOUCHE_ADMIN_TEST_FILTER_STDOUT"
 
 var registerSQLite sync.Once
 
@@ -57,14 +62,15 @@ func hashPassword(p string) (string, error) {
 
 // site is a mounted admin on a scratch database.
 type site struct {
-	dialect admin.Dialect
+	dialect goadmin.Dialect
 	db      *sql.DB
 	base    string // http://127.0.0.1:port
 	app     *fiber.App
+	admin   *goadmin.Admin
 }
 
 func (s *site) rebind(q string) string {
-	if s.dialect != admin.Postgres {
+	if s.dialect != goadmin.Postgres {
 		return q
 	}
 	n := 0
@@ -88,7 +94,7 @@ func (s *site) exec(t testing.TB, q string, args ...any) {
 }
 
 func (s *site) b(v bool) any {
-	if s.dialect == admin.Postgres {
+	if s.dialect == goadmin.Postgres {
 		return v
 	}
 	if v {
@@ -230,10 +236,10 @@ CREATE TABLE notes (id SERIAL PRIMARY KEY, title TEXT NOT NULL DEFAULT '', body 
 
 // migrationFile returns the statements of one of the framework's GoAdmin migrations, split
 // on ";" the way the runner does (the files hold no ";" inside strings or comments).
-func migrationFile(t testing.TB, direction string, d admin.Dialect) []string {
+func migrationFile(t testing.TB, direction string, d goadmin.Dialect) []string {
 	t.Helper()
 	name := fmt.Sprintf("20261126000001_goadmin.%s.%s.sql", direction, d)
-	raw, err := os.ReadFile(filepath.Join("..", "migrations", "sql", name))
+	raw, err := fs.ReadFile(goadmin.Migrations(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,10 +284,10 @@ func randomName(prefix string) string {
 
 // scratchDB opens an empty database of the dialect and returns it with its URL, as the
 // project's DATABASE_URL would name it.
-func scratchDB(t testing.TB, d admin.Dialect) (*sql.DB, string) {
+func scratchDB(t testing.TB, d goadmin.Dialect) (*sql.DB, string) {
 	t.Helper()
 	switch d {
-	case admin.SQLite:
+	case goadmin.SQLite:
 		ensureSQLite3()
 		path := filepath.Join(t.TempDir(), "admin.sqlite3")
 		db, err := sql.Open("sqlite3", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
@@ -290,7 +296,7 @@ func scratchDB(t testing.TB, d admin.Dialect) (*sql.DB, string) {
 		}
 		t.Cleanup(func() { _ = db.Close() })
 		return db, "sqlite://" + path // the project's DATABASE_URL form
-	case admin.Postgres:
+	case goadmin.Postgres:
 		base := testenv.Lookup(t, testenv.DatabaseURL)
 		name := randomName("admin_test_")
 		root, err := sql.Open("pgx", base)
@@ -324,23 +330,24 @@ func scratchDB(t testing.TB, d admin.Dialect) (*sql.DB, string) {
 
 // newSite builds a scratch database with GoAdmin's migration and a users table, mounts the
 // admin on a Fiber app and serves it on a free port. Once per process (GoAdmin is global).
-func newSite(t testing.TB, d admin.Dialect) *site {
+func newSite(t testing.TB, d goadmin.Dialect) *site {
 	t.Helper()
 	db, dsn := scratchDB(t, d)
 	s := &site{dialect: d, db: db}
 	applyInTx(t, db, migrationFile(t, "up", d))
 	ddl := usersTableSQLite
-	if d == admin.Postgres {
+	if d == goadmin.Postgres {
 		ddl = usersTablePostgres
 	}
 	applyInTx(t, db, append(strings.Split(ddl, ";\n"), kindsDDL(d)))
 
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	_, err := admin.Mount(app, admin.Config{
+	a, err := goadmin.Mount(app, goadmin.Config{
 		DB: db, Dialect: d, DSN: dsn,
 		SecretKey:     "test-secret-key-0123456789",
 		SiteName:      "Manouche test",
 		SecureCookies: os.Getenv(secureEnv) != "",
+		FilterStdout:  os.Getenv(filterEnv) != "",
 		Debug:         os.Getenv("ADMIN_DEBUG") != "",
 		Authenticate:  s.authenticate,
 		LoadUser:      s.loadUser,
@@ -365,7 +372,7 @@ func newSite(t testing.TB, d admin.Dialect) *site {
 	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
-	s.app = app
+	s.app, s.admin = app, a
 	s.base = "http://" + ln.Addr().String()
 	return s
 }

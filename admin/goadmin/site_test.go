@@ -1,4 +1,4 @@
-package admin_test
+package goadmin_test
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"manouche/admin"
+	"manouche/admin/goadmin"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -20,7 +20,7 @@ import (
 // TestAdminSite is the admin's end-to-end suite on one database; TestAdmin runs it in a child
 // process per dialect.
 func TestAdminSite(t *testing.T) {
-	d := admin.Dialect(os.Getenv(childEnv))
+	d := goadmin.Dialect(os.Getenv(childEnv))
 	if d == "" {
 		t.Skip("run through TestAdmin")
 	}
@@ -33,7 +33,7 @@ func TestAdminSite(t *testing.T) {
 	s.exec(t, "INSERT INTO notes (title, body) VALUES (?, ?)", "first note", "hello")
 
 	t.Run("a second mount is refused", func(t *testing.T) {
-		_, err := admin.Mount(fiber.New(), admin.Config{DB: s.db, Dialect: d, DSN: "x", SecretKey: "0123456789abcdef",
+		_, err := goadmin.Mount(fiber.New(), goadmin.Config{DB: s.db, Dialect: d, DSN: "x", SecretKey: "0123456789abcdef",
 			Authenticate: s.authenticate, LoadUser: s.loadUser})
 		if err == nil || !strings.Contains(err.Error(), "already mounted") {
 			t.Fatalf("second Mount: %v", err)
@@ -488,7 +488,7 @@ func TestAdminSite(t *testing.T) {
 			t.Fatal(err)
 		}
 		os.Stdout = w
-		restore, err := admin.SilenceGoAdminStdout()
+		restore, err := goadmin.SilenceGoAdminStdout()
 		if err != nil {
 			os.Stdout = real
 			t.Fatal(err)
@@ -679,7 +679,7 @@ func TestAdminSite(t *testing.T) {
 
 // boolParam is how a boolean filter or form value is written in the dialect.
 func (s *site) boolParam(v bool) string {
-	if s.dialect == admin.Postgres {
+	if s.dialect == goadmin.Postgres {
 		if v {
 			return "true"
 		}

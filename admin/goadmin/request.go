@@ -1,6 +1,8 @@
-package admin
+package goadmin
 
 import (
+	"manouche/admin"
+
 	"bytes"
 	"errors"
 	"mime/multipart"
@@ -256,7 +258,7 @@ func checkLen(v string) error {
 // with the parameters of its query): a page of this model, with only the parameters its list
 // takes, or the list itself.
 func (r route) previous(v string) string {
-	list := Prefix + "/info/" + r.model
+	list := admin.Prefix + "/info/" + r.model
 	u, err := url.Parse(v)
 	if err != nil || u.Opaque != "" || u.User != nil || u.Fragment != "" {
 		return list

@@ -1,4 +1,4 @@
-package admin_test
+package goadmin_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"log"
 
 	"manouche/admin"
+	"manouche/admin/goadmin"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -19,9 +20,9 @@ func ExampleMount() {
 		authenticate func(ctx context.Context, email, password string) (admin.User, error)
 		loadUser     func(ctx context.Context, id string) (admin.User, error)
 	)
-	_, err := admin.Mount(app, admin.Config{
+	_, err := goadmin.Mount(app, goadmin.Config{
 		DB:           db,
-		Dialect:      admin.SQLite, // admin.Postgres when bun's dialect is dialect.PG
+		Dialect:      goadmin.SQLite, // goadmin.Postgres when bun's dialect is dialect.PG
 		DSN:          "sqlite://db.sqlite3",
 		SecretKey:    "the project's SECRET_KEY",
 		SiteName:     "Manouche",

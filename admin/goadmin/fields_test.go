@@ -1,4 +1,4 @@
-package admin_test
+package goadmin_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"manouche/admin"
+	"manouche/admin/goadmin"
 	"manouche/core/scaffold"
 
 	"github.com/google/uuid"
@@ -38,10 +39,10 @@ func kindFields() []*scaffold.Field {
 }
 
 // kindsDDL is the CREATE TABLE startapp's migration would write for kindFields.
-func kindsDDL(d admin.Dialect) string {
+func kindsDDL(d goadmin.Dialect) string {
 	dialect := "sqlite"
 	pk, ts := "id TEXT PRIMARY KEY", "TIMESTAMP"
-	if d == admin.Postgres {
+	if d == goadmin.Postgres {
 		dialect, pk, ts = "postgres", "id UUID PRIMARY KEY", "TIMESTAMPTZ"
 	}
 	cols := []string{pk, "created_at " + ts + " NOT NULL DEFAULT CURRENT_TIMESTAMP", "updated_at " + ts + " NOT NULL DEFAULT CURRENT_TIMESTAMP"}
@@ -96,7 +97,7 @@ func kindsAdmin() admin.ModelAdmin {
 
 // bunDB is the database as the apps' models and API see it.
 func (s *site) bunDB() *bun.DB {
-	if s.dialect == admin.Postgres {
+	if s.dialect == goadmin.Postgres {
 		return bun.NewDB(s.db, pgdialect.New())
 	}
 	return bun.NewDB(s.db, sqlitedialect.New())
@@ -130,7 +131,7 @@ func (s *site) rawRow(t testing.TB, table, id string) map[string]string {
 	exprs := make([]string, len(cols))
 	for i, c := range cols {
 		exprs[i] = "quote(" + c + ")"
-		if s.dialect == admin.Postgres {
+		if s.dialect == goadmin.Postgres {
 			exprs[i] = "coalesce(" + c + "::text, 'NULL')"
 		}
 	}
