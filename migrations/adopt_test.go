@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"manouche/admin/site"
+	"manouche/core/testkit/testdb"
 	"manouche/migrations"
 )
 
@@ -44,7 +45,8 @@ func recorded(t *testing.T, bdb *bun.DB) []string {
 // admin app, and `migrate admin zero` then drops GoAdmin's tables like any app's.
 func TestAdoptedMigrationsDoNotRunAgain(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		ctx := context.Background()
 		rep, err := oldLayout(bdb).Migrate(ctx)
 		if err != nil {
@@ -124,7 +126,8 @@ func TestAdoptedMigrationsDoNotRunAgain(t *testing.T) {
 // own already (both layouts ran on one database): it is reported missing, not moved.
 func TestAdoptKeepsExistingRecord(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		ctx := context.Background()
 		src := migrations.Source{App: "newapp", FS: files("20270101000001_a.up.sql", "CREATE TABLE adopt_a (id INTEGER);\n")}
 		if _, err := migrations.New(bdb, src).Migrate(ctx); err != nil {

@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	_ "manouche/core/mail" // the mail backends own EMAIL_* settings the layer files set
 	"manouche/core/scaffold"
+	_ "manouche/core/storage" // the storage backends own MEDIA_ROOT, which testing.toml sets
 	"manouche/core/testkit/testdb"
 	"manouche/settings"
 )
