@@ -263,7 +263,7 @@ func quietParseError(err error) error {
 		strings.Contains(err.Error(), "timeout"):
 		return err
 	case strings.Contains(err.Error(), "request body"):
-		return errors.New(msgMalformedBody)
+		return fiber.NewError(fiber.StatusBadRequest, msgMalformedBody)
 	}
-	return errors.New(msgMalformedHead)
+	return fiber.NewError(fiber.StatusBadRequest, msgMalformedHead)
 }
