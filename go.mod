@@ -1,3 +1,8 @@
+// The Heroku Go buildpack reads these: the latest Go 1.26 patch release (the
+// go line below alone would pin exactly 1.26.0), and only this package, so
+// bin/ holds manouche alone (not the bench/ programs).
+// +heroku goVersion go1.26
+// +heroku install .
 module manouche
 
 go 1.26.0

@@ -29,8 +29,13 @@ import (
 // built from them. Handlers, commands and ready hooks receive it; nothing in
 // it is global, so a test can run several projects side by side.
 type Project struct {
-	Settings  *settings.Settings
-	DB        *bun.DB
+	Settings *settings.Settings
+	// DB carries the web traffic: through DATABASE_CONNECTION_POOL_URL (a
+	// transaction pooler) when it is set, else the same pool as DirectDB.
+	DB *bun.DB
+	// DirectDB is DATABASE_URL itself: migrations and their advisory lock,
+	// and the email queue, which need a session of their own.
+	DirectDB  *bun.DB
 	Log       *slog.Logger
 	Templates *templates.Set
 	// Cache is Redis when REDIS_URL is set, in-process otherwise.
@@ -100,13 +105,17 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 		}
 		p.Log = NewLogger(st, out)
 	}
-	database, err := db.Open(ctx, st.DatabaseURL, st.LogSQL)
+	direct, pooled, err := openDatabases(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	p.DB = database
-	p.OnClose(database.Close)
-	p.AddCheck("database", func(ctx context.Context) error { return database.PingContext(ctx) })
+	p.DirectDB, p.DB = direct, pooled
+	p.OnClose(direct.Close)
+	p.AddCheck("database", func(ctx context.Context) error { return direct.PingContext(ctx) })
+	if pooled != direct {
+		p.OnClose(pooled.Close)
+		p.AddCheck("database pooler", func(ctx context.Context) error { return pooled.PingContext(ctx) })
+	}
 
 	if err := p.openServices(ctx); err != nil {
 		_ = p.Close()
@@ -138,10 +147,49 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 	return p, nil
 }
 
+// dbOptions are the settings' database options for the URL named name.
+func dbOptions(st *settings.Settings, name string) db.Options {
+	o := db.Options{
+		Name:            name,
+		Debug:           st.LogSQL,
+		RequireTLS:      st.DatabaseRequireTLS,
+		MaxConns:        st.DBMaxConns,
+		MaxIdleConns:    st.DBMaxIdleConns,
+		ConnMaxLifetime: st.DBConnMaxLifetime,
+	}
+	if o.MaxIdleConns == 0 {
+		o.MaxIdleConns = -1 // DB_MAX_IDLE_CONNS=0 keeps none
+	}
+	if o.ConnMaxLifetime == 0 {
+		o.ConnMaxLifetime = -1 // DB_CONN_MAX_LIFETIME=0 recycles never
+	}
+	return o
+}
+
+// openDatabases opens DATABASE_URL, and DATABASE_CONNECTION_POOL_URL in
+// pooler mode when it is set (else pooled is direct).
+func openDatabases(ctx context.Context, st *settings.Settings) (direct, pooled *bun.DB, err error) {
+	direct, err = db.OpenOptions(ctx, st.DatabaseURL, dbOptions(st, "DATABASE_URL"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.DatabaseConnectionPoolURL == "" {
+		return direct, direct, nil
+	}
+	o := dbOptions(st, "DATABASE_CONNECTION_POOL_URL")
+	o.Pooler = true
+	pooled, err = db.OpenOptions(ctx, st.DatabaseConnectionPoolURL, o)
+	if err != nil {
+		_ = direct.Close()
+		return nil, nil, err
+	}
+	return direct, pooled, nil
+}
+
 // openServices builds the cache, the email backend and the queue from the settings.
 func (p *Project) openServices(ctx context.Context) error {
 	st := p.Settings
-	c, err := cache.New(cache.Config{RedisURL: st.RedisURL, Prefix: st.CacheKeyPrefix, Logger: p.Log})
+	c, err := cache.New(cache.Config{RedisURL: st.RedisURL, Prefix: st.CacheKeyPrefix, MaxConns: st.RedisMaxConns, Logger: p.Log})
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
@@ -158,7 +206,7 @@ func (p *Project) openServices(ctx context.Context) error {
 		p.OnClose(closer.Close)
 	}
 	q, err := queue.New(ctx, queue.Config{
-		DB:           p.DB,
+		DB:           p.DirectDB,
 		Backend:      backend,
 		Defaults:     mail.Defaults{From: st.DefaultFromEmail, SubjectPrefix: st.EmailSubjectPrefix},
 		MaxAttempts:  st.EmailMaxAttempts,
@@ -238,7 +286,7 @@ func (p *Project) Migrations() *migrations.Runner {
 			sources = append(sources, src)
 		}
 	}
-	return migrations.New(p.DB, sources...)
+	return migrations.New(p.DirectDB, sources...)
 }
 
 // AddCheck registers a readiness check, reported by /health/ready under name

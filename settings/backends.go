@@ -317,6 +317,11 @@ func backendKeys() []string {
 	return keys
 }
 
+// Aliases returns every other environment name a setting is read from (the
+// core's, such as REDISTOGO_URL, and every registered backend's), mapped to
+// the setting's own name.
+func Aliases() map[string]string { return allAliases() }
+
 // allAliases returns the core's aliases and every registered backend's.
 func allAliases() map[string]string {
 	out := make(map[string]string, len(aliases))

@@ -448,10 +448,28 @@ func (s *Settings) validate() []string {
 			p = append(p, "DATABASE_URL "+err.Error())
 		}
 	}
+	if s.DatabaseConnectionPoolURL != "" {
+		if err := checkDatabaseURL(s.DatabaseConnectionPoolURL); err != nil {
+			p = append(p, "DATABASE_CONNECTION_POOL_URL "+err.Error())
+		} else if strings.HasPrefix(s.DatabaseConnectionPoolURL, "sqlite") {
+			p = append(p, "DATABASE_CONNECTION_POOL_URL must be a postgres:// URL (a connection pooler such as PgBouncer in front of DATABASE_URL's database)")
+		} else if strings.HasPrefix(s.DatabaseURL, "sqlite") {
+			p = append(p, "DATABASE_CONNECTION_POOL_URL is set but DATABASE_URL is SQLite: both must name the same Postgres database")
+		}
+	}
+	if s.DBMaxConns < 1 {
+		p = append(p, fmt.Sprintf("DB_MAX_CONNS=%d must be at least 1: it caps each Postgres pool of a process", s.DBMaxConns))
+	}
+	if s.DBMaxIdleConns < 0 || s.DBMaxIdleConns > max(s.DBMaxConns, 1) {
+		p = append(p, fmt.Sprintf("DB_MAX_IDLE_CONNS=%d must be between 0 and DB_MAX_CONNS (%d)", s.DBMaxIdleConns, s.DBMaxConns))
+	}
 	if s.RedisURL != "" {
 		if u, err := url.Parse(s.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 			p = append(p, "REDIS_URL must be a redis://, rediss:// or unix:// URL")
 		}
+	}
+	if s.RedisMaxConns < 1 {
+		p = append(p, fmt.Sprintf("REDIS_MAX_CONNS=%d must be at least 1: it caps the Redis connections of a process", s.RedisMaxConns))
 	}
 	if s.Port < 1 || s.Port > 65535 {
 		p = append(p, fmt.Sprintf("PORT=%d is not a TCP port (1-65535)", s.Port))

@@ -33,7 +33,24 @@ type Settings struct {
 	Port         int      `setting:"PORT"`
 
 	DatabaseURL string `setting:"DATABASE_URL" secret:"url"`
-	RedisURL    string `setting:"REDIS_URL" secret:"url"`
+	// DatabaseRequireTLS connects to a Postgres DATABASE_URL without sslmode
+	// with sslmode=require (on in production: Heroku Postgres requires TLS).
+	DatabaseRequireTLS bool `setting:"DATABASE_REQUIRE_TLS"`
+	// DatabaseConnectionPoolURL is a transaction pooler in front of the same
+	// database (Heroku's PgBouncer). When set, web traffic goes through it
+	// without server-side prepared statements, while migrate, the migration
+	// lock and the email queue stay on DATABASE_URL.
+	DatabaseConnectionPoolURL string `setting:"DATABASE_CONNECTION_POOL_URL" secret:"url"`
+	// DBMaxConns caps each Postgres pool of a process (see the README's
+	// connection budget); DBMaxIdleConns of them are kept open when idle;
+	// DBConnMaxLifetime recycles a connection after that long. SQLite
+	// ignores them.
+	DBMaxConns        int           `setting:"DB_MAX_CONNS"`
+	DBMaxIdleConns    int           `setting:"DB_MAX_IDLE_CONNS"`
+	DBConnMaxLifetime time.Duration `setting:"DB_CONN_MAX_LIFETIME"`
+	RedisURL          string        `setting:"REDIS_URL" secret:"url"`
+	// RedisMaxConns caps the Redis connections of a process.
+	RedisMaxConns int `setting:"REDIS_MAX_CONNS"`
 	// CacheKeyPrefix is put before every cache key, so projects can share a Redis.
 	CacheKeyPrefix string `setting:"CACHE_KEY_PREFIX"`
 

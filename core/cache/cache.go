@@ -106,6 +106,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -127,7 +128,17 @@ const (
 	DefaultRetryInterval = time.Second
 	DefaultLogInterval   = 10 * time.Second
 	DefaultDeleteGuard   = 5 * time.Second
-	maxPendingDeletes    = 10000
+	// DefaultMaxConns caps the Redis connections of the command pool
+	// (REDIS_MAX_CONNS). With the near layer's one Pub/Sub connection, a
+	// process holds at most 3: two web dynos, a worker, the release phase
+	// and a `heroku run` are 5 x 3 = 15, inside the 20 connections of the
+	// smallest Heroku Redis plan.
+	DefaultMaxConns = 2
+	// DefaultConnMaxIdleTime closes a pooled connection idle this long,
+	// before Heroku Redis closes it itself (after 300 s), so the pool does
+	// not hand out a connection the server has dropped.
+	DefaultConnMaxIdleTime = 4 * time.Minute
+	maxPendingDeletes      = 10000
 )
 
 var (
@@ -168,6 +179,13 @@ type Config struct {
 	// DeleteGuard is how long a deleted key refuses values loaded by Once
 	// (see the package documentation; default 5 s).
 	DeleteGuard time.Duration
+	// MaxConns caps the connections of the Redis command pool, pipelines
+	// included (default DefaultMaxConns); the near layer's Pub/Sub
+	// connection is one more. A command waits up to Timeout for a free one.
+	MaxConns int
+	// ConnMaxIdleTime closes a pooled connection idle this long (default
+	// DefaultConnMaxIdleTime; keep it below the server's idle timeout).
+	ConnMaxIdleTime time.Duration
 	// Timeout is the dial, read and write timeout of Redis commands
 	// (default 250 ms).
 	Timeout time.Duration
@@ -244,6 +262,12 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.NearAckTimeout <= 0 {
 		cfg.NearAckTimeout = DefaultNearAckTimeout
 	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.ConnMaxIdleTime <= 0 {
+		cfg.ConnMaxIdleTime = DefaultConnMaxIdleTime
+	}
 	c := &Cache{cfg: cfg, log: cfg.Logger, prefix: cfg.Prefix, pending: map[string]struct{}{}}
 	if strings.TrimSpace(cfg.RedisURL) == "" {
 		c.cc = gocache.New(&gocache.Options{LocalCache: gocache.NewTinyLFU(cfg.LocalSize, cfg.LocalTTL)})
@@ -251,7 +275,7 @@ func New(cfg Config) (*Cache, error) {
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("cache: parse redis URL: %w", err)
+		return nil, fmt.Errorf("cache: parse redis URL: %s", strings.ReplaceAll(err.Error(), cfg.RedisURL, redactURL(cfg.RedisURL)))
 	}
 	if opt.TLSConfig != nil && !cfg.VerifyTLS {
 		// Heroku Redis (rediss://) uses self-signed certificates.
@@ -266,6 +290,15 @@ func New(cfg Config) (*Cache, error) {
 	opt.MinRetryBackoff = 8 * time.Millisecond
 	opt.MaxRetryBackoff = 32 * time.Millisecond
 	opt.ContextTimeoutEnabled = true
+	// A hard cap (go-redis's PoolSize alone is 10 x GOMAXPROCS and only a
+	// target), with pipelines on the same pool (its dedicated pipeline pool
+	// would add 10 more), so a process never holds more than MaxConns + the
+	// Pub/Sub connection against the plan's limit.
+	opt.PoolSize = cfg.MaxConns
+	opt.MaxActiveConns = cfg.MaxConns
+	opt.PipelinePoolSize = -1
+	opt.MinIdleConns = 0
+	opt.ConnMaxIdleTime = cfg.ConnMaxIdleTime
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	c.rdb = redis.NewClient(opt)
 	c.cc = gocache.New(&gocache.Options{Redis: c.rdb})
@@ -679,4 +712,17 @@ func (c *Cache) failed(ctx context.Context, op string, err error) {
 		c.log.Warn("cache: redis unavailable, falling back to the database",
 			"op", op, "err", err, "retry_in", c.cfg.RetryInterval, "suppressed_since_last", suppressed)
 	}
+}
+
+// redactURL hides the password of a Redis URL in error messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return "the URL"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		return strings.Replace(u.String(), ":xxxxx@", ":********@", 1)
+	}
+	return u.String()
 }

@@ -48,25 +48,92 @@ type Config struct {
 	Path string
 }
 
+// Defaults of the Postgres pool (Options.MaxConns and friends, the settings
+// DB_MAX_CONNS, DB_MAX_IDLE_CONNS and DB_CONN_MAX_LIFETIME). The smallest
+// Heroku Postgres plan allows 20 connections for every dyno together: two
+// web dynos, a worker, the release phase and one `heroku run` are 5
+// processes, 5 x 3 = 15, which leaves 5 for `heroku pg:psql`, the platform's
+// own monitoring and a restarting dyno's overlap.
+const (
+	DefaultMaxConns        = 3
+	DefaultMaxIdleConns    = 3
+	DefaultConnMaxLifetime = 30 * time.Minute
+)
+
+// Options tune how Open connects, beyond what the URL says.
+type Options struct {
+	// Name is the variable the URL came from, named in error messages
+	// (default "DATABASE_URL").
+	Name string
+	// Debug logs every query to stderr.
+	Debug bool
+	// RequireTLS gives a postgres:// URL without sslmode sslmode=require, as
+	// Heroku Postgres needs (pgx's default, prefer, would fall back to
+	// plaintext). Production sets it. An explicit sslmode is kept.
+	RequireTLS bool
+	// Pooler says the URL goes through a transaction pooler (PgBouncer, as
+	// Heroku's DATABASE_CONNECTION_POOL_URL): statements are not prepared on
+	// the server (pgx's default_query_exec_mode=exec), since the next
+	// statement may run on another server connection. An explicit
+	// default_query_exec_mode in the URL is kept.
+	Pooler bool
+	// MaxConns caps the open connections of the Postgres pool (0: DefaultMaxConns).
+	MaxConns int
+	// MaxIdleConns is how many idle connections the Postgres pool keeps
+	// (0: DefaultMaxIdleConns; negative: none; never more than MaxConns).
+	MaxIdleConns int
+	// ConnMaxLifetime closes a Postgres connection this long after it was
+	// opened (0: DefaultConnMaxLifetime; negative: never).
+	ConnMaxLifetime time.Duration
+}
+
 // ParseURL reads postgres://, postgresql:// and sqlite://PATH URLs.
 // sqlite://db.sqlite3 is relative to the working directory, sqlite:///abs/path
 // is absolute, sqlite://:memory: is an in-memory database.
-func ParseURL(raw string) (Config, error) {
+func ParseURL(raw string) (Config, error) { return parseURL(raw, Options{}) }
+
+// ParseURLOptions is ParseURL applying the URL-level options (Name,
+// RequireTLS, Pooler) to the Postgres DSN.
+func ParseURLOptions(raw string, o Options) (Config, error) { return parseURL(raw, o) }
+
+func parseURL(raw string, o Options) (Config, error) {
+	name := o.Name
+	if name == "" {
+		name = "DATABASE_URL"
+	}
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return Config{}, errors.New("DATABASE_URL is not a URL: use postgres://USER:PASSWORD@HOST:PORT/NAME or sqlite://PATH")
+		return Config{}, fmt.Errorf("%s is not a URL: use postgres://USER:PASSWORD@HOST:PORT/NAME or sqlite://PATH", name)
 	}
 	switch scheme {
 	case "postgres", "postgresql":
 		u, err := url.Parse(raw)
 		if err != nil {
-			return Config{}, errors.New("DATABASE_URL is not a valid postgres:// URL")
+			return Config{}, fmt.Errorf("%s is not a valid postgres:// URL", name)
 		}
 		if u.Host == "" && u.Query().Get("host") == "" {
-			return Config{}, errors.New("DATABASE_URL has no host: use postgres://USER:PASSWORD@HOST:PORT/NAME")
+			return Config{}, fmt.Errorf("%s has no host: use postgres://USER:PASSWORD@HOST:PORT/NAME", name)
 		}
-		return Config{Dialect: dialect.PG, Driver: "pgx", DSN: raw}, nil
+		dsn := raw
+		if o.RequireTLS || o.Pooler {
+			q, err := url.ParseQuery(u.RawQuery)
+			if err != nil {
+				return Config{}, fmt.Errorf("%s has a malformed query: %v", name, err)
+			}
+			if o.RequireTLS && q.Get("sslmode") == "" {
+				q.Set("sslmode", "require")
+			}
+			if o.Pooler && q.Get("default_query_exec_mode") == "" {
+				q.Set("default_query_exec_mode", "exec")
+			}
+			u.RawQuery = q.Encode()
+			dsn = u.String()
+		}
+		return Config{Dialect: dialect.PG, Driver: "pgx", DSN: dsn}, nil
 	case "sqlite":
+		if o.Pooler {
+			return Config{}, fmt.Errorf("%s must be a postgres:// URL (a connection pooler in front of Postgres)", name)
+		}
 		path, query, _ := strings.Cut(rest, "?")
 		if path == "" {
 			return Config{}, errors.New("DATABASE_URL sqlite:// needs a file path, such as sqlite://db.sqlite3")
@@ -82,7 +149,7 @@ func ParseURL(raw string) (Config, error) {
 		if query != "" {
 			extra, err := url.ParseQuery(query)
 			if err != nil {
-				return Config{}, fmt.Errorf("DATABASE_URL has a malformed query: %w", err)
+				return Config{}, fmt.Errorf("%s has a malformed query: %w", name, err)
 			}
 			for k, vs := range extra {
 				params[k] = append(params[k], vs...)
@@ -90,21 +157,31 @@ func ParseURL(raw string) (Config, error) {
 		}
 		return Config{Dialect: dialect.SQLite, Driver: "sqlite", DSN: "file:" + path + "?" + params.Encode(), Path: path}, nil
 	}
-	return Config{}, fmt.Errorf("DATABASE_URL has the unknown scheme %q: use postgres://, postgresql:// or sqlite://", scheme)
+	return Config{}, fmt.Errorf("%s has the unknown scheme %q: use postgres://, postgresql:// or sqlite://", name, scheme)
 }
 
 // Open connects to the database named by a DATABASE_URL and checks that it
 // answers. With debug on, every query is logged.
 func Open(ctx context.Context, rawURL string, debug bool) (*bun.DB, error) {
-	cfg, err := ParseURL(rawURL)
+	return OpenOptions(ctx, rawURL, Options{Debug: debug})
+}
+
+// OpenOptions is Open with Options: TLS, pooler mode and pool limits.
+func OpenOptions(ctx context.Context, rawURL string, o Options) (*bun.DB, error) {
+	cfg, err := parseURL(rawURL, o)
 	if err != nil {
 		return nil, err
 	}
-	return OpenConfig(ctx, cfg, debug)
+	return openConfig(ctx, cfg, o)
 }
 
 // OpenConfig is Open for an already parsed URL.
 func OpenConfig(ctx context.Context, cfg Config, debug bool) (*bun.DB, error) {
+	return openConfig(ctx, cfg, Options{Debug: debug})
+}
+
+func openConfig(ctx context.Context, cfg Config, o Options) (*bun.DB, error) {
+	debug := o.Debug
 	if cfg.Path != "" && cfg.Path != ":memory:" {
 		if dir := filepath.Dir(cfg.Path); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -119,10 +196,23 @@ func OpenConfig(ctx context.Context, cfg Config, debug bool) (*bun.DB, error) {
 	var bdb *bun.DB
 	switch cfg.Dialect {
 	case dialect.PG:
-		// Idle connections are kept: the email worker shares this pool, and a
-		// new Postgres connection costs a SCRAM handshake.
-		sqldb.SetMaxOpenConns(20)
-		sqldb.SetMaxIdleConns(20)
+		// Bounded: every dyno's pool counts against the plan's connection
+		// limit (see DefaultMaxConns). Idle connections are kept: the email
+		// worker shares this pool, and a new Postgres connection costs a
+		// SCRAM handshake (and a TLS one on Heroku).
+		maxConns, maxIdle, lifetime := o.MaxConns, o.MaxIdleConns, o.ConnMaxLifetime
+		if maxConns <= 0 {
+			maxConns = DefaultMaxConns
+		}
+		if maxIdle == 0 {
+			maxIdle = DefaultMaxIdleConns
+		}
+		if lifetime == 0 {
+			lifetime = DefaultConnMaxLifetime
+		}
+		sqldb.SetMaxOpenConns(maxConns)
+		sqldb.SetMaxIdleConns(min(max(maxIdle, 0), maxConns))
+		sqldb.SetConnMaxLifetime(max(lifetime, 0))
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 		bdb = bun.NewDB(sqldb, pgdialect.New())
 	default:
@@ -143,7 +233,11 @@ func OpenConfig(ctx context.Context, cfg Config, debug bool) (*bun.DB, error) {
 	defer cancel()
 	if err := bdb.PingContext(pingCtx); err != nil {
 		_ = bdb.Close()
-		return nil, fmt.Errorf("db: connect to %s: %w", describe(cfg), err)
+		name := o.Name
+		if name == "" {
+			name = "DATABASE_URL"
+		}
+		return nil, fmt.Errorf("%s: cannot connect to %s: %w", name, describe(cfg), err)
 	}
 	return bdb, nil
 }
