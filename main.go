@@ -3,9 +3,8 @@
 package main
 
 import (
-	_ "manouche/apps" // the installed apps register themselves
-
+	"manouche/apps"
 	"manouche/core"
 )
 
-func main() { core.Main() }
+func main() { core.Main(apps.Installed) }

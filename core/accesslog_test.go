@@ -39,12 +39,12 @@ func loggedProject(t *testing.T, overrides map[string]any) (*core.Project, *sync
 	t.Helper()
 	overrides["DATABASE_URL"] = testkit.Database(t)
 	overrides["MEDIA_ROOT"] = filepath.Join(t.TempDir(), "media")
-	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: overrides, SkipAbsentApps: true})
+	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: overrides, SkipAbsentApps: true}, []core.App{coreTestApp{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	buf := &syncBuffer{}
-	p, err := core.New(context.Background(), st, core.Options{Logger: slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	p, err := core.New(context.Background(), st, core.Options{Apps: []core.App{coreTestApp{}}, Logger: slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,9 @@ import (
 // Env is what the command line runs in: its arguments' environment and
 // streams. Tests build one to run commands in-process.
 type Env struct {
+	// Installed is the installed list, apps.Installed (apps/apps.go); it
+	// becomes Options.Apps when Options.Apps is nil.
+	Installed []App
 	// Settings are the options settings are loaded with (Environ, DotEnv, Layer).
 	Settings settings.Options
 	// Options are passed to New when a command builds the project.
@@ -32,13 +35,14 @@ type Env struct {
 }
 
 // Main runs the command line with the process's arguments and exits with its
-// status. main.go calls it.
-func Main() {
-	os.Exit(Execute(context.Background(), os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+// status. main.go calls it with apps.Installed.
+func Main(installed []App) {
+	os.Exit(Execute(context.Background(), os.Args[1:], Env{Installed: installed, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 }
 
 // Execute runs one command and returns the exit status: 0 on success, 1 on
-// failure, 2 on a usage error such as an unknown command.
+// failure, 2 on a usage error such as an unknown command. A bad installed
+// list (CheckApps) fails every command, before it runs.
 func Execute(ctx context.Context, args []string, env Env) int {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -51,6 +55,14 @@ func Execute(ctx context.Context, args []string, env Env) int {
 	if env.Stderr == nil {
 		env.Stderr = os.Stderr
 	}
+	if env.Options.Apps == nil {
+		env.Options.Apps = env.Installed
+	}
+	if err := CheckApps(env.Options.Apps); err != nil {
+		fmt.Fprintf(env.Stderr, "Error: %s\n", err)
+		return 1
+	}
+	env.Installed = env.Options.Apps
 	cl := &commandLine{env: env}
 	defer cl.close()
 	root := cl.root()
@@ -111,7 +123,7 @@ func (cl *commandLine) settings() (*settings.Settings, error) {
 	if cl.st != nil {
 		return cl.st, nil
 	}
-	st, err := LoadSettings(cl.env.Settings)
+	st, err := LoadSettings(cl.env.Settings, cl.env.Installed)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +194,7 @@ func (cl *commandLine) root() *cobra.Command {
 	for _, c := range root.Commands() {
 		seen[c.Name()] = "core"
 	}
-	for _, app := range Apps() {
+	for _, app := range cl.env.Installed {
 		cmdr, ok := app.(Commander)
 		if !ok {
 			continue

@@ -60,7 +60,7 @@ is reported with the process holding it (on Linux).`,
 				}
 			}
 			if st.Layer == "development" {
-				if apps, err := UnmigratedApps(ctx); err != nil {
+				if apps, err := UnmigratedApps(ctx, cl.env.Installed); err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: cannot compare the models with their migrations: %v\n", err)
 				} else if len(apps) > 0 {
 					fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: %s\n", unmigratedMessage(apps))
@@ -261,10 +261,10 @@ reflects: for CI.`,
 				if empty {
 					return UsageError("makemigrations: --check and --empty cannot go together")
 				}
-				return checkMigrations(cmd.Context(), out, args)
+				return checkMigrations(cmd.Context(), cl.env.Installed, out, args)
 			}
 			app := args[0]
-			dir, err := migrationsDir(app)
+			dir, err := migrationsDir(cl.env.Installed, app)
 			if err != nil {
 				return err
 			}
@@ -284,13 +284,13 @@ reflects: for CI.`,
 			if app == migrations.FrameworkApp {
 				return UsageError("makemigrations %s: the framework's migrations are written by hand: use `makemigrations %s NAME --empty`", app, app)
 			}
-			a, _ := LookupApp(app)
+			a, _ := Lookup(cl.env.Installed, app)
 			if _, ok := a.(Modeler); !ok {
 				return UsageError("makemigrations %s: the app has no models to compare: give it a Models() []any method, or write the migration by hand with `makemigrations %s NAME --empty`", app, app)
 			}
 			// This app's migrations from its folder on disk, so that files
 			// written since the last build count.
-			changes, err := modelChanges(cmd.Context(), a, true)
+			changes, err := modelChanges(cmd.Context(), cl.env.Installed, a, true)
 			if err != nil {
 				return err
 			}
@@ -328,15 +328,15 @@ reflects: for CI.`,
 // checkMigrations is makemigrations --check: it lists, for each app (every
 // installed app when apps is empty), the operations a migration would need,
 // and fails when there is any.
-func checkMigrations(ctx context.Context, out io.Writer, apps []string) error {
+func checkMigrations(ctx context.Context, installed []App, out io.Writer, apps []string) error {
 	var targets []App
 	if len(apps) == 0 {
-		targets = Apps()
+		targets = installed
 	}
 	for _, name := range apps {
-		a, ok := LookupApp(name)
+		a, ok := Lookup(installed, name)
 		if !ok {
-			_, err := migrationsDir(name) // the usage error naming the installed apps
+			_, err := migrationsDir(installed, name) // the usage error naming the installed apps
 			return err
 		}
 		if _, ok := a.(Modeler); !ok {
@@ -346,7 +346,7 @@ func checkMigrations(ctx context.Context, out io.Writer, apps []string) error {
 	}
 	var missing []string
 	for _, a := range targets {
-		changes, err := modelChanges(ctx, a, true)
+		changes, err := modelChanges(ctx, installed, a, true)
 		if err != nil {
 			return err
 		}
@@ -368,14 +368,14 @@ func checkMigrations(ctx context.Context, out io.Writer, apps []string) error {
 
 // migrationsDir finds the folder an app's migrations live in, relative to the
 // project root (the working directory).
-func migrationsDir(app string) (string, error) {
+func migrationsDir(installed []App, app string) (string, error) {
 	if app == migrations.FrameworkApp {
 		return filepath.Join("migrations", "sql"), nil
 	}
-	a, ok := LookupApp(app)
+	a, ok := Lookup(installed, app)
 	if !ok {
 		var names []string
-		for _, a := range Apps() {
+		for _, a := range installed {
 			names = append(names, a.Name())
 		}
 		return "", UsageError("no installed app named %q (installed: %s)", app, strings.Join(names, ", "))

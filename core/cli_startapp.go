@@ -39,7 +39,7 @@ Nothing existing is overwritten; a refused command writes nothing.
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var installed []string
-			for _, a := range Apps() {
+			for _, a := range cl.env.Installed {
 				installed = append(installed, a.Name())
 			}
 			res, err := scaffold.Generate(scaffold.Options{

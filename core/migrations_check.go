@@ -16,7 +16,7 @@ import (
 // app's migrations are read from apps/APP/migrations when that folder exists
 // (files written since the last build count); otherwise from the binary. It
 // returns nil changes for an app without models or migrations.
-func modelChanges(ctx context.Context, app App, onDisk bool) (*migrations.Changes, error) {
+func modelChanges(ctx context.Context, installed []App, app App, onDisk bool) (*migrations.Changes, error) {
 	modeler, ok := app.(Modeler)
 	if !ok {
 		return nil, nil
@@ -26,7 +26,7 @@ func modelChanges(ctx context.Context, app App, onDisk bool) (*migrations.Change
 		return nil, nil
 	}
 	sources := []migrations.Source{migrations.Framework()}
-	for _, other := range Apps() {
+	for _, other := range installed {
 		if other.Name() == app.Name() {
 			break
 		}
@@ -44,13 +44,13 @@ func modelChanges(ctx context.Context, app App, onDisk bool) (*migrations.Change
 	return migrations.Detect(ctx, app.Name(), modeler.Models(), append(sources, own))
 }
 
-// UnmigratedApps returns the names of the installed apps whose models have
+// UnmigratedApps returns the names of the apps of installed whose models have
 // changes that no migration reflects (the migrations built into the binary),
 // in installed order.
-func UnmigratedApps(ctx context.Context) ([]string, error) {
+func UnmigratedApps(ctx context.Context, installed []App) ([]string, error) {
 	var names []string
-	for _, app := range Apps() {
-		changes, err := modelChanges(ctx, app, false)
+	for _, app := range installed {
+		changes, err := modelChanges(ctx, installed, app, false)
 		if err != nil {
 			return nil, err
 		}

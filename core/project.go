@@ -70,6 +70,8 @@ type check struct {
 // Options adjust how a project is built; the zero value is what the command
 // line uses.
 type Options struct {
+	// Apps is the installed list, in order: apps.Installed (apps/apps.go).
+	Apps []App
 	// Templates replaces the project's templates/ folder (tests use it).
 	Templates fs.FS
 	// LogOutput replaces stderr as the log destination.
@@ -78,9 +80,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// LoadSettings loads the settings layers with every installed app's section.
-func LoadSettings(opts settings.Options) (*settings.Settings, error) {
-	for _, app := range Apps() {
+// LoadSettings loads the settings layers with each installed app's section.
+func LoadSettings(opts settings.Options, installed []App) (*settings.Settings, error) {
+	for _, app := range installed {
 		if c, ok := app.(Configurable); ok {
 			opts.Sections = append(opts.Sections, settings.Section{App: app.Name(), Target: c.Settings()})
 		}
@@ -89,9 +91,13 @@ func LoadSettings(opts settings.Options) (*settings.Settings, error) {
 }
 
 // New builds a project from loaded settings: it opens the database, builds the
-// template set, and runs the apps' ready hooks. Close releases it all.
+// template set, and runs the apps' ready hooks. opts.Apps is the installed
+// list; it is checked first (CheckApps). Close releases it all.
 func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, error) {
-	p := &Project{Settings: st, apps: Apps()}
+	if err := CheckApps(opts.Apps); err != nil {
+		return nil, err
+	}
+	p := &Project{Settings: st, apps: append([]App(nil), opts.Apps...)}
 	p.Log = opts.Logger
 	if p.Log == nil {
 		out := opts.LogOutput

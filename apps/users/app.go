@@ -21,8 +21,6 @@ var migrationFiles embed.FS
 //go:embed templates
 var templateFiles embed.FS
 
-func init() { core.Register(App{}) }
-
 // App is the users app.
 type App struct{}
 

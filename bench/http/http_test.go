@@ -48,7 +48,7 @@ func project(b *testing.B, level string, buffered bool) *core.Project {
 		"LOG_FORMAT":    "json",
 		"LOG_LEVEL":     level,
 		"ALLOWED_HOSTS": "127.0.0.1",
-	}})
+	}}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
