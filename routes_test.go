@@ -31,7 +31,10 @@ var testApps = append(append([]core.App{}, apps.Installed...),
 
 func TestRoutes(t *testing.T) {
 	a := testkit.New(t, testkit.Apps(testApps))
-	routes := a.Project.Routes()
+	routes, err := a.Project.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	byKey := map[string]core.Route{}
 	for _, r := range routes {
 		if r.Method == fiber.MethodHead {

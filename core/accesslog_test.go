@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gofiber/fiber/v2"
+
 	"manouche/core"
 	"manouche/core/testkit"
 	"manouche/settings"
@@ -74,7 +76,7 @@ func TestAccessLog(t *testing.T) {
 			if tt.xff != "" {
 				req.Header.Set("X-Forwarded-For", tt.xff)
 			}
-			res, err := p.Handler().Test(req, -1)
+			res, err := handler(t, p).Test(req, -1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,4 +99,14 @@ func TestAccessLog(t *testing.T) {
 			}
 		})
 	}
+}
+
+// handler returns p's HTTP handler, failing the test when it cannot be built.
+func handler(t testing.TB, p *core.Project) *fiber.App {
+	t.Helper()
+	app, err := p.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
 }

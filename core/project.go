@@ -46,18 +46,26 @@ type Project struct {
 	Storage storage.Storage
 	// Images checks uploaded images (type sniffed from the bytes, fully decoded,
 	// MAX_UPLOAD_SIZE); one per process so its memory limits hold across requests.
-	Images *storage.ImageValidator
-	// Auth authenticates bearer tokens; the users app sets it in its ready hook.
-	Auth Authenticator
-
+	Images   *storage.ImageValidator
 	apps     []App
 	checks   []check
 	mu       sync.Mutex
 	closers  []func() error
 	services []Service
 
+	// auth is the installed AuthProvider's authenticator (Auth).
+	auth Authenticator
+	// mounting is the app whose routes are being added; authErrs are the
+	// apps that use RequireAuth with no authenticator.
+	mounting string
+	authErrs []error
+	// shared holds the values Shared builds, once per project.
+	sharedMu sync.Mutex
+	shared   map[string]any
+
 	handlerOnce sync.Once
 	handler     *fiber.App
+	handlerErr  error
 	// routeOwners maps a route (its first handler) to the app that added it.
 	routeOwners map[*fiber.Handler]string
 }
@@ -141,7 +149,29 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 			}
 		}
 	}
+	if err := p.resolveAuth(); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
 	return p, nil
+}
+
+// Shared returns the project's value under key, built by build on first use
+// and kept for the project's life: a service an app builds once per project
+// (the users app's accounts) rather than on every call. build must not call
+// Shared itself.
+func Shared[T any](p *Project, key string, build func(*Project) T) T {
+	p.sharedMu.Lock()
+	defer p.sharedMu.Unlock()
+	if v, ok := p.shared[key]; ok {
+		return v.(T)
+	}
+	v := build(p)
+	if p.shared == nil {
+		p.shared = map[string]any{}
+	}
+	p.shared[key] = v
+	return v
 }
 
 // openServices builds the cache, the email backend and the queue from the settings.

@@ -39,9 +39,12 @@ type RouteAuthDescriber interface {
 // Routes lists every route of the project's HTTP application (Handler), in
 // path order, with the app that added it, its handler and what authentication
 // it requires. HEAD routes that Fiber adds beside each GET are left out.
-func (p *Project) Routes() []Route {
-	app := p.Handler()
-	requireAuth := funcName(p.RequireAuth())
+func (p *Project) Routes() ([]Route, error) {
+	app, err := p.Handler()
+	if err != nil {
+		return nil, err
+	}
+	requireAuth := funcName(requireAuth{p}.handle)
 	endpoints := map[*fiber.Handler]bool{}
 	for _, r := range app.GetRoutes(true) {
 		if len(r.Handlers) > 0 {
@@ -119,7 +122,7 @@ func (p *Project) Routes() []Route {
 		}
 		return order[routes[i].Method] < order[routes[j].Method]
 	})
-	return routes
+	return routes, nil
 }
 
 // collapseFiles turns the routes of a folder of static files (the admin's 48
@@ -237,7 +240,11 @@ app that added it, the handler that answers and the authentication it needs
 					err = fmt.Errorf("routes: %v (has `go run . migrate` run?)", r)
 				}
 			}()
-			return WriteRoutes(cmd.OutOrStdout(), p.Routes())
+			routes, err := p.Routes()
+			if err != nil {
+				return err
+			}
+			return WriteRoutes(cmd.OutOrStdout(), routes)
 		},
 	}
 }

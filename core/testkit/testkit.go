@@ -173,7 +173,11 @@ func New(t testing.TB, options ...any) *App {
 		}
 	}
 	app := &App{Project: p, DatabaseURL: dbURL, t: t, settings: sopts, options: coreOpts}
-	app.Handler = p.Handler()
+	handler, err := p.Handler()
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	app.Handler = handler
 	app.Client = &Client{t: t, app: app.Handler, header: map[string]string{}}
 	return app
 }
