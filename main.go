@@ -5,6 +5,7 @@ package main
 import (
 	"manouche/apps"
 	"manouche/core"
+	"manouche/core/cli/generate"
 )
 
-func main() { core.Main(apps.Installed) }
+func main() { core.Main(apps.Installed, generate.Commands) }

@@ -27,6 +27,9 @@ type Env struct {
 	Installed []App
 	// Settings are the options settings are loaded with (Environ, DotEnv, Layer).
 	Settings settings.Options
+	// Extensions add commands beside the core's (main.go passes the
+	// generators, core/cli/generate).
+	Extensions []Extension
 	// Options are passed to New when a command builds the project.
 	Options Options
 	Stdin   io.Reader
@@ -34,10 +37,14 @@ type Env struct {
 	Stderr  io.Writer
 }
 
+// Extension adds commands to the command line, given the installed list and
+// the project loader: generate.Commands adds startapp.
+type Extension func(installed []App, load Loader) []*cobra.Command
+
 // Main runs the command line with the process's arguments and exits with its
-// status. main.go calls it with apps.Installed.
-func Main(installed []App) {
-	os.Exit(Execute(context.Background(), os.Args[1:], Env{Installed: installed, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+// status. main.go calls it with apps.Installed and the generators.
+func Main(installed []App, ext ...Extension) {
+	os.Exit(Execute(context.Background(), os.Args[1:], Env{Installed: installed, Extensions: ext, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 }
 
 // Execute runs one command and returns the exit status: 0 on success, 1 on
@@ -180,7 +187,6 @@ func (cl *commandLine) root() *cobra.Command {
 		cl.settingsCmd(),
 		cl.checkCmd(),
 		cl.dbshellCmd(),
-		cl.startappCmd(),
 		cl.routesCmd(),
 	)
 	root.AddCommand(queue.Commands(func(ctx context.Context) (*queue.Queue, error) {
@@ -190,6 +196,9 @@ func (cl *commandLine) root() *cobra.Command {
 		}
 		return p.Queue, nil
 	})...)
+	for _, ext := range cl.env.Extensions {
+		root.AddCommand(ext(cl.env.Installed, cl.load)...)
+	}
 	seen := map[string]string{}
 	for _, c := range root.Commands() {
 		seen[c.Name()] = "core"
