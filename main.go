@@ -4,8 +4,8 @@ package main
 
 import (
 	"manouche/apps"
-	"manouche/core"
+	"manouche/core/cli"
 	"manouche/core/cli/generate"
 )
 
-func main() { core.Main(apps.Installed, generate.Commands) }
+func main() { cli.Main(apps.Installed, generate.Commands) }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"manouche/core"
+	"manouche/core/cli"
 	"manouche/core/testkit"
 	"manouche/settings"
 )
@@ -128,7 +128,7 @@ func TestRunserverWarnsUnmigratedModels(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- core.Execute(ctx, []string{"runserver", "127.0.0.1:0"}, core.Env{
+		done <- cli.Execute(ctx, []string{"runserver", "127.0.0.1:0"}, cli.Env{
 			Installed: testApps,
 			Settings: settings.Options{Layer: "development", Environ: []string{}, DotEnv: "-", Overrides: map[string]any{
 				"DATABASE_URL": testkit.Database(t), "MEDIA_ROOT": t.TempDir(), "RUN_WORKER": false, "LOG_LEVEL": "error",

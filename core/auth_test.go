@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"manouche/core"
+	"manouche/core/cli"
 	"manouche/core/testkit"
 	"manouche/settings"
 )
@@ -89,7 +90,7 @@ func TestRequireAuthWithoutProvider(t *testing.T) {
 
 	// runserver exits 1 with the message, before serving.
 	var out, errb bytes.Buffer
-	code := core.Execute(context.Background(), []string{"runserver", "127.0.0.1:0"}, core.Env{
+	code := cli.Execute(context.Background(), []string{"runserver", "127.0.0.1:0"}, cli.Env{
 		Installed: []core.App{guardedApp{}},
 		Settings: settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", SkipAbsentApps: true, Overrides: map[string]any{
 			"DATABASE_URL": testkit.Database(t), "MEDIA_ROOT": filepath.Join(t.TempDir(), "media"), "RUN_WORKER": false,

@@ -358,9 +358,9 @@ func (p *Project) AddService(s Service) {
 	p.services = append(p.services, s)
 }
 
-// startBackground starts every registered service and returns a function that
-// stops them, in reverse order, within SHUTDOWN_TIMEOUT.
-func (p *Project) startBackground(ctx context.Context, _ string) (func(), error) {
+// StartServices starts every registered service (runserver calls it) and
+// returns a function that stops them, in reverse order, within SHUTDOWN_TIMEOUT.
+func (p *Project) StartServices(ctx context.Context) (func(), error) {
 	p.mu.Lock()
 	services := append([]Service(nil), p.services...)
 	p.mu.Unlock()

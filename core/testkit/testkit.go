@@ -37,6 +37,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"manouche/core"
+	"manouche/core/cli"
 	"manouche/core/mail"
 	"manouche/core/testenv"
 	"manouche/settings"
@@ -188,7 +189,7 @@ func New(t testing.TB, options ...any) *App {
 func (a *App) Command(stdin string, args ...string) (stdout, stderr string, code int) {
 	a.t.Helper()
 	var out, errb bytes.Buffer
-	code = core.Execute(context.Background(), args, core.Env{
+	code = cli.Execute(context.Background(), args, cli.Env{
 		Installed: a.options.Apps,
 		Settings:  a.settings,
 		Options:   a.options,

@@ -1,5 +1,5 @@
 // Package generate is the code generators' commands (startapp): main.go
-// links them into the command line with core.Main(apps.Installed,
+// links them into the command line with cli.Main(apps.Installed,
 // generate.Commands), so that nothing else (the core, the test kit) links the
 // generators.
 package generate
@@ -12,10 +12,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"manouche/core"
+	"manouche/core/cli"
 	"manouche/core/scaffold"
 )
 
-// Commands are the generator commands, for core.Main and core.Env.Extensions.
+// Commands are the generator commands, for cli.Main and cli.Env.Extensions.
 func Commands(installed []core.App, _ core.Loader) []*cobra.Command {
 	return []*cobra.Command{startappCmd(installed)}
 }
@@ -43,7 +44,7 @@ Nothing existing is overwritten; a refused command writes nothing.
   go run . startapp blog --model Post --fields "title:string:120 body:text published:bool"`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return core.UsageError("startapp takes the app's NAME, e.g. `startapp blog`")
+				return cli.UsageError("startapp takes the app's NAME, e.g. `startapp blog`")
 			}
 			return nil
 		},

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"manouche/core"
+	"manouche/core/cli"
 	"manouche/core/cli/generate"
 	"manouche/settings"
 )
@@ -17,20 +17,20 @@ func TestStartappIsAnExtension(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
-		ext      []core.Extension
+		ext      []cli.Extension
 		args     []string
 		wantCode int
 		wantErr  string
 	}{
-		{"usage", []core.Extension{generate.Commands}, []string{"startapp"}, 2, "startapp takes the app's NAME"},
-		{"outside a project", []core.Extension{generate.Commands}, []string{"startapp", "blog"}, 1, "run startapp from the project's root folder"},
+		{"usage", []cli.Extension{generate.Commands}, []string{"startapp"}, 2, "startapp takes the app's NAME"},
+		{"outside a project", []cli.Extension{generate.Commands}, []string{"startapp", "blog"}, 1, "run startapp from the project's root folder"},
 		{"without the generators", nil, []string{"startapp", "blog"}, 2, `unknown command "startapp"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var out, errb bytes.Buffer
-			code := core.Execute(context.Background(), tt.args, core.Env{
+			code := cli.Execute(context.Background(), tt.args, cli.Env{
 				Extensions: tt.ext,
 				Settings:   settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", SkipAbsentApps: true},
 				Stdout:     &out, Stderr: &errb,

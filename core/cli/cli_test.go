@@ -1,4 +1,4 @@
-package core_test
+package cli_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"manouche/core"
+	"manouche/core/cli"
 	"manouche/core/testkit"
 	"manouche/settings"
 )
@@ -246,7 +247,7 @@ func TestDeployIssuesOnProductionLikeSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if issues := core.DeployIssues(st); len(issues) != 0 {
+	if issues := cli.DeployIssues(st); len(issues) != 0 {
 		t.Errorf("a sound production configuration has issues: %+v", issues)
 	}
 }
@@ -265,7 +266,7 @@ func TestRunserverBadAddress(t *testing.T) {
 func TestExecuteSettingsError(t *testing.T) {
 	t.Parallel()
 	var out, errb bytes.Buffer
-	code := core.Execute(context.Background(), []string{"migrate"}, core.Env{
+	code := cli.Execute(context.Background(), []string{"migrate"}, cli.Env{
 		Settings: settingsOptions("production", nil),
 		Stdout:   &out, Stderr: &errb,
 	})
@@ -286,7 +287,7 @@ func settingsOptions(layer string, environ []string) settings.Options {
 func TestBadInstalledList(t *testing.T) {
 	t.Parallel()
 	var out, errb bytes.Buffer
-	code := core.Execute(context.Background(), []string{"settings"}, core.Env{
+	code := cli.Execute(context.Background(), []string{"settings"}, cli.Env{
 		Installed: []core.App{namedApp{name: "blog", deps: []string{"users"}}, namedApp{name: "Bad"}},
 		Settings:  settingsOptions("testing", nil),
 		Stdout:    &out, Stderr: &errb,

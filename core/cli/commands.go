@@ -1,9 +1,10 @@
-package core
+package cli
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"manouche/core"
 	"net"
 	"os"
 	"os/exec"
@@ -46,12 +47,12 @@ is reported with the process holding it (on Linux).`,
 				}
 			}
 			// The port first: when it is taken, that is the one line to print.
-			ln, err := Listen(addr)
+			ln, err := core.Listen(addr)
 			if err != nil {
 				return err
 			}
 			defer ln.Close()
-			ctx, cancel := stopWithGoRun(ctx)
+			ctx, cancel := core.StopWithGoRun(ctx)
 			defer cancel()
 			out := cmd.OutOrStdout()
 			if st.Layer == "development" && !noMigrate {
@@ -66,7 +67,7 @@ is reported with the process holding it (on Linux).`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: %s\n", unmigratedMessage(apps))
 				}
 			}
-			stopBackground, err := p.startBackground(ctx, "web")
+			stopBackground, err := p.StartServices(ctx)
 			if err != nil {
 				return err
 			}
@@ -152,7 +153,7 @@ A lock makes concurrent runs (a Heroku release and another dyno) safe.`,
 }
 
 // migrateAll applies every pending migration, printing each.
-func migrateAll(ctx context.Context, p *Project, out io.Writer, quietWhenNone bool) error {
+func migrateAll(ctx context.Context, p *core.Project, out io.Writer, quietWhenNone bool) error {
 	runner := p.Migrations()
 	runner.Progress = progress(out)
 	if !quietWhenNone {
@@ -284,8 +285,8 @@ reflects: for CI.`,
 			if app == migrations.FrameworkApp {
 				return UsageError("makemigrations %s: the framework's migrations are written by hand: use `makemigrations %s NAME --empty`", app, app)
 			}
-			a, _ := Lookup(cl.env.Installed, app)
-			if _, ok := a.(Modeler); !ok {
+			a, _ := core.Lookup(cl.env.Installed, app)
+			if _, ok := a.(core.Modeler); !ok {
 				return UsageError("makemigrations %s: the app has no models to compare: give it a Models() []any method, or write the migration by hand with `makemigrations %s NAME --empty`", app, app)
 			}
 			// This app's migrations from its folder on disk, so that files
@@ -328,18 +329,18 @@ reflects: for CI.`,
 // checkMigrations is makemigrations --check: it lists, for each app (every
 // installed app when apps is empty), the operations a migration would need,
 // and fails when there is any.
-func checkMigrations(ctx context.Context, installed []App, out io.Writer, apps []string) error {
-	var targets []App
+func checkMigrations(ctx context.Context, installed []core.App, out io.Writer, apps []string) error {
+	var targets []core.App
 	if len(apps) == 0 {
 		targets = installed
 	}
 	for _, name := range apps {
-		a, ok := Lookup(installed, name)
+		a, ok := core.Lookup(installed, name)
 		if !ok {
 			_, err := migrationsDir(installed, name) // the usage error naming the installed apps
 			return err
 		}
-		if _, ok := a.(Modeler); !ok {
+		if _, ok := a.(core.Modeler); !ok {
 			return UsageError("makemigrations --check %s: the app has no models to compare (no Models() method)", name)
 		}
 		targets = append(targets, a)
@@ -368,11 +369,11 @@ func checkMigrations(ctx context.Context, installed []App, out io.Writer, apps [
 
 // migrationsDir finds the folder an app's migrations live in, relative to the
 // project root (the working directory).
-func migrationsDir(installed []App, app string) (string, error) {
+func migrationsDir(installed []core.App, app string) (string, error) {
 	if app == migrations.FrameworkApp {
 		return filepath.Join("migrations", "sql"), nil
 	}
-	a, ok := Lookup(installed, app)
+	a, ok := core.Lookup(installed, app)
 	if !ok {
 		var names []string
 		for _, a := range installed {
@@ -380,7 +381,7 @@ func migrationsDir(installed []App, app string) (string, error) {
 		}
 		return "", UsageError("no installed app named %q (installed: %s)", app, strings.Join(names, ", "))
 	}
-	if _, ok := a.(Migrator); !ok {
+	if _, ok := a.(core.Migrator); !ok {
 		return "", fmt.Errorf("app %s has no migrations folder: give it a Migrations() fs.FS method embedding apps/%s/migrations", app, app)
 	}
 	dir := filepath.Join("apps", app, "migrations")
