@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"manouche/apps"
 	"maps"
 	"os"
 	"os/exec"
@@ -154,7 +155,7 @@ func TestAppJSON(t *testing.T) {
 	// Every variable is one the project reads: a setting (core, backend,
 	// app, or an alias of one), SETTINGS itself, a variable a command reads
 	// (checked in its --help), or one the Go buildpack reads.
-	st, err := core.LoadSettings(settings.Options{Environ: []string{}, DotEnv: "-"})
+	st, err := core.LoadSettings(settings.Options{Environ: []string{}, DotEnv: "-"}, apps.Installed)
 	if err != nil {
 		t.Fatal(err)
 	}

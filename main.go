@@ -3,9 +3,9 @@
 package main
 
 import (
-	_ "manouche/apps" // the installed apps register themselves
-
-	"manouche/core"
+	"manouche/apps"
+	"manouche/core/cli"
+	"manouche/core/cli/generate"
 )
 
-func main() { core.Main() }
+func main() { cli.Main(apps.Installed, generate.Commands) }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"manouche/core"
+	"manouche/core/cli"
 	"manouche/core/testkit"
 	"manouche/settings"
 )
@@ -49,15 +49,10 @@ type driftNote struct {
 	Body          string `bun:"body,notnull"`
 }
 
-func init() {
-	core.Register(checkApp{"synccheck", (*syncNote)(nil)})
-	core.Register(checkApp{"driftcheck", (*driftNote)(nil)})
-}
-
 const driftWarning = "Your models in app(s): 'driftcheck' have changes that are not yet reflected in a migration, and so won't be applied. Run 'go run . makemigrations driftcheck' to make new migrations, and then re-run 'go run . migrate' to apply them."
 
 func TestMakemigrationsCheck(t *testing.T) {
-	a := testkit.New(t)
+	a := testkit.New(t, testkit.Apps(testApps))
 	tests := []struct {
 		args       []string
 		wantCode   int
@@ -133,7 +128,8 @@ func TestRunserverWarnsUnmigratedModels(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- core.Execute(ctx, []string{"runserver", "127.0.0.1:0"}, core.Env{
+		done <- cli.Execute(ctx, []string{"runserver", "127.0.0.1:0"}, cli.Env{
+			Installed: testApps,
 			Settings: settings.Options{Layer: "development", Environ: []string{}, DotEnv: "-", Overrides: map[string]any{
 				"DATABASE_URL": testkit.Database(t), "MEDIA_ROOT": t.TempDir(), "RUN_WORKER": false, "LOG_LEVEL": "error",
 			}},

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	_ "manouche/apps"
+	"manouche/apps"
 	"manouche/core"
 	"manouche/core/testkit"
 )
@@ -25,11 +25,16 @@ func (routesApp) Routes(r fiber.Router, p *core.Project) {
 
 func listThings(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) }
 
-func init() { core.Register(routesApp{}) }
+// testApps is the project's installed list and this package's test apps.
+var testApps = append(append([]core.App{}, apps.Installed...),
+	routesApp{}, checkApp{"synccheck", (*syncNote)(nil)}, checkApp{"driftcheck", (*driftNote)(nil)})
 
 func TestRoutes(t *testing.T) {
-	a := testkit.New(t)
-	routes := a.Project.Routes()
+	a := testkit.New(t, testkit.Apps(testApps))
+	routes, err := a.Project.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	byKey := map[string]core.Route{}
 	for _, r := range routes {
 		if r.Method == fiber.MethodHead {

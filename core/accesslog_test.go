@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gofiber/fiber/v2"
+
 	"manouche/core"
 	"manouche/core/testkit"
 	"manouche/settings"
@@ -39,12 +41,12 @@ func loggedProject(t *testing.T, overrides map[string]any) (*core.Project, *sync
 	t.Helper()
 	overrides["DATABASE_URL"] = testkit.Database(t)
 	overrides["MEDIA_ROOT"] = filepath.Join(t.TempDir(), "media")
-	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: overrides, SkipAbsentApps: true})
+	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: overrides, SkipAbsentApps: true}, []core.App{coreTestApp{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	buf := &syncBuffer{}
-	p, err := core.New(context.Background(), st, core.Options{Logger: slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	p, err := core.New(context.Background(), st, core.Options{Apps: []core.App{coreTestApp{}}, Logger: slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func TestAccessLog(t *testing.T) {
 			if tt.xff != "" {
 				req.Header.Set("X-Forwarded-For", tt.xff)
 			}
-			res, err := p.Handler().Test(req, -1)
+			res, err := handler(t, p).Test(req, -1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,4 +99,14 @@ func TestAccessLog(t *testing.T) {
 			}
 		})
 	}
+}
+
+// handler returns p's HTTP handler, failing the test when it cannot be built.
+func handler(t testing.TB, p *core.Project) *fiber.App {
+	t.Helper()
+	app, err := p.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
 }

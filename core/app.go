@@ -1,21 +1,22 @@
-// Package core is the Manouche framework: the app registry, the running
+// Package core is the Manouche framework: the app interfaces, the running
 // project (settings, database, cache, mail, storage), the HTTP server and the
-// command line. Apps are Go packages under apps/ that register themselves in
-// init(), the way database/sql drivers do:
+// command line. Apps are Go packages under apps/; the project lists the
+// installed ones, in order, in apps/apps.go (Django's INSTALLED_APPS):
 //
-//	func init() { core.Register(App{}) }
+//	var Installed = []core.App{pages.App{}, users.App{}, site.App{}}
 //
-// The required interface, App, is a name. Everything else is an optional
+// That order is the order of migrations, routes, template shadowing and
+// commands. The required interface, App, is a name. Everything else is an optional
 // interface the core discovers by type assertion: Router, Migrator, Templater,
-// Commander, Configurable, ReadyHook, Modeler. The core never imports an app.
+// Commander, Configurable, ReadyHook, Modeler, Dependent. The core never imports an app.
 package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
-	"sync"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/spf13/cobra"
@@ -84,48 +85,68 @@ type Modeler interface {
 	Models() []any
 }
 
-var (
-	registryMu sync.RWMutex
-	registry   []App
-	nameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-)
+// Dependent is an app that needs other apps installed before it (an fk to
+// users.User needs the users app's table first). DependsOn returns their names;
+// CheckApps refuses a list that misses one or lists it later.
+type Dependent interface {
+	DependsOn() []string
+}
 
-// Register installs an app. It is called from the app package's init(); the
-// order of the blank imports in apps/apps.go is the installed order. It panics
-// on an empty, malformed or duplicate name, since either is a programming error
-// that must stop the binary at start.
-func Register(app App) {
-	if app == nil {
-		panic("core.Register: app is nil")
+var nameRe = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// installedList names the list that CheckApps' messages tell the reader to edit.
+const installedList = "apps.Installed (apps/apps.go)"
+
+// CheckApps checks an installed list: every app non-nil, named in lower case,
+// once, and after the apps it depends on. It reports every problem at once,
+// each saying what to change in apps/apps.go. core.New and the command line
+// call it before anything else.
+func CheckApps(installed []App) error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	position := map[string]int{}
+	for i, app := range installed {
+		if app == nil {
+			fail("%s: element %d is nil: remove it", installedList, i)
+			continue
+		}
+		name := app.Name()
+		switch {
+		case name == "":
+			fail("%s: app %T has an empty name: its Name() must return one", installedList, app)
+			continue
+		case !nameRe.MatchString(name):
+			fail("%s: app name %q (%T) must be lower-case letters, digits and underscores, starting with a letter", installedList, name, app)
+			continue
+		}
+		if j, dup := position[name]; dup {
+			fail("%s: app %q is listed twice (%T at %d and %T at %d): app names must be unique, remove one", installedList, name, installed[j], j, app, i)
+			continue
+		}
+		position[name] = i
 	}
-	name := app.Name()
-	if name == "" {
-		panic(fmt.Sprintf("core.Register: app %T has an empty name", app))
-	}
-	if !nameRe.MatchString(name) {
-		panic(fmt.Sprintf("core.Register: app name %q must be lower-case letters, digits and underscores, starting with a letter", name))
-	}
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	for _, a := range registry {
-		if a.Name() == name {
-			panic(fmt.Sprintf("core.Register: an app named %q is already registered (%T and %T): app names must be unique", name, a, app))
+	for i, app := range installed {
+		d, ok := app.(Dependent)
+		if !ok {
+			continue
+		}
+		for _, dep := range d.DependsOn() {
+			j, found := position[dep]
+			switch {
+			case !found:
+				fail("%s: app %q depends on %q, which is not installed: add the %s app above %T{} in apps.Installed", installedList, app.Name(), dep, dep, app)
+			case j > i:
+				fail("%s: app %q depends on %q, which is listed after it: move %T{} above %T{}", installedList, app.Name(), dep, installed[j], app)
+			}
 		}
 	}
-	registry = append(registry, app)
+	return errors.Join(errs...)
 }
 
-// Apps returns the installed apps in installed order.
-func Apps() []App {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	return append([]App(nil), registry...)
-}
-
-// LookupApp returns the installed app with that name.
-func LookupApp(name string) (App, bool) {
-	for _, a := range Apps() {
-		if a.Name() == name {
+// Lookup returns the app of the installed list with that name.
+func Lookup(installed []App, name string) (App, bool) {
+	for _, a := range installed {
+		if a != nil && a.Name() == name {
 			return a, true
 		}
 	}

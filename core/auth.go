@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,9 +19,62 @@ type User interface {
 
 // Authenticator turns a bearer token into its user. It returns an error
 // (typically api.AuthenticationFailed) for an unknown, expired or revoked token.
-// The users app provides it; other apps use RequireAuth.
+// An installed app provides it (AuthProvider); other apps use RequireAuth.
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (User, error)
+}
+
+// AuthProvider is an app that provides the project's authentication (the
+// users app). New asks it for the Authenticator once, after the ready hooks;
+// at most one installed app may be one. Without any, a project whose routes
+// use RequireAuth refuses to build its HTTP handler, naming the app.
+type AuthProvider interface {
+	Authenticator(p *Project) (Authenticator, error)
+}
+
+// Auth returns the project's authenticator, or nil when no installed app
+// provides one.
+func (p *Project) Auth() Authenticator { return p.auth }
+
+// resolveAuth asks the installed AuthProvider for the authenticator.
+func (p *Project) resolveAuth() error {
+	provider := ""
+	for _, app := range p.apps {
+		ap, ok := app.(AuthProvider)
+		if !ok {
+			continue
+		}
+		if provider != "" {
+			return fmt.Errorf("apps %q and %q both provide authentication: keep one of them in apps.Installed (apps/apps.go)", provider, app.Name())
+		}
+		a, err := ap.Authenticator(p)
+		if err != nil {
+			return fmt.Errorf("app %s: authenticator: %w", app.Name(), err)
+		}
+		if a == nil {
+			return fmt.Errorf("app %s: Authenticator returned nil", app.Name())
+		}
+		provider, p.auth = app.Name(), a
+	}
+	return nil
+}
+
+// missingAuth records that the app being mounted uses RequireAuth while no
+// installed app provides authentication: building the handler fails with it.
+func (p *Project) missingAuth() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	who := "an app"
+	if p.mounting != "" {
+		who = fmt.Sprintf("app %q", p.mounting)
+	}
+	msg := fmt.Sprintf("routes of %s need a signed-in user (RequireAuth) but no installed app provides authentication: add users.App{} to apps.Installed in apps/apps.go", who)
+	for _, e := range p.authErrs {
+		if e.Error() == msg {
+			return
+		}
+	}
+	p.authErrs = append(p.authErrs, errors.New(msg))
 }
 
 const userKey = "manouche.user"
@@ -29,6 +84,9 @@ const userKey = "manouche.user"
 // WWW-Authenticate: Bearer), bad ones 401 AuthenticationFailed. The user is
 // then available through CurrentUser.
 func (p *Project) RequireAuth() fiber.Handler {
+	if p.auth == nil {
+		p.missingAuth()
+	}
 	// A method value, not a closure: a closure is named after the function it
 	// is inlined into, and the routes command recognises this handler by name.
 	return requireAuth{p}.handle
@@ -49,10 +107,10 @@ func (m requireAuth) handle(c *fiber.Ctx) error {
 		}
 		return api.NotAuthenticated()
 	}
-	if m.p.Auth == nil {
+	if m.p.auth == nil {
 		return api.AuthenticationFailed("")
 	}
-	u, err := m.p.Auth.Authenticate(c.UserContext(), token)
+	u, err := m.p.auth.Authenticate(c.UserContext(), token)
 	if err != nil {
 		return err
 	}
@@ -66,10 +124,10 @@ func (m requireAuth) handle(c *fiber.Ctx) error {
 // alone, malformed, unknown, expired or revoked, does not.
 func (p *Project) authenticated(c *fiber.Ctx) bool {
 	token, ok := BearerToken(c)
-	if !ok || p.Auth == nil {
+	if !ok || p.auth == nil {
 		return false
 	}
-	u, err := p.Auth.Authenticate(c.UserContext(), token)
+	u, err := p.auth.Authenticate(c.UserContext(), token)
 	if err != nil || u == nil {
 		return false
 	}

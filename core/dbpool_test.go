@@ -35,11 +35,11 @@ func TestDatabaseConnectionPoolURL(t *testing.T) {
 		"DATABASE_CONNECTION_POOL_URL": pooler,
 		"DB_MAX_CONNS":                 4,
 		"MEDIA_ROOT":                   filepath.Join(t.TempDir(), "media"),
-	}})
+	}}, []core.App{coreTestApp{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := core.New(ctx, st, core.Options{})
+	p, err := core.New(ctx, st, core.Options{Apps: []core.App{coreTestApp{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,11 +95,11 @@ func TestNoPoolURLSharesThePool(t *testing.T) {
 	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", SkipAbsentApps: true, Overrides: map[string]any{
 		"DATABASE_URL": testdb.URL(t, testdb.SQLite),
 		"MEDIA_ROOT":   filepath.Join(t.TempDir(), "media"),
-	}})
+	}}, []core.App{coreTestApp{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := core.New(context.Background(), st, core.Options{})
+	p, err := core.New(context.Background(), st, core.Options{Apps: []core.App{coreTestApp{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestMalformedConnectionSettings(t *testing.T) {
 		{"REDIS_URL", []string{"REDIS_URL=http://u:secretpw@h"}, "REDIS_URL must be a redis://", "secretpw"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := core.LoadSettings(settings.Options{Layer: "development", Environ: tc.env, DotEnv: "-", SkipAbsentApps: true})
+			_, err := core.LoadSettings(settings.Options{Layer: "development", Environ: tc.env, DotEnv: "-", SkipAbsentApps: true}, []core.App{coreTestApp{}})
 			if err == nil {
 				t.Fatalf("no error for %v", tc.env)
 			}
@@ -177,11 +177,11 @@ func TestDatabaseRequireTLS(t *testing.T) {
 				"DATABASE_URL":         tc.url,
 				"DATABASE_REQUIRE_TLS": true,
 				"MEDIA_ROOT":           filepath.Join(t.TempDir(), "media"),
-			}})
+			}}, []core.App{coreTestApp{}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := core.New(ctx, st, core.Options{})
+			p, err := core.New(ctx, st, core.Options{Apps: []core.App{coreTestApp{}}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -51,18 +51,26 @@ type Project struct {
 	Storage storage.Storage
 	// Images checks uploaded images (type sniffed from the bytes, fully decoded,
 	// MAX_UPLOAD_SIZE); one per process so its memory limits hold across requests.
-	Images *storage.ImageValidator
-	// Auth authenticates bearer tokens; the users app sets it in its ready hook.
-	Auth Authenticator
-
+	Images   *storage.ImageValidator
 	apps     []App
 	checks   []check
 	mu       sync.Mutex
 	closers  []func() error
 	services []Service
 
+	// auth is the installed AuthProvider's authenticator (Auth).
+	auth Authenticator
+	// mounting is the app whose routes are being added; authErrs are the
+	// apps that use RequireAuth with no authenticator.
+	mounting string
+	authErrs []error
+	// shared holds the values Shared builds, once per project.
+	sharedMu sync.Mutex
+	shared   map[string]any
+
 	handlerOnce sync.Once
 	handler     *fiber.App
+	handlerErr  error
 	// routeOwners maps a route (its first handler) to the app that added it.
 	routeOwners map[*fiber.Handler]string
 }
@@ -75,6 +83,8 @@ type check struct {
 // Options adjust how a project is built; the zero value is what the command
 // line uses.
 type Options struct {
+	// Apps is the installed list, in order: apps.Installed (apps/apps.go).
+	Apps []App
 	// Templates replaces the project's templates/ folder (tests use it).
 	Templates fs.FS
 	// LogOutput replaces stderr as the log destination.
@@ -83,9 +93,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// LoadSettings loads the settings layers with every installed app's section.
-func LoadSettings(opts settings.Options) (*settings.Settings, error) {
-	for _, app := range Apps() {
+// LoadSettings loads the settings layers with each installed app's section.
+func LoadSettings(opts settings.Options, installed []App) (*settings.Settings, error) {
+	for _, app := range installed {
 		if c, ok := app.(Configurable); ok {
 			opts.Sections = append(opts.Sections, settings.Section{App: app.Name(), Target: c.Settings()})
 		}
@@ -94,9 +104,13 @@ func LoadSettings(opts settings.Options) (*settings.Settings, error) {
 }
 
 // New builds a project from loaded settings: it opens the database, builds the
-// template set, and runs the apps' ready hooks. Close releases it all.
+// template set, and runs the apps' ready hooks. opts.Apps is the installed
+// list; it is checked first (CheckApps). Close releases it all.
 func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, error) {
-	p := &Project{Settings: st, apps: Apps()}
+	if err := CheckApps(opts.Apps); err != nil {
+		return nil, err
+	}
+	p := &Project{Settings: st, apps: append([]App(nil), opts.Apps...)}
 	p.Log = opts.Logger
 	if p.Log == nil {
 		out := opts.LogOutput
@@ -144,6 +158,10 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 			}
 		}
 	}
+	if err := p.resolveAuth(); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -184,6 +202,24 @@ func openDatabases(ctx context.Context, st *settings.Settings) (direct, pooled *
 		return nil, nil, err
 	}
 	return direct, pooled, nil
+}
+
+// Shared returns the project's value under key, built by build on first use
+// and kept for the project's life: a service an app builds once per project
+// (the users app's accounts) rather than on every call. build must not call
+// Shared itself.
+func Shared[T any](p *Project, key string, build func(*Project) T) T {
+	p.sharedMu.Lock()
+	defer p.sharedMu.Unlock()
+	if v, ok := p.shared[key]; ok {
+		return v.(T)
+	}
+	v := build(p)
+	if p.shared == nil {
+		p.shared = map[string]any{}
+	}
+	p.shared[key] = v
+	return v
 }
 
 // openServices builds the cache, the email backend and the queue from the settings.
@@ -374,9 +410,9 @@ func (p *Project) AddService(s Service) {
 	p.services = append(p.services, s)
 }
 
-// startBackground starts every registered service and returns a function that
-// stops them, in reverse order, within SHUTDOWN_TIMEOUT.
-func (p *Project) startBackground(ctx context.Context, _ string) (func(), error) {
+// StartServices starts every registered service (runserver calls it) and
+// returns a function that stops them, in reverse order, within SHUTDOWN_TIMEOUT.
+func (p *Project) StartServices(ctx context.Context) (func(), error) {
 	p.mu.Lock()
 	services := append([]Service(nil), p.services...)
 	p.mu.Unlock()

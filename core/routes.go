@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/spf13/cobra"
 )
 
 // Route is one route of the project's HTTP application, as the routes
@@ -39,9 +38,12 @@ type RouteAuthDescriber interface {
 // Routes lists every route of the project's HTTP application (Handler), in
 // path order, with the app that added it, its handler and what authentication
 // it requires. HEAD routes that Fiber adds beside each GET are left out.
-func (p *Project) Routes() []Route {
-	app := p.Handler()
-	requireAuth := funcName(p.RequireAuth())
+func (p *Project) Routes() ([]Route, error) {
+	app, err := p.Handler()
+	if err != nil {
+		return nil, err
+	}
+	requireAuth := funcName(requireAuth{p}.handle)
 	endpoints := map[*fiber.Handler]bool{}
 	for _, r := range app.GetRoutes(true) {
 		if len(r.Handlers) > 0 {
@@ -119,7 +121,7 @@ func (p *Project) Routes() []Route {
 		}
 		return order[routes[i].Method] < order[routes[j].Method]
 	})
-	return routes
+	return routes, nil
 }
 
 // collapseFiles turns the routes of a folder of static files (the admin's 48
@@ -214,30 +216,4 @@ func WriteRoutes(w io.Writer, routes []Route) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Method, r.Path, r.App, r.Handler, r.Auth)
 	}
 	return tw.Flush()
-}
-
-func (cl *commandLine) routesCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "routes",
-		Short: "List every route: method, path, app, handler and authentication",
-		Long: `List every route of the web server, in path order: its method, its path, the
-app that added it, the handler that answers and the authentication it needs
-("token": a bearer token, RequireAuth; "staff session": the admin's login;
-"none"). Like Rails' routes and django-extensions' show_urls.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			p, err := cl.load(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer func() {
-				// An app's Routes panics on a misconfiguration (the admin on an
-				// unmigrated database): report it as the error it is.
-				if r := recover(); r != nil {
-					err = fmt.Errorf("routes: %v (has `go run . migrate` run?)", r)
-				}
-			}()
-			return WriteRoutes(cmd.OutOrStdout(), p.Routes())
-		},
-	}
 }

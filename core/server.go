@@ -22,13 +22,15 @@ import (
 // Handler returns the project's HTTP application, built on first use: the
 // middleware stack, the health endpoints, every app's routes, and one error
 // handler so that every error, from routing to panics, answers in the API's
-// error shape. Every call returns the same application.
-func (p *Project) Handler() *fiber.App {
-	p.handlerOnce.Do(func() { p.handler = p.buildHandler() })
-	return p.handler
+// error shape. Every call returns the same application. It fails when an
+// app's routes need a signed-in user and no installed app provides
+// authentication.
+func (p *Project) Handler() (*fiber.App, error) {
+	p.handlerOnce.Do(func() { p.handler, p.handlerErr = p.buildHandler() })
+	return p.handler, p.handlerErr
 }
 
-func (p *Project) buildHandler() *fiber.App {
+func (p *Project) buildHandler() (*fiber.App, error) {
 	st := p.Settings
 	limit := int64(st.MaxUploadSize)
 	app := fiber.New(fiber.Config{
@@ -127,6 +129,9 @@ func (p *Project) buildHandler() *fiber.App {
 	for _, a := range p.apps {
 		if r, ok := a.(Router); ok {
 			prefix := r.Prefix()
+			p.mu.Lock()
+			p.mounting = a.Name()
+			p.mu.Unlock()
 			if prefix == "" || prefix == "/" {
 				r.Routes(app, p)
 			} else {
@@ -135,7 +140,14 @@ func (p *Project) buildHandler() *fiber.App {
 			p.recordRouteOwners(app, a.Name())
 		}
 	}
-	return app
+	p.mu.Lock()
+	p.mounting = ""
+	errs := errors.Join(p.authErrs...)
+	p.mu.Unlock()
+	if errs != nil {
+		return nil, errs
+	}
+	return app, nil
 }
 
 func (p *Project) checkMessage(name string, err error) string {
@@ -197,7 +209,11 @@ func (p *Project) Serve(ctx context.Context, addr string, ready func(net.Addr)) 
 
 // ServeListener is Serve on a listener already open (see Listen); it closes it.
 func (p *Project) ServeListener(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
-	app := p.Handler()
+	app, err := p.Handler()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -95,13 +95,13 @@ func underGoRun(ppid int) bool {
 	return len(args) >= 2 && filepath.Base(args[0]) == "go" && args[1] == "run"
 }
 
-// stopWithGoRun returns a context that is cancelled, like SIGTERM would, when
+// StopWithGoRun returns a context that is cancelled, like SIGTERM would, when
 // the process was started by `go run` and that parent goes away (killed with
 // SIGKILL, or its terminal closed): go run does not pass such a death on to
 // the program it built, which would otherwise keep serving, and keep the port,
 // with no terminal. The parent's pid is checked every 200 ms; a process whose
 // parent is anything else (a shell, a supervisor, Heroku) is left alone.
-func stopWithGoRun(ctx context.Context) (context.Context, context.CancelFunc) {
+func StopWithGoRun(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
 	ppid := os.Getppid()
 	if !underGoRun(ppid) {

@@ -8,7 +8,7 @@ import "context"
 // cannot tell.
 func PortHolder(port int) (pid int, command string, ok bool) { return 0, "", false }
 
-// stopWithGoRun only watches for `go run`'s death on Linux.
-func stopWithGoRun(ctx context.Context) (context.Context, context.CancelFunc) {
+// StopWithGoRun only watches for `go run`'s death on Linux.
+func StopWithGoRun(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithCancel(ctx)
 }

@@ -63,8 +63,6 @@ func (coreTestApp) Migrations() fs.FS {
 	}
 }
 
-func init() { core.Register(coreTestApp{}) }
-
 var (
 	_ core.Router   = coreTestApp{}
 	_ core.Migrator = coreTestApp{}

@@ -2,6 +2,7 @@ package site_test
 
 import (
 	"context"
+	"manouche/apps"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -21,11 +22,11 @@ func TestProjectAdoptsFrameworkRecords(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", SkipAbsentApps: true,
-		Overrides: map[string]any{"DATABASE_URL": testkit.Database(t), "MEDIA_ROOT": filepath.Join(t.TempDir(), "media")}})
+		Overrides: map[string]any{"DATABASE_URL": testkit.Database(t), "MEDIA_ROOT": filepath.Join(t.TempDir(), "media")}}, apps.Installed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := core.New(ctx, st, core.Options{})
+	p, err := core.New(ctx, st, core.Options{Apps: apps.Installed})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func TestPasswordChangesEndAdminSessions(t *testing.T) {
 		_ = res.Body.Close()
 		return res.StatusCode
 	}
-	accounts := users.NewAccounts(app.Project)
+	accounts := users.AccountsOf(app.Project)
 
 	cases := []struct {
 		name   string

@@ -21,13 +21,14 @@ import (
 	"manouche/core"
 )
 
-func init() { core.Register(App{}) }
-
 // App is the admin app.
 type App struct{}
 
 // Name is the app's name.
 func (App) Name() string { return "admin" }
+
+// DependsOn: the admin's staff are the users app's accounts.
+func (App) DependsOn() []string { return []string{"users"} }
 
 // Prefix is "/": GoAdmin's Fiber adapter needs the application itself; every
 // route it adds is under /admin.

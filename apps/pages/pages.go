@@ -1,6 +1,6 @@
 // Package pages is the first app: the site's home page and its plain-text
-// files (robots.txt, humans.txt). It shows the shape every app has: it
-// registers itself in init(), mounts routes, and ships templates that the
+// files (robots.txt, humans.txt). It shows the shape every app has: a value
+// listed in apps.Installed (apps/apps.go), routes, and templates that the
 // project's templates/ folder can override.
 package pages
 
@@ -15,8 +15,6 @@ import (
 
 //go:embed templates
 var templateFiles embed.FS
-
-func init() { core.Register(App{}) }
 
 // App is the pages app.
 type App struct{}

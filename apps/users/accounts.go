@@ -40,8 +40,13 @@ type Accounts struct {
 	p *core.Project
 }
 
-// NewAccounts returns the accounts service of a project.
+// NewAccounts builds an accounts service for a project. Use AccountsOf, the
+// project's own, built once.
 func NewAccounts(p *core.Project) *Accounts { return &Accounts{p: p} }
+
+// AccountsOf returns the project's accounts service, built on first use and
+// shared by the routes, the commands, the admin and the authenticator.
+func AccountsOf(p *core.Project) *Accounts { return core.Shared(p, "users.accounts", NewAccounts) }
 
 // Principal is the authenticated user of a request and the token it used.
 type Principal struct {

@@ -13,7 +13,7 @@ import (
 // deletion. Every change drops the cached user and its tokens' copies, so a
 // deactivated user's API tokens stop working at the next request.
 func (App) AdminPages(p *core.Project) []admin.ModelAdmin {
-	accounts := NewAccounts(p)
+	accounts := AccountsOf(p)
 	return []admin.ModelAdmin{{
 		Table: "users", Title: "Users", Icon: "fa-users",
 		Fields: []admin.Field{
@@ -55,7 +55,7 @@ func (App) AdminPages(p *core.Project) []admin.ModelAdmin {
 // password as the API. Unknown emails and wrong passwords are
 // admin.ErrInvalidCredentials; whether the account may enter is the admin's call.
 func AdminAuthenticate(p *core.Project) func(ctx context.Context, email, password string) (admin.User, error) {
-	accounts := NewAccounts(p)
+	accounts := AccountsOf(p)
 	return func(ctx context.Context, email, plain string) (admin.User, error) {
 		u, err := accounts.ByEmail(ctx, email)
 		if err != nil {

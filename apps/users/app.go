@@ -5,7 +5,6 @@
 package users
 
 import (
-	"context"
 	"embed"
 	"io/fs"
 
@@ -20,8 +19,6 @@ var migrationFiles embed.FS
 
 //go:embed templates
 var templateFiles embed.FS
-
-func init() { core.Register(App{}) }
 
 // App is the users app.
 type App struct{}
@@ -41,15 +38,13 @@ func (App) Templates() fs.FS { return sub(templateFiles, "templates") }
 // Models lists the app's bun models.
 func (App) Models() []any { return []any{(*User)(nil), (*Token)(nil)} }
 
-// Ready makes the accounts service the project's authenticator.
-func (App) Ready(_ context.Context, p *core.Project) error {
-	p.Auth = NewAccounts(p)
-	return nil
-}
+// Authenticator makes the project's accounts service its authenticator:
+// the users app is the project's AuthProvider.
+func (App) Authenticator(p *core.Project) (core.Authenticator, error) { return AccountsOf(p), nil }
 
 // Routes mounts the auth API and /me.
 func (App) Routes(r fiber.Router, p *core.Project) {
-	h := &handlers{p: p, accounts: NewAccounts(p)}
+	h := &handlers{p: p, accounts: AccountsOf(p)}
 	rate := p.Settings.AuthThrottleRate
 	auth := p.RequireAuth()
 	r.Post("/auth/register", p.Throttle("register", rate, nil), h.register)
@@ -77,7 +72,7 @@ var (
 	_ core.Router        = App{}
 	_ core.Migrator      = App{}
 	_ core.Templater     = App{}
-	_ core.ReadyHook     = App{}
+	_ core.AuthProvider  = App{}
 	_ core.Commander     = App{}
 	_ core.Modeler       = App{}
 	_ core.User          = (*User)(nil)

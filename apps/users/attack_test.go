@@ -63,7 +63,7 @@ func TestNULCharacters(t *testing.T) {
 		t.Fatalf("me: %v", me)
 	}
 	// The admin's login looks accounts up by email too: a NUL is no account.
-	u, err := app.Project.Auth.Authenticate(context.Background(), "x\x00y")
+	u, err := app.Project.Auth().Authenticate(context.Background(), "x\x00y")
 	if err == nil || u != nil {
 		t.Fatalf("token with NUL: %v %v", u, err)
 	}

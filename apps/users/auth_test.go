@@ -132,7 +132,7 @@ func TestPasswordResetTokenExpiresAndDiesWithPassword(t *testing.T) {
 	t.Parallel()
 	app := testkit.New(t, testkit.Settings{"PASSWORD_RESET_TIMEOUT": "1h"})
 	register(t, app, "expire@example.com")
-	accounts := users.NewAccounts(app.Project)
+	accounts := users.AccountsOf(app.Project)
 	ctx := context.Background()
 	u, err := accounts.ByEmail(ctx, "expire@example.com")
 	if err != nil || u == nil {
@@ -191,4 +191,21 @@ func TestRedisDownFallsBackToDatabase(t *testing.T) {
 	app.Client.WithToken(token).Post("/api/auth/logout", nil).AssertStatus(204)
 	app.Client.WithToken(token).Get("/api/me").AssertError(401, "AuthenticationFailed")
 	app.Client.Get("/health/ready").AssertError(http.StatusServiceUnavailable, "ServiceUnavailable", "cache")
+}
+
+// TestAccountsOnce: the users app is the project's authenticator, and the
+// routes, commands, admin and authenticator share one accounts service.
+func TestAccountsOnce(t *testing.T) {
+	t.Parallel()
+	app := testkit.New(t)
+	accounts := users.AccountsOf(app.Project)
+	if users.AccountsOf(app.Project) != accounts {
+		t.Error("AccountsOf built a second accounts service for the project")
+	}
+	if auth, ok := app.Auth().(*users.Accounts); !ok || auth != accounts {
+		t.Errorf("the project's authenticator is %T %p, want the accounts service %p", app.Auth(), app.Auth(), accounts)
+	}
+	if other := testkit.New(t); users.AccountsOf(other.Project) == accounts {
+		t.Error("two projects share an accounts service")
+	}
 }

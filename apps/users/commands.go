@@ -40,7 +40,7 @@ Heroku's release phase).`,
 			if err != nil {
 				return err
 			}
-			accounts := NewAccounts(p)
+			accounts := AccountsOf(p)
 			con := newConsole(cmd)
 			u := &User{IsActive: true, IsStaff: true, IsSuperuser: true}
 			var plain string
@@ -136,7 +136,7 @@ one can still be used, after a confirmation).`,
 			if err != nil {
 				return err
 			}
-			accounts := NewAccounts(p)
+			accounts := AccountsOf(p)
 			u, err := accounts.ByEmail(ctx, args[0])
 			if err != nil {
 				return err

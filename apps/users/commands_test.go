@@ -13,7 +13,8 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
-	"manouche/core"
+	"manouche/apps"
+	"manouche/core/cli"
 	"manouche/core/testkit"
 	"manouche/settings"
 )
@@ -145,7 +146,8 @@ func TestCreatesuperuserTerminal(t *testing.T) {
 
 	done := make(chan int, 1)
 	go func() {
-		done <- core.Execute(context.Background(), []string{"createsuperuser"}, core.Env{
+		done <- cli.Execute(context.Background(), []string{"createsuperuser"}, cli.Env{
+			Installed: apps.Installed,
 			Settings: settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: map[string]any{
 				"DATABASE_URL": app.DatabaseURL, "MEDIA_ROOT": t.TempDir(),
 			}},

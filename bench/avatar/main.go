@@ -47,7 +47,7 @@ import (
 	"strings"
 	"time"
 
-	_ "manouche/apps/users" // the app under test registers itself
+	"manouche/apps/users"
 
 	"manouche/bench/storage/loadtest"
 	"manouche/core"
@@ -141,6 +141,9 @@ func run() error {
 	return loadtest.Rounds(ctx, *rounds, *n, serverPID, loadtest.Targets{MaxLatency: *maxLat, MaxGrowth: *maxGrowth}, upload)
 }
 
+// installed is the benchmark's installed list: the app under test.
+var installed = []core.App{users.App{}}
+
 // startProject builds and migrates a project storing media in the bucket,
 // serves it on a loopback port until ctx ends, and returns its base URL.
 func startProject(ctx context.Context, tmp, endpoint, bucket string) (string, error) {
@@ -159,11 +162,11 @@ func startProject(ctx context.Context, tmp, endpoint, bucket string) (string, er
 			"AUTH_THROTTLE_RATE":        "100000/min",
 			"API_THROTTLE_RATE":         "100000/min",
 		},
-	})
+	}, installed)
 	if err != nil {
 		return "", err
 	}
-	p, err := core.New(ctx, st, core.Options{})
+	p, err := core.New(ctx, st, core.Options{Apps: installed})
 	if err != nil {
 		return "", err
 	}

@@ -36,7 +36,11 @@ const concurrency = 32
 // buffered, the log lines go through a buffer flushed every 100 ms instead of
 // one write(2) per line (the candidate fix the *BufferedLog benchmarks measure).
 func projectHandler(b *testing.B, level string, buffered bool) *fiber.App {
-	return project(b, level, buffered).Handler()
+	app, err := project(b, level, buffered).Handler()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return app
 }
 
 func project(b *testing.B, level string, buffered bool) *core.Project {
@@ -48,7 +52,7 @@ func project(b *testing.B, level string, buffered bool) *core.Project {
 		"LOG_FORMAT":    "json",
 		"LOG_LEVEL":     level,
 		"ALLOWED_HOSTS": "127.0.0.1",
-	}})
+	}}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

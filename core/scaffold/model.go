@@ -47,7 +47,7 @@ var reservedVars = map[string]bool{
 	"migrationFiles": true, "templateFiles": true,
 }
 
-func newModel(opts Options, module string, appsFile []byte) (*Model, error) {
+func newModel(opts Options, module string, appsFile *appsGo) (*Model, error) {
 	if err := checkModelName(opts.Model); err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func newModel(opts Options, module string, appsFile []byte) (*Model, error) {
 
 // resolveRef finds the model a foreign key points to: a struct of an installed
 // app, with a bun.BaseModel table tag and a UUID primary key named id.
-func resolveRef(root, module, self string, appsFile []byte, f *Field) error {
+func resolveRef(root, module, self string, appsFile *appsGo, f *Field) error {
 	ref := f.Ref
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("field %q: %s.%s: %s", f.Name, ref.App, ref.Model, fmt.Sprintf(format, args...))
@@ -88,8 +88,8 @@ func resolveRef(root, module, self string, appsFile []byte, f *Field) error {
 		return fail("a foreign key to the app being generated is not supported yet: add it by hand once the app exists")
 	}
 	ref.Import = module + "/apps/" + ref.App
-	if !strings.Contains(string(appsFile), strconv.Quote(ref.Import)) {
-		return fail("no installed app named %q (apps/apps.go does not import %s)", ref.App, ref.Import)
+	if !appsFile.installedPaths()[ref.Import] {
+		return fail("no installed app named %q (apps.Installed in apps/apps.go has no %s.App{})", ref.App, ref.App)
 	}
 	dir := filepath.Join(root, "apps", ref.App)
 	entries, err := os.ReadDir(dir)
@@ -274,6 +274,15 @@ func (m *Model) HasKind(kinds ...string) bool {
 		}
 	}
 	return false
+}
+
+// DependsOn are the names of the apps foreign keys point to, once each.
+func (m *Model) DependsOn() []string {
+	var names []string
+	for _, r := range m.refs() {
+		names = append(names, r.App)
+	}
+	return names
 }
 
 // refs are the apps foreign keys point to, once each.

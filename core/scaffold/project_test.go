@@ -193,12 +193,16 @@ func withoutTimestamps(names []string) []string {
 // tutorial's blog among them) take the names the test writes.
 var frameworkApps = []string{"pages", "users"}
 
-// appImportRe matches an app's line in apps/apps.go.
-var appImportRe = regexp.MustCompile(`^\s*_\s+"[^"]+/apps/([a-z][a-z0-9_]*)"`)
+// appImportRe matches an app's import in apps/apps.go, appElemRe its element
+// of the Installed list.
+var (
+	appImportRe = regexp.MustCompile(`^\s*(?:[A-Za-z_]\w*\s+)?"[^"]+/apps/([a-z][a-z0-9_]*)"`)
+	appElemRe   = regexp.MustCompile(`^\s*([a-z][a-z0-9_]*)\.App\{\},?\s*$`)
+)
 
 // resetToFramework removes from the copy of the project in dir what the
 // project added to the framework's apps: every folder of apps/ but
-// frameworkApps', their lines in apps/apps.go, their project templates
+// frameworkApps', their imports and elements in apps/apps.go, their project templates
 // (templates/NAME/) and their sections in the layer files (which a binary
 // without them refuses). It returns the names of the apps removed.
 func resetToFramework(t *testing.T, dir string) []string {
@@ -226,6 +230,14 @@ func resetToFramework(t *testing.T, dir string) []string {
 		}
 		lines = append(lines, line)
 	}
+	kept := lines[:0]
+	for _, line := range lines {
+		if m := appElemRe.FindStringSubmatch(line); m != nil && removed[m[1]] {
+			continue
+		}
+		kept = append(kept, line)
+	}
+	lines = kept
 	if err := os.WriteFile(appsPath, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -462,14 +474,20 @@ func TestFrameworkCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var imports []string
+	var imports, installed []string
 	for _, line := range strings.Split(string(apps), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), `_ "`) {
-			imports = append(imports, strings.Fields(line)[1])
+		if strings.HasPrefix(strings.TrimSpace(line), `"manouche/`) {
+			imports = append(imports, strings.TrimSpace(line))
+		}
+		if m := appElemRe.FindStringSubmatch(line); m != nil {
+			installed = append(installed, m[1])
 		}
 	}
-	if want := []string{`"manouche/admin/site"`, `"manouche/apps/pages"`, `"manouche/apps/users"`}; !slices.Equal(imports, want) {
+	if want := []string{`"manouche/admin/site"`, `"manouche/apps/pages"`, `"manouche/apps/users"`, `"manouche/core"`}; !slices.Equal(imports, want) {
 		t.Errorf("apps/apps.go imports %q, want %q:\n%s", imports, want, apps)
+	}
+	if want := []string{"pages", "users", "site"}; !slices.Equal(installed, want) {
+		t.Errorf("apps.Installed = %q, want %q:\n%s", installed, want, apps)
 	}
 	if _, err := format.Source(apps); err != nil {
 		t.Errorf("apps/apps.go does not parse: %v\n%s", err, apps)

@@ -21,7 +21,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"text/template"
 	"time"
@@ -100,7 +99,7 @@ type file struct {
 type generation struct {
 	project
 	files  []file
-	apps   []byte // apps/apps.go with the new import
+	apps   []byte // apps/apps.go with the new app installed
 	routes []string
 }
 
@@ -122,6 +121,15 @@ func plan(opts Options) (*generation, error) {
 	if err != nil {
 		return nil, err
 	}
+	parsed, err := parseAppsGo(appsFile)
+	if err != nil {
+		return nil, fmt.Errorf("startapp: %w", err)
+	}
+	for name, p := range parsed.imports {
+		if _, ok := taken[name]; !ok {
+			taken[name] = fmt.Sprintf("apps/apps.go imports %s under that name", p)
+		}
+	}
 	if err := checkAppName(opts.App, taken); err != nil {
 		return nil, err
 	}
@@ -131,7 +139,7 @@ func plan(opts Options) (*generation, error) {
 	case opts.Model == "" && strings.TrimSpace(opts.Fields) != "":
 		return nil, errors.New("--fields needs --model: name the model the fields belong to")
 	case opts.Model != "":
-		m, err := newModel(opts, module, appsFile)
+		m, err := newModel(opts, module, parsed)
 		if err != nil {
 			return nil, err
 		}
@@ -141,7 +149,7 @@ func plan(opts Options) (*generation, error) {
 	if err := g.render(d, opts.Now); err != nil {
 		return nil, err
 	}
-	g.apps, err = addImport(appsFile, module+"/apps/"+opts.App)
+	g.apps, err = addInstalled(appsFile, module, opts.App)
 	if err != nil {
 		return nil, err
 	}
@@ -199,39 +207,6 @@ func kindOf(e fs.DirEntry) string {
 	return "file"
 }
 
-var importBlockRe = regexp.MustCompile(`(?s)import \((.*?)\n\)`)
-
-// addImport appends a blank import of path to apps/apps.go's import block and
-// formats the file (gofmt orders the block; Go initializes packages in that
-// order, dependencies first, whatever the lines' order).
-func addImport(src []byte, importPath string) ([]byte, error) {
-	line := fmt.Sprintf("\t_ %q", importPath)
-	if bytes.Contains(src, []byte(fmt.Sprintf("%q", importPath))) {
-		return nil, fmt.Errorf("startapp: apps/apps.go already imports %s", importPath)
-	}
-	var out []byte
-	if loc := importBlockRe.FindSubmatchIndex(src); loc != nil {
-		end := loc[3] // end of the block's content
-		out = append(append(append([]byte{}, src[:end]...), "\n"+line...), src[end:]...)
-	} else if i := bytes.Index(src, []byte("\nimport ")); i >= 0 {
-		// A single import line: make it a block.
-		j := bytes.IndexByte(src[i+1:], '\n')
-		if j < 0 {
-			j = len(src) - i - 1
-		}
-		single := strings.TrimPrefix(string(src[i+1:i+1+j]), "import ")
-		out = append(append([]byte{}, src[:i+1]...), fmt.Sprintf("import (\n\t%s\n%s\n)", single, line)...)
-		out = append(out, src[i+1+j:]...)
-	} else {
-		out = append(append([]byte{}, bytes.TrimRight(src, "\n")...), fmt.Sprintf("\n\nimport (\n%s\n)\n", line)...)
-	}
-	formatted, err := format.Source(out)
-	if err != nil {
-		return nil, fmt.Errorf("startapp: apps/apps.go does not parse once the import is added: %w", err)
-	}
-	return formatted, nil
-}
-
 // render executes the templates into g.files.
 func (g *generation) render(d *data, now time.Time) error {
 	dir := "apps/" + d.App
@@ -253,6 +228,7 @@ func (g *generation) render(d *data, now time.Time) error {
 	}
 	steps := []struct{ name, tmpl string }{
 		{"app.go", "app.go.tmpl"},
+		{"main_test.go", "main_test.go.tmpl"},
 		{"model.go", "model.go.tmpl"},
 		{"admin.go", "admin.go.tmpl"},
 	}

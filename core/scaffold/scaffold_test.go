@@ -33,7 +33,8 @@ func fakeProject(t *testing.T) string {
 		"go.mod":  "module " + module + "\n\ngo 1.26.0\n",
 		"main.go": "package main\n",
 		"apps/apps.go": "// Package apps is INSTALLED_APPS.\npackage apps\n\nimport (\n" +
-			"\t_ \"" + module + "/apps/pages\"\n\t_ \"" + module + "/apps/users\"\n)\n",
+			"\t\"" + module + "/apps/pages\"\n\t\"" + module + "/apps/users\"\n\t\"" + module + "/core\"\n)\n\n" +
+			"// Installed is the installed list.\nvar Installed = []core.App{\n\tpages.App{},\n\tusers.App{},\n}\n",
 		"apps/pages/pages.go": "package pages\n",
 		"apps/users/model.go": string(usersModel),
 		"apps/users/app.go":   "package users\n",
@@ -169,7 +170,7 @@ func TestEmptyApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"apps/wiki/app.go", "apps/wiki/model.go", "apps/wiki/admin.go", "apps/wiki/app_test.go",
+	want := []string{"apps/wiki/app.go", "apps/wiki/main_test.go", "apps/wiki/model.go", "apps/wiki/admin.go", "apps/wiki/app_test.go",
 		"apps/wiki/migrations/README.md", "apps/wiki/templates/wiki/README.md"}
 	if !slices.Equal(res.Created, want) {
 		t.Errorf("created %v, want %v", res.Created, want)
@@ -182,7 +183,8 @@ func TestEmptyApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantApps := "// Package apps is INSTALLED_APPS.\npackage apps\n\nimport (\n" +
-		"\t_ \"example.com/site/apps/pages\"\n\t_ \"example.com/site/apps/users\"\n\t_ \"example.com/site/apps/wiki\"\n)\n"
+		"\t\"example.com/site/apps/pages\"\n\t\"example.com/site/apps/users\"\n\t\"example.com/site/apps/wiki\"\n\t\"example.com/site/core\"\n)\n\n" +
+		"// Installed is the installed list.\nvar Installed = []core.App{\n\tpages.App{},\n\tusers.App{},\n\twiki.App{},\n}\n"
 	if string(apps) != wantApps {
 		t.Errorf("apps/apps.go:\n%s\nwant:\n%s", apps, wantApps)
 	}

@@ -25,7 +25,8 @@ var shBlockRe = regexp.MustCompile("(?s)```(sh|go)\n(.*?)```")
 // goFile writes a ```go block of the tutorial into dir: the file its first
 // line names, whole when it does not exist; when it does, each func line of
 // the block replaces the line of the file that starts the same way (up to its
-// " {"), as the text asks the reader to do. A block with no path comment is
+// " {"), as the text asks the reader to do; a one-line func the file lacks
+// is added at its end. A block with no path comment is
 // an example, not an edit, and is skipped.
 func goFile(t *testing.T, dir, block string) {
 	t.Helper()
@@ -52,6 +53,11 @@ func goFile(t *testing.T, dir, block string) {
 			continue
 		}
 		i := strings.Index(text, "\n"+sig+" {")
+		if i < 0 && strings.HasSuffix(strings.TrimSpace(line), "}") {
+			// A one-line func the file does not have yet: the text asks to add it.
+			text = strings.TrimRight(text, "\n") + "\n\n" + line + "\n"
+			continue
+		}
 		if i < 0 {
 			t.Fatalf("the tutorial edits %q in %s, which has no such line", sig, name)
 		}

@@ -53,9 +53,8 @@ func (tokenAuth) Authenticate(_ context.Context, token string) (core.User, error
 	return noteUser(name), nil
 }
 
-func (notesApp) Ready(_ context.Context, p *core.Project) error {
-	p.Auth = tokenAuth{}
-	return nil
+func (notesApp) Authenticator(*core.Project) (core.Authenticator, error) {
+	return tokenAuth{}, nil
 }
 
 func (notesApp) Routes(r fiber.Router, p *core.Project) {
@@ -95,13 +94,12 @@ func insertNote(ctx context.Context, p *core.Project, title, owner string) strin
 	return id
 }
 
-func init() { core.Register(notesApp{}) }
 
 var (
 	_ core.Router    = notesApp{}
 	_ core.Migrator  = notesApp{}
 	_ core.Templater = notesApp{}
-	_ core.ReadyHook = notesApp{}
+	_ core.AuthProvider = notesApp{}
 )
 
 // as signs the request in as name.

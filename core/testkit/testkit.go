@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"manouche/core"
+	"manouche/core/cli"
 	"manouche/core/mail"
 	"manouche/core/testenv"
 	"manouche/core/testkit/testdb"
@@ -51,6 +53,23 @@ type Templates struct{ FS fs.FS }
 
 // NoMigrate leaves the database empty (for tests of the migration commands).
 type NoMigrate struct{}
+
+// Apps is the installed list of one test's project, instead of the one given
+// to Main.
+type Apps []core.App
+
+// installed is the list Main was given: the default of every New.
+var installed []core.App
+
+// Main runs the package's tests with installed as every test project's
+// installed list (Django runs tests with INSTALLED_APPS). Call it from the
+// package's TestMain:
+//
+//	func TestMain(m *testing.M) { testkit.Main(m, apps.Installed) }
+func Main(m *testing.M, apps []core.App) {
+	installed = apps
+	os.Exit(m.Run())
+}
 
 // App is a running test project.
 type App struct {
@@ -93,12 +112,14 @@ func (a *App) Outbox() *mail.Memory {
 }
 
 // New builds a test project for t with a fresh database, migrated, and
-// registers its cleanup. Options are Settings, Templates and NoMigrate values.
+// registers its cleanup. Options are Settings, Templates, NoMigrate and Apps
+// values; without Apps, the project has the apps given to Main.
 func New(t testing.TB, options ...any) *App {
 	t.Helper()
 	overrides := map[string]any{}
 	var coreOpts core.Options
 	migrate := true
+	coreOpts.Apps = installed
 	for _, o := range options {
 		switch o := o.(type) {
 		case Settings:
@@ -109,9 +130,14 @@ func New(t testing.TB, options ...any) *App {
 			coreOpts.Templates = o.FS
 		case NoMigrate:
 			migrate = false
+		case Apps:
+			coreOpts.Apps = o
 		default:
 			t.Fatalf("testkit.New: unknown option %T", o)
 		}
+	}
+	if coreOpts.Apps == nil {
+		t.Fatalf("testkit.New: no installed apps: call testkit.Main(m, apps.Installed) from the package's TestMain, or pass testkit.Apps{...}")
 	}
 	dbURL := Database(t)
 	if _, ok := overrides["DATABASE_URL"]; !ok {
@@ -131,7 +157,7 @@ func New(t testing.TB, options ...any) *App {
 	// The project's layer files may configure apps this test binary does not
 	// link (it has those its package imports): their sections are skipped.
 	sopts := settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", Overrides: overrides, SkipAbsentApps: true}
-	st, err := core.LoadSettings(sopts)
+	st, err := core.LoadSettings(sopts, coreOpts.Apps)
 	if err != nil {
 		t.Fatalf("testkit: settings: %v", err)
 	}
@@ -147,7 +173,11 @@ func New(t testing.TB, options ...any) *App {
 		}
 	}
 	app := &App{Project: p, DatabaseURL: dbURL, t: t, settings: sopts, options: coreOpts}
-	app.Handler = p.Handler()
+	handler, err := p.Handler()
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	app.Handler = handler
 	app.Client = &Client{t: t, app: app.Handler, header: map[string]string{}}
 	return app
 }
@@ -158,12 +188,13 @@ func New(t testing.TB, options ...any) *App {
 func (a *App) Command(stdin string, args ...string) (stdout, stderr string, code int) {
 	a.t.Helper()
 	var out, errb bytes.Buffer
-	code = core.Execute(context.Background(), args, core.Env{
-		Settings: a.settings,
-		Options:  a.options,
-		Stdin:    strings.NewReader(stdin),
-		Stdout:   &out,
-		Stderr:   &errb,
+	code = cli.Execute(context.Background(), args, cli.Env{
+		Installed: a.options.Apps,
+		Settings:  a.settings,
+		Options:   a.options,
+		Stdin:     strings.NewReader(stdin),
+		Stdout:    &out,
+		Stderr:    &errb,
 	})
 	return out.String(), errb.String(), code
 }

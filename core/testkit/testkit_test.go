@@ -22,7 +22,8 @@ type commentSettings struct {
 func (commentApp) Name() string  { return "kitblog" }
 func (commentApp) Settings() any { return &commentSettings{CommentMaxLength: 500} }
 
-func init() { core.Register(commentApp{}) }
+// TestMain installs the test app in every test project.
+func TestMain(m *testing.M) { testkit.Main(m, []core.App{commentApp{}, notesApp{}}) }
 
 // fatalTB records the first Fatalf instead of failing the test, and ends the
 // goroutine that called it as testing.T does.
@@ -99,5 +100,20 @@ func TestUnknownSettingsFail(t *testing.T) {
 	}
 	if msg := newFails(t, testkit.Settings{"KITBLOG_COMMENT_MAX_LENGTH": "5"}, testkit.NoMigrate{}); msg != "" {
 		t.Errorf("a valid name failed: %s", msg)
+	}
+}
+
+func TestAppsOption(t *testing.T) {
+	t.Parallel()
+	if msg := newFails(t, testkit.Apps(nil)); !strings.Contains(msg, "testkit.Main(m, apps.Installed)") {
+		t.Errorf("New without installed apps: %q, want it to name testkit.Main", msg)
+	}
+	app := testkit.New(t, testkit.Apps{})
+	if _, ok := core.Lookup(app.Apps(), "kitblog"); ok {
+		t.Error("testkit.Apps{} kept the apps given to Main")
+	}
+	app = testkit.New(t)
+	if _, ok := core.Lookup(app.Apps(), "kitblog"); !ok {
+		t.Error("New without Apps does not have the apps given to Main")
 	}
 }

@@ -1,4 +1,8 @@
-package core
+// Package generate is the code generators' commands (startapp): main.go
+// links them into the command line with cli.Main(apps.Installed,
+// generate.Commands), so that nothing else (the core, the test kit) links the
+// generators.
+package generate
 
 import (
 	"fmt"
@@ -7,10 +11,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"manouche/core"
+	"manouche/core/cli"
 	"manouche/core/scaffold"
 )
 
-func (cl *commandLine) startappCmd() *cobra.Command {
+// Commands are the generator commands, for cli.Main and cli.Env.Extensions.
+func Commands(installed []core.App, _ core.Loader) []*cobra.Command {
+	return []*cobra.Command{startappCmd(installed)}
+}
+
+func startappCmd(installedApps []core.App) *cobra.Command {
 	var model, fields string
 	cmd := &cobra.Command{
 		Use:   "startapp NAME [--model Model --fields \"name:type ...\"]",
@@ -33,13 +44,13 @@ Nothing existing is overwritten; a refused command writes nothing.
   go run . startapp blog --model Post --fields "title:string:120 body:text published:bool"`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return UsageError("startapp takes the app's NAME, e.g. `startapp blog`")
+				return cli.UsageError("startapp takes the app's NAME, e.g. `startapp blog`")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var installed []string
-			for _, a := range Apps() {
+			for _, a := range installedApps {
 				installed = append(installed, a.Name())
 			}
 			res, err := scaffold.Generate(scaffold.Options{

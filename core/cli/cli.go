@@ -1,10 +1,11 @@
-package core
+package cli
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"manouche/core"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,23 +23,34 @@ import (
 // Env is what the command line runs in: its arguments' environment and
 // streams. Tests build one to run commands in-process.
 type Env struct {
+	// Installed is the installed list, apps.Installed (apps/apps.go); it
+	// becomes Options.Apps when Options.Apps is nil.
+	Installed []core.App
 	// Settings are the options settings are loaded with (Environ, DotEnv, Layer).
 	Settings settings.Options
-	// Options are passed to New when a command builds the project.
-	Options Options
+	// Extensions add commands beside the core's (main.go passes the
+	// generators, core/cli/generate).
+	Extensions []Extension
+	// Options are passed to core.New when a command builds the project.
+	Options core.Options
 	Stdin   io.Reader
 	Stdout  io.Writer
 	Stderr  io.Writer
 }
 
+// Extension adds commands to the command line, given the installed list and
+// the project loader: generate.Commands adds startapp.
+type Extension func(installed []core.App, load core.Loader) []*cobra.Command
+
 // Main runs the command line with the process's arguments and exits with its
-// status. main.go calls it.
-func Main() {
-	os.Exit(Execute(context.Background(), os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+// status. main.go calls it with apps.Installed and the generators.
+func Main(installed []core.App, ext ...Extension) {
+	os.Exit(Execute(context.Background(), os.Args[1:], Env{Installed: installed, Extensions: ext, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 }
 
 // Execute runs one command and returns the exit status: 0 on success, 1 on
-// failure, 2 on a usage error such as an unknown command.
+// failure, 2 on a usage error such as an unknown command. A bad installed
+// list (core.CheckApps) fails every command, before it runs.
 func Execute(ctx context.Context, args []string, env Env) int {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -51,6 +63,14 @@ func Execute(ctx context.Context, args []string, env Env) int {
 	if env.Stderr == nil {
 		env.Stderr = os.Stderr
 	}
+	if env.Options.Apps == nil {
+		env.Options.Apps = env.Installed
+	}
+	if err := core.CheckApps(env.Options.Apps); err != nil {
+		fmt.Fprintf(env.Stderr, "Error: %s\n", err)
+		return 1
+	}
+	env.Installed = env.Options.Apps
 	cl := &commandLine{env: env}
 	defer cl.close()
 	root := cl.root()
@@ -102,7 +122,7 @@ type commandLine struct {
 	env     Env
 	mu      sync.Mutex
 	st      *settings.Settings
-	project *Project
+	project *core.Project
 }
 
 func (cl *commandLine) settings() (*settings.Settings, error) {
@@ -111,7 +131,7 @@ func (cl *commandLine) settings() (*settings.Settings, error) {
 	if cl.st != nil {
 		return cl.st, nil
 	}
-	st, err := LoadSettings(cl.env.Settings)
+	st, err := core.LoadSettings(cl.env.Settings, cl.env.Installed)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +139,7 @@ func (cl *commandLine) settings() (*settings.Settings, error) {
 	return st, nil
 }
 
-func (cl *commandLine) load(ctx context.Context) (*Project, error) {
+func (cl *commandLine) load(ctx context.Context) (*core.Project, error) {
 	st, err := cl.settings()
 	if err != nil {
 		return nil, err
@@ -129,7 +149,7 @@ func (cl *commandLine) load(ctx context.Context) (*Project, error) {
 	if cl.project != nil {
 		return cl.project, nil
 	}
-	p, err := New(ctx, st, cl.env.Options)
+	p, err := core.New(ctx, st, cl.env.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +188,6 @@ func (cl *commandLine) root() *cobra.Command {
 		cl.settingsCmd(),
 		cl.checkCmd(),
 		cl.dbshellCmd(),
-		cl.startappCmd(),
 		cl.routesCmd(),
 	)
 	root.AddCommand(queue.Commands(func(ctx context.Context) (*queue.Queue, error) {
@@ -178,12 +197,15 @@ func (cl *commandLine) root() *cobra.Command {
 		}
 		return p.Queue, nil
 	})...)
+	for _, ext := range cl.env.Extensions {
+		root.AddCommand(ext(cl.env.Installed, cl.load)...)
+	}
 	seen := map[string]string{}
 	for _, c := range root.Commands() {
 		seen[c.Name()] = "core"
 	}
-	for _, app := range Apps() {
-		cmdr, ok := app.(Commander)
+	for _, app := range cl.env.Installed {
+		cmdr, ok := app.(core.Commander)
 		if !ok {
 			continue
 		}

@@ -1,4 +1,4 @@
-package core
+package cli
 
 import (
 	"fmt"
@@ -78,7 +78,7 @@ checklist (DEBUG, SECRET_KEY, ALLOWED_HOSTS, HTTPS, email, storage, cache).`,
 			} else if len(pending) > 0 {
 				issues = append(issues, Issue{"WARNING", "migrations.W001", fmt.Sprintf("%d unapplied migration(s): run `migrate`.", len(pending))})
 			}
-			if apps, err := UnmigratedApps(ctx); err != nil {
+			if apps, err := UnmigratedApps(ctx, cl.env.Installed); err != nil {
 				issues = append(issues, Issue{"ERROR", "migrations.E002", err.Error()})
 			} else if len(apps) > 0 {
 				issues = append(issues, Issue{"WARNING", "migrations.W002", unmigratedMessage(apps)})

@@ -1,4 +1,4 @@
-package core_test
+package cli_test
 
 import (
 	"bytes"
@@ -8,81 +8,10 @@ import (
 	"testing"
 
 	"manouche/core"
+	"manouche/core/cli"
 	"manouche/core/testkit"
 	"manouche/settings"
 )
-
-type dupApp struct{}
-
-func (dupApp) Name() string { return "coretestapp" }
-
-type emptyNameApp struct{}
-
-func (emptyNameApp) Name() string { return "" }
-
-type badNameApp struct{ name string }
-
-func (a badNameApp) Name() string { return a.name }
-
-func TestRegisterPanics(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		app  core.App
-		want []string
-	}{
-		{"duplicate", dupApp{}, []string{`"coretestapp"`, "already registered", "unique"}},
-		{"empty", emptyNameApp{}, []string{"empty name", "emptyNameApp"}},
-		{"upper case", badNameApp{"Blog"}, []string{`"Blog"`, "lower-case"}},
-		{"dash", badNameApp{"my-blog"}, []string{`"my-blog"`}},
-		{"leading digit", badNameApp{"1blog"}, []string{`"1blog"`}},
-		{"space", badNameApp{"my blog"}, []string{`"my blog"`}},
-		{"nil", nil, []string{"nil"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			msg := func() (msg string) {
-				defer func() {
-					if r := recover(); r != nil {
-						msg, _ = r.(string)
-						if msg == "" {
-							t.Fatalf("panic value %v (%T), want a string message", r, r)
-						}
-					}
-				}()
-				core.Register(tt.app)
-				return ""
-			}()
-			if msg == "" {
-				t.Fatalf("Register(%T) did not panic", tt.app)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("panic %q does not contain %q", msg, w)
-				}
-			}
-		})
-	}
-	// None of them got in.
-	n := 0
-	for _, a := range core.Apps() {
-		if a.Name() == "coretestapp" {
-			n++
-		}
-		if a.Name() == "" || a.Name() == "Blog" || a.Name() == "my-blog" {
-			t.Errorf("a refused app was registered: %q", a.Name())
-		}
-	}
-	if n != 1 {
-		t.Errorf("%d apps named coretestapp, want 1", n)
-	}
-	if a, ok := core.LookupApp("coretestapp"); !ok || a.Name() != "coretestapp" {
-		t.Error("LookupApp(coretestapp) failed")
-	}
-	if _, ok := core.LookupApp("nosuchapp"); ok {
-		t.Error("LookupApp found an app that does not exist")
-	}
-}
 
 func TestUnknownCommand(t *testing.T) {
 	t.Parallel()
@@ -314,11 +243,11 @@ func TestDeployIssuesOnProductionLikeSettings(t *testing.T) {
 		"EMAIL_HOST=smtp.example.com",
 		"ENABLE_MEDIA_UPLOAD_TO_S3=true",
 		"AWS_ACCESS_KEY_ID=AKIA", "AWS_SECRET_ACCESS_KEY=x", "AWS_STORAGE_BUCKET_NAME=b",
-	}))
+	}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if issues := core.DeployIssues(st); len(issues) != 0 {
+	if issues := cli.DeployIssues(st); len(issues) != 0 {
 		t.Errorf("a sound production configuration has issues: %+v", issues)
 	}
 }
@@ -337,7 +266,7 @@ func TestRunserverBadAddress(t *testing.T) {
 func TestExecuteSettingsError(t *testing.T) {
 	t.Parallel()
 	var out, errb bytes.Buffer
-	code := core.Execute(context.Background(), []string{"migrate"}, core.Env{
+	code := cli.Execute(context.Background(), []string{"migrate"}, cli.Env{
 		Settings: settingsOptions("production", nil),
 		Stdout:   &out, Stderr: &errb,
 	})
@@ -351,4 +280,27 @@ func settingsOptions(layer string, environ []string) settings.Options {
 		environ = []string{}
 	}
 	return settings.Options{Layer: layer, Environ: environ, DotEnv: "-", SkipAbsentApps: true}
+}
+
+// TestBadInstalledList: a bad installed list fails every command before it
+// runs, with every problem named.
+func TestBadInstalledList(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	code := cli.Execute(context.Background(), []string{"settings"}, cli.Env{
+		Installed: []core.App{namedApp{name: "blog", deps: []string{"users"}}, namedApp{name: "Bad"}},
+		Settings:  settingsOptions("testing", nil),
+		Stdout:    &out, Stderr: &errb,
+	})
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{`app "blog" depends on "users", which is not installed`, `"Bad"`, "apps/apps.go"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr %q does not contain %q", errb.String(), want)
+		}
+	}
+	if out.Len() != 0 {
+		t.Errorf("the command ran: %q", out.String())
+	}
 }

@@ -1,9 +1,10 @@
-package core
+package cli
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"manouche/core"
 	"net"
 	"os"
 	"os/exec"
@@ -46,12 +47,12 @@ is reported with the process holding it (on Linux).`,
 				}
 			}
 			// The port first: when it is taken, that is the one line to print.
-			ln, err := Listen(addr)
+			ln, err := core.Listen(addr)
 			if err != nil {
 				return err
 			}
 			defer ln.Close()
-			ctx, cancel := stopWithGoRun(ctx)
+			ctx, cancel := core.StopWithGoRun(ctx)
 			defer cancel()
 			out := cmd.OutOrStdout()
 			if st.Layer == "development" && !noMigrate {
@@ -60,13 +61,13 @@ is reported with the process holding it (on Linux).`,
 				}
 			}
 			if st.Layer == "development" {
-				if apps, err := UnmigratedApps(ctx); err != nil {
+				if apps, err := UnmigratedApps(ctx, cl.env.Installed); err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: cannot compare the models with their migrations: %v\n", err)
 				} else if len(apps) > 0 {
 					fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: %s\n", unmigratedMessage(apps))
 				}
 			}
-			stopBackground, err := p.startBackground(ctx, "web")
+			stopBackground, err := p.StartServices(ctx)
 			if err != nil {
 				return err
 			}
@@ -152,7 +153,7 @@ A lock makes concurrent runs (a Heroku release and another dyno) safe.`,
 }
 
 // migrateAll applies every pending migration, printing each.
-func migrateAll(ctx context.Context, p *Project, out io.Writer, quietWhenNone bool) error {
+func migrateAll(ctx context.Context, p *core.Project, out io.Writer, quietWhenNone bool) error {
 	runner := p.Migrations()
 	runner.Progress = progress(out)
 	if !quietWhenNone {
@@ -261,10 +262,10 @@ reflects: for CI.`,
 				if empty {
 					return UsageError("makemigrations: --check and --empty cannot go together")
 				}
-				return checkMigrations(cmd.Context(), out, args)
+				return checkMigrations(cmd.Context(), cl.env.Installed, out, args)
 			}
 			app := args[0]
-			dir, err := migrationsDir(app)
+			dir, err := migrationsDir(cl.env.Installed, app)
 			if err != nil {
 				return err
 			}
@@ -284,13 +285,13 @@ reflects: for CI.`,
 			if app == migrations.FrameworkApp {
 				return UsageError("makemigrations %s: the framework's migrations are written by hand: use `makemigrations %s NAME --empty`", app, app)
 			}
-			a, _ := LookupApp(app)
-			if _, ok := a.(Modeler); !ok {
+			a, _ := core.Lookup(cl.env.Installed, app)
+			if _, ok := a.(core.Modeler); !ok {
 				return UsageError("makemigrations %s: the app has no models to compare: give it a Models() []any method, or write the migration by hand with `makemigrations %s NAME --empty`", app, app)
 			}
 			// This app's migrations from its folder on disk, so that files
 			// written since the last build count.
-			changes, err := modelChanges(cmd.Context(), a, true)
+			changes, err := modelChanges(cmd.Context(), cl.env.Installed, a, true)
 			if err != nil {
 				return err
 			}
@@ -328,25 +329,25 @@ reflects: for CI.`,
 // checkMigrations is makemigrations --check: it lists, for each app (every
 // installed app when apps is empty), the operations a migration would need,
 // and fails when there is any.
-func checkMigrations(ctx context.Context, out io.Writer, apps []string) error {
-	var targets []App
+func checkMigrations(ctx context.Context, installed []core.App, out io.Writer, apps []string) error {
+	var targets []core.App
 	if len(apps) == 0 {
-		targets = Apps()
+		targets = installed
 	}
 	for _, name := range apps {
-		a, ok := LookupApp(name)
+		a, ok := core.Lookup(installed, name)
 		if !ok {
-			_, err := migrationsDir(name) // the usage error naming the installed apps
+			_, err := migrationsDir(installed, name) // the usage error naming the installed apps
 			return err
 		}
-		if _, ok := a.(Modeler); !ok {
+		if _, ok := a.(core.Modeler); !ok {
 			return UsageError("makemigrations --check %s: the app has no models to compare (no Models() method)", name)
 		}
 		targets = append(targets, a)
 	}
 	var missing []string
 	for _, a := range targets {
-		changes, err := modelChanges(ctx, a, true)
+		changes, err := modelChanges(ctx, installed, a, true)
 		if err != nil {
 			return err
 		}
@@ -368,19 +369,19 @@ func checkMigrations(ctx context.Context, out io.Writer, apps []string) error {
 
 // migrationsDir finds the folder an app's migrations live in, relative to the
 // project root (the working directory).
-func migrationsDir(app string) (string, error) {
+func migrationsDir(installed []core.App, app string) (string, error) {
 	if app == migrations.FrameworkApp {
 		return filepath.Join("migrations", "sql"), nil
 	}
-	a, ok := LookupApp(app)
+	a, ok := core.Lookup(installed, app)
 	if !ok {
 		var names []string
-		for _, a := range Apps() {
+		for _, a := range installed {
 			names = append(names, a.Name())
 		}
 		return "", UsageError("no installed app named %q (installed: %s)", app, strings.Join(names, ", "))
 	}
-	if _, ok := a.(Migrator); !ok {
+	if _, ok := a.(core.Migrator); !ok {
 		return "", fmt.Errorf("app %s has no migrations folder: give it a Migrations() fs.FS method embedding apps/%s/migrations", app, app)
 	}
 	dir := filepath.Join("apps", app, "migrations")

@@ -1,8 +1,9 @@
-package core
+package cli
 
 import (
 	"context"
 	"fmt"
+	"manouche/core"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,27 +11,27 @@ import (
 	"manouche/migrations"
 )
 
-// modelChanges compares an installed app's models (Modeler) with the schema
+// modelChanges compares an installed app's models (core.Modeler) with the schema
 // its migrations produce. The framework's migrations and those of the apps
 // installed before it are applied first, for foreign keys. With onDisk, the
 // app's migrations are read from apps/APP/migrations when that folder exists
 // (files written since the last build count); otherwise from the binary. It
 // returns nil changes for an app without models or migrations.
-func modelChanges(ctx context.Context, app App, onDisk bool) (*migrations.Changes, error) {
-	modeler, ok := app.(Modeler)
+func modelChanges(ctx context.Context, installed []core.App, app core.App, onDisk bool) (*migrations.Changes, error) {
+	modeler, ok := app.(core.Modeler)
 	if !ok {
 		return nil, nil
 	}
-	migrator, ok := app.(Migrator)
+	migrator, ok := app.(core.Migrator)
 	if !ok || len(modeler.Models()) == 0 {
 		return nil, nil
 	}
 	sources := []migrations.Source{migrations.Framework()}
-	for _, other := range Apps() {
+	for _, other := range installed {
 		if other.Name() == app.Name() {
 			break
 		}
-		if m, ok := other.(Migrator); ok {
+		if m, ok := other.(core.Migrator); ok {
 			sources = append(sources, migrations.Source{App: other.Name(), FS: m.Migrations()})
 		}
 	}
@@ -44,13 +45,13 @@ func modelChanges(ctx context.Context, app App, onDisk bool) (*migrations.Change
 	return migrations.Detect(ctx, app.Name(), modeler.Models(), append(sources, own))
 }
 
-// UnmigratedApps returns the names of the installed apps whose models have
+// UnmigratedApps returns the names of the apps of installed whose models have
 // changes that no migration reflects (the migrations built into the binary),
 // in installed order.
-func UnmigratedApps(ctx context.Context) ([]string, error) {
+func UnmigratedApps(ctx context.Context, installed []core.App) ([]string, error) {
 	var names []string
-	for _, app := range Apps() {
-		changes, err := modelChanges(ctx, app, false)
+	for _, app := range installed {
+		changes, err := modelChanges(ctx, installed, app, false)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,11 @@
+package site_test
+
+import (
+	"testing"
+
+	"manouche/apps"
+	"manouche/core/testkit"
+)
+
+// TestMain runs the tests with the project's installed apps.
+func TestMain(m *testing.M) { testkit.Main(m, apps.Installed) }
