@@ -94,11 +94,10 @@ func insertNote(ctx context.Context, p *core.Project, title, owner string) strin
 	return id
 }
 
-
 var (
-	_ core.Router    = notesApp{}
-	_ core.Migrator  = notesApp{}
-	_ core.Templater = notesApp{}
+	_ core.Router       = notesApp{}
+	_ core.Migrator     = notesApp{}
+	_ core.Templater    = notesApp{}
 	_ core.AuthProvider = notesApp{}
 )
 
