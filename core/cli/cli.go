@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"manouche/core"
+	"manouche/core/memlimit"
+	"manouche/core/version"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -154,7 +156,26 @@ func (cl *commandLine) load(ctx context.Context) (*core.Project, error) {
 		return nil, err
 	}
 	cl.project = p
+	// Without GOMEMLIMIT, a soft memory limit under the container's (a
+	// dyno's 512 MB): Go does not read the cgroup by itself.
+	memoryLimitOnce.Do(func() { memlimit.Apply(memlimit.DefaultCgroupRoot, p.Log) })
 	return p, nil
+}
+
+// memoryLimitOnce applies the container's memory limit once per process.
+var memoryLimitOnce sync.Once
+
+// versionCmd prints the build's version (core/version).
+func (cl *commandLine) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of this build (the commit it was built from)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "manouche %s\n", version.Get())
+			return nil
+		},
+	}
 }
 
 func (cl *commandLine) close() {
@@ -189,6 +210,7 @@ func (cl *commandLine) root() *cobra.Command {
 		cl.checkCmd(),
 		cl.dbshellCmd(),
 		cl.routesCmd(),
+		cl.versionCmd(),
 	)
 	root.AddCommand(queue.Commands(func(ctx context.Context) (*queue.Queue, error) {
 		p, err := cl.load(ctx)

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"manouche/core/version"
 	"regexp"
 	"strings"
 	"testing"
@@ -302,5 +303,19 @@ func TestBadInstalledList(t *testing.T) {
 	}
 	if out.Len() != 0 {
 		t.Errorf("the command ran: %q", out.String())
+	}
+}
+
+// TestVersionCommand: `version` prints the build's version, as core/version
+// resolves it (a linked -X value, SOURCE_VERSION, the VCS revision or "dev").
+func TestVersionCommand(t *testing.T) {
+	t.Parallel()
+	app := testkit.New(t, testkit.NoMigrate{})
+	stdout, stderr, code := app.Command("", "version")
+	if want := "manouche " + version.Get() + "\n"; code != 0 || stdout != want {
+		t.Errorf("version: exit %d, %q (stderr %q), want %q", code, stdout, stderr, want)
+	}
+	if _, _, code := app.Command("", "version", "extra"); code != 2 {
+		t.Errorf("version with an argument: exit %d, want 2", code)
 	}
 }

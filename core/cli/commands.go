@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"manouche/core"
+	"manouche/core/version"
 	"net"
 	"os"
 	"os/exec"
@@ -73,7 +74,7 @@ is reported with the process holding it (on Linux).`,
 			}
 			defer stopBackground()
 			return p.ServeListener(ctx, ln, func(a net.Addr) {
-				fmt.Fprintf(out, "%s (SETTINGS=%s) serving on http://%s/\nQuit with CONTROL-C.\n", st.SiteName, st.Layer, a)
+				fmt.Fprintf(out, "%s %s (SETTINGS=%s) serving on http://%s/\nQuit with CONTROL-C.\n", st.SiteName, version.Get(), st.Layer, a)
 			})
 		},
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"manouche/core/version"
 	"os"
 	"os/signal"
 	"strconv"
@@ -251,7 +252,7 @@ func workerCommand(open OpenFunc) *cobra.Command {
 					return err
 				}
 				out := cmd.OutOrStdout()
-				fmt.Fprintf(out, "Worker started: up to %d emails at a time. Stop with Ctrl-C or SIGTERM.\n", q.cfg.Workers)
+				fmt.Fprintf(out, "Worker %s started: up to %d emails at a time. Stop with Ctrl-C or SIGTERM.\n", version.Get(), q.cfg.Workers)
 				select {
 				case <-sigCtx.Done():
 				case <-q.client.Stopped():
