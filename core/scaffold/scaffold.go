@@ -321,30 +321,38 @@ func (g *generation) write() (res *Result, err error) {
 		}
 	}()
 	res = &Result{Module: g.module, Routes: g.routes}
-	for _, f := range g.files {
-		p := filepath.Join(g.root, filepath.FromSlash(f.path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, fmt.Errorf("startapp: %w", err)
-		}
-		// O_EXCL: never overwrite, even a file that appeared meanwhile.
-		w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("startapp: %w", err)
-		}
-		_, err = w.Write(f.content)
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("startapp: write %s: %w", f.path, err)
-		}
-		res.Created = append(res.Created, f.path)
+	if err := g.writeFiles(res); err != nil {
+		return nil, err
 	}
 	if err := replaceFile(filepath.Join(g.root, "apps", "apps.go"), g.appsFile, g.apps); err != nil {
 		return nil, err
 	}
 	res.Modified = []string{"apps/apps.go"}
 	return res, nil
+}
+
+// writeFiles creates g.files, never overwriting one, and records them in res.Created.
+func (g *generation) writeFiles(res *Result) error {
+	for _, f := range g.files {
+		p := filepath.Join(g.root, filepath.FromSlash(f.path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("startapp: %w", err)
+		}
+		// O_EXCL: never overwrite, even a file that appeared meanwhile.
+		w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("startapp: %w", err)
+		}
+		_, err = w.Write(f.content)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		res.Created = append(res.Created, f.path)
+		if err != nil {
+			return fmt.Errorf("startapp: write %s: %w", f.path, err)
+		}
+	}
+	return nil
 }
 
 // replaceFile atomically replaces name's content, provided it still is old.
