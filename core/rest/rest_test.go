@@ -55,15 +55,15 @@ func (restApp) Routes(r fiber.Router, p *core.Project) {
 	rest.Mount(r, p, []rest.Resource{things, limited})
 }
 
-const createThings = `CREATE TABLE rest_things (id %s PRIMARY KEY, created_at %s NOT NULL DEFAULT CURRENT_TIMESTAMP,
-updated_at %[2]s NOT NULL DEFAULT CURRENT_TIMESTAMP, name VARCHAR(10) NOT NULL DEFAULT '',
+const createThings = `CREATE TABLE rest_things (id {ID} PRIMARY KEY, created_at {TS} NOT NULL DEFAULT CURRENT_TIMESTAMP,
+updated_at {TS} NOT NULL DEFAULT CURRENT_TIMESTAMP, name VARCHAR(10) NOT NULL DEFAULT '',
 secret VARCHAR(50) NOT NULL DEFAULT '', score BIGINT NOT NULL DEFAULT 0, note TEXT)`
 
 func (restApp) Migrations() fs.FS {
 	return fstest.MapFS{
-		"20260101000001_things.up.postgres.sql":   {Data: []byte(strings.NewReplacer("%s", "UUID", "%[2]s", "TIMESTAMPTZ").Replace(createThings))},
+		"20260101000001_things.up.postgres.sql":   {Data: []byte(strings.NewReplacer("{ID}", "UUID", "{TS}", "TIMESTAMPTZ").Replace(createThings))},
 		"20260101000001_things.down.postgres.sql": {Data: []byte("DROP TABLE rest_things")},
-		"20260101000001_things.up.sqlite.sql":     {Data: []byte(strings.NewReplacer("%s", "TEXT", "%[2]s", "TIMESTAMP").Replace(createThings))},
+		"20260101000001_things.up.sqlite.sql":     {Data: []byte(strings.NewReplacer("{ID}", "TEXT", "{TS}", "TIMESTAMP").Replace(createThings))},
 		"20260101000001_things.down.sqlite.sql":   {Data: []byte("DROP TABLE rest_things")},
 	}
 }
