@@ -192,7 +192,7 @@ func addToBlog(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	titleRe := regexp.MustCompile("(?m)^\\tTitle .*$")
+	titleRe := regexp.MustCompile(`(?m)^\tTitle .*$`)
 	loc := titleRe.FindIndex(b)
 	if loc == nil {
 		t.Fatalf("posts.go has no Title field:\n%s", b)
