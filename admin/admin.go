@@ -1,34 +1,14 @@
-// Package admin mounts the staff admin site at /admin: GoAdmin on Fiber, with the users app's
-// accounts as the only way in, ModelAdmin-style page declarations, and a guard in front of GoAdmin
-// that closes its known security reports (SQL injection through sort and join parameters, XSS
-// through the login ref parameter and unescaped output, CSRF on state-changing requests).
-//
-// GoAdmin keeps its configuration in process-global state: Mount can run once per process.
+// Package admin declares the staff admin's pages the way Django's ModelAdmin does (ModelAdmin,
+// Field, Kind, Action) and what the admin needs from the users app (User, Pages, Stat). It
+// imports neither the core nor GoAdmin: apps declare their admin pages with it and build
+// without GoAdmin. Package admin/goadmin serves these declarations with GoAdmin, and
+// admin/site is the installed app that mounts it at /admin.
 package admin
 
-import (
-	"context"
-	"database/sql"
-	"errors"
-	"fmt"
-	"log/slog"
-	"strings"
-	"time"
-
-	"github.com/gofiber/fiber/v2"
-)
+import "errors"
 
 // Prefix is the URL path the admin is mounted at.
 const Prefix = "/admin"
-
-// Dialect names the SQL database the admin runs on.
-type Dialect string
-
-// The dialects the admin supports.
-const (
-	SQLite   Dialect = "sqlite"
-	Postgres Dialect = "postgres"
-)
 
 // User is what the admin needs to know about an account of the users app.
 type User struct {
@@ -61,132 +41,4 @@ type Stat struct {
 	Value int64
 	// URL is an optional link under /admin, e.g. "/admin/info/users".
 	URL string
-}
-
-// Config is everything Mount needs. The core maps its settings and services to it.
-type Config struct {
-	// DB is the application's pool; GoAdmin's queries run on it too.
-	DB *sql.DB
-	// Dialect is SQLite or Postgres.
-	Dialect Dialect
-	// DSN is the data source GoAdmin's connection code opens and pings once at start
-	// (modernc syntax for SQLite, a postgres:// URL for Postgres) before the admin swaps
-	// DB in for it. SQLite needs the driver name "sqlite3" registered (core/db does);
-	// Postgres uses the name "postgres", which Mount registers for pgx if nobody has.
-	DSN string
-	// SecretKey signs the admin's CSRF tokens. Required, at least 16 bytes.
-	SecretKey string
-	// SiteName is the title of the admin pages.
-	SiteName string
-	// Debug turns on GoAdmin's debug mode (more logs).
-	Debug bool
-	// SecureCookies marks the session and CSRF cookies Secure (set it behind HTTPS).
-	SecureCookies bool
-	// Authenticate checks an email and a password, returning the account or
-	// ErrInvalidCredentials. The users app provides it (case-insensitive email, argon2id).
-	Authenticate func(ctx context.Context, email, password string) (User, error)
-	// LoadUser returns the account with the given id, for the check made on every request.
-	LoadUser func(ctx context.Context, id string) (User, error)
-	// Models are the pages to serve.
-	Models []ModelAdmin
-	// Stats adds figures to the dashboard (e.g. the email queue's counts); may be nil.
-	Stats func(ctx context.Context) ([]Stat, error)
-	// LoginLimiter runs before every login attempt (POST /admin/signin); use the API's throttle.
-	// When nil, a per-IP limit of 10 attempts a minute applies.
-	LoginLimiter fiber.Handler
-	// ClientIP returns the client's address for the operation log (behind a proxy, the
-	// trusted one, not a client-supplied X-Forwarded-For); nil means the socket's.
-	ClientIP func(*fiber.Ctx) string
-	// Logger receives the admin's logs; nil means slog.Default().
-	Logger *slog.Logger
-}
-
-func (c *Config) validate() error {
-	var errs []error
-	if c.DB == nil {
-		errs = append(errs, errors.New("field DB is nil"))
-	}
-	if c.Dialect != SQLite && c.Dialect != Postgres {
-		errs = append(errs, fmt.Errorf("dialect %q is neither %q nor %q", c.Dialect, SQLite, Postgres))
-	}
-	if c.DSN == "" {
-		errs = append(errs, errors.New("field DSN is empty"))
-	}
-	if len(c.SecretKey) < 16 {
-		errs = append(errs, errors.New("field SecretKey must be at least 16 bytes"))
-	}
-	if c.Authenticate == nil {
-		errs = append(errs, errors.New("field Authenticate is nil"))
-	}
-	if c.LoadUser == nil {
-		errs = append(errs, errors.New("field LoadUser is nil"))
-	}
-	names := map[string]bool{}
-	for _, m := range c.Models {
-		if err := m.Validate(); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if names[m.name()] {
-			errs = append(errs, fmt.Errorf("two models are named %q", m.name()))
-		}
-		names[m.name()] = true
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("admin: config: %w", err)
-	}
-	return nil
-}
-
-// Admin is the mounted admin site.
-type Admin struct {
-	cfg    Config
-	db     *sql.DB
-	log    *slog.Logger
-	models map[string]ModelAdmin
-}
-
-// rebind turns ? placeholders into $N on Postgres. Queries here never hold a literal "?".
-func (a *Admin) rebind(q string) string {
-	if a.cfg.Dialect != Postgres {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func (a *Admin) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return a.db.ExecContext(ctx, a.rebind(q), args...)
-}
-
-func (a *Admin) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return a.db.QueryRowContext(ctx, a.rebind(q), args...)
-}
-
-// boolValue is how a boolean is written in the dialect's SQL parameters and filters.
-func (a *Admin) boolValue(b bool) string {
-	if a.cfg.Dialect == Postgres {
-		if b {
-			return "true"
-		}
-		return "false"
-	}
-	if b {
-		return "1"
-	}
-	return "0"
-}
-
-// bgContext is for the GoAdmin callbacks that carry no context.
-func bgContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 10*time.Second)
 }

@@ -149,50 +149,53 @@ type ModelAdmin struct {
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
-// name returns the URL segment of the model.
-func (m ModelAdmin) name() string {
+// URLName returns the URL segment of the model: Name, or Table when Name is empty.
+func (m ModelAdmin) URLName() string {
 	if m.Name != "" {
 		return m.Name
 	}
 	return m.Table
 }
 
-func (m ModelAdmin) title() string {
+// PageTitle returns the title of the model's pages: Title, or Table when Title is empty.
+func (m ModelAdmin) PageTitle() string {
 	if m.Title != "" {
 		return m.Title
 	}
 	return m.Table
 }
 
-func (m ModelAdmin) pk() string {
+// PK returns the primary key column: PrimaryKey, or "id" when it is empty.
+func (m ModelAdmin) PK() string {
 	if m.PrimaryKey != "" {
 		return m.PrimaryKey
 	}
 	return "id"
 }
 
-func (m ModelAdmin) pageSize() int {
+// RowsPerPage returns the default number of rows per page: PageSize, or 25.
+func (m ModelAdmin) RowsPerPage() int {
 	if m.PageSize > 0 {
 		return m.PageSize
 	}
 	return 25
 }
 
-// operationID is the id of an action's GoAdmin operation, the last segment of its URL.
-func (m ModelAdmin) operationID(act Action) string { return m.name() + "-" + act.Name }
+// OperationID is the id of an action's GoAdmin operation, the last segment of its URL.
+func (m ModelAdmin) OperationID(act Action) string { return m.URLName() + "-" + act.Name }
 
-// action returns the action whose operation id is id.
-func (m ModelAdmin) action(id string) (Action, bool) {
+// Action returns the action whose operation id is id.
+func (m ModelAdmin) Action(id string) (Action, bool) {
 	for _, act := range m.Actions {
-		if strings.EqualFold(m.operationID(act), id) {
+		if strings.EqualFold(m.OperationID(act), id) {
 			return act, true
 		}
 	}
 	return Action{}, false
 }
 
-// field returns the declaration of a column.
-func (m ModelAdmin) field(name string) (Field, bool) {
+// Field returns the declaration of a column.
+func (m ModelAdmin) Field(name string) (Field, bool) {
 	for _, f := range m.Fields {
 		if f.Name == name {
 			return f, true
@@ -201,30 +204,31 @@ func (m ModelAdmin) field(name string) (Field, bool) {
 	return Field{}, false
 }
 
-// rowLabel returns the column that names a row of the model (see Label).
-func (m ModelAdmin) rowLabel() string {
+// RowLabel returns the column that names a row of the model (see Label).
+func (m ModelAdmin) RowLabel() string {
 	if m.Label != "" {
 		return m.Label
 	}
 	for _, c := range m.List {
-		if f, ok := m.field(c); ok && f.Kind == KindString {
+		if f, ok := m.Field(c); ok && f.Kind == KindString {
 			return c
 		}
 	}
-	return m.pk()
+	return m.PK()
 }
 
-func (f Field) label() string {
+// DisplayLabel returns the column's human name: Label, or Name with underscores as spaces.
+func (f Field) DisplayLabel() string {
 	if f.Label != "" {
 		return f.Label
 	}
 	return strings.ReplaceAll(f.Name, "_", " ")
 }
 
-// ordering returns the default sort column and whether it is descending.
-func (m ModelAdmin) ordering() (string, bool) {
+// DefaultOrder returns the default sort column and whether it is descending.
+func (m ModelAdmin) DefaultOrder() (string, bool) {
 	if m.Ordering == "" {
-		return m.pk(), true
+		return m.PK(), true
 	}
 	if strings.HasPrefix(m.Ordering, "-") {
 		return m.Ordering[1:], true
@@ -232,9 +236,9 @@ func (m ModelAdmin) ordering() (string, bool) {
 	return m.Ordering, false
 }
 
-// columns returns every column the model declares, primary key included.
-func (m ModelAdmin) columns() []string {
-	cols := []string{m.pk()}
+// Columns returns every column the model declares, primary key included.
+func (m ModelAdmin) Columns() []string {
+	cols := []string{m.PK()}
 	for _, f := range m.Fields {
 		if !slices.Contains(cols, f.Name) {
 			cols = append(cols, f.Name)
@@ -243,11 +247,11 @@ func (m ModelAdmin) columns() []string {
 	return cols
 }
 
-// sortable returns the columns the list may be sorted on: the list columns and the primary key.
-func (m ModelAdmin) sortable() []string {
-	cols := []string{m.pk()}
+// Sortable returns the columns the list may be sorted on: the list columns and the primary key.
+func (m ModelAdmin) Sortable() []string {
+	cols := []string{m.PK()}
 	for _, c := range m.List {
-		f, _ := m.field(c)
+		f, _ := m.Field(c)
 		if f.Kind == KindPassword {
 			continue
 		}
@@ -258,8 +262,8 @@ func (m ModelAdmin) sortable() []string {
 	return cols
 }
 
-// writable returns the form columns that a create or an edit may write.
-func (m ModelAdmin) writable() []string {
+// Writable returns the form columns that a create or an edit may write.
+func (m ModelAdmin) Writable() []string {
 	var cols []string
 	for _, c := range m.Form {
 		if !slices.Contains(m.ReadOnly, c) {
@@ -276,14 +280,14 @@ func (m ModelAdmin) Validate() error {
 	if !identRe.MatchString(m.Table) {
 		errs = append(errs, fmt.Errorf("table %q is not a plain SQL identifier", m.Table))
 	}
-	if !identRe.MatchString(m.name()) {
-		errs = append(errs, fmt.Errorf("name %q is not a plain identifier", m.name()))
+	if !identRe.MatchString(m.URLName()) {
+		errs = append(errs, fmt.Errorf("name %q is not a plain identifier", m.URLName()))
 	}
-	if m.name() == "op" {
+	if m.URLName() == "op" {
 		errs = append(errs, errors.New(`name "op" is taken by the operation log`))
 	}
-	if !identRe.MatchString(m.pk()) {
-		errs = append(errs, fmt.Errorf("primary key %q is not a plain SQL identifier", m.pk()))
+	if !identRe.MatchString(m.PK()) {
+		errs = append(errs, fmt.Errorf("primary key %q is not a plain SQL identifier", m.PK()))
 	}
 	seen := map[string]bool{}
 	for _, f := range m.Fields {
@@ -309,10 +313,10 @@ func (m ModelAdmin) Validate() error {
 	}
 	check := func(list string, cols []string) {
 		for _, c := range cols {
-			if c == m.pk() {
+			if c == m.PK() {
 				continue
 			}
-			if _, ok := m.field(c); !ok {
+			if _, ok := m.Field(c); !ok {
 				errs = append(errs, fmt.Errorf("field %s names %q, which is not in Fields", list, c))
 			}
 		}
@@ -325,18 +329,18 @@ func (m ModelAdmin) Validate() error {
 	if m.Label != "" {
 		check("Label", []string{m.Label})
 	}
-	if col, _ := m.ordering(); col != m.pk() {
-		if _, ok := m.field(col); !ok {
+	if col, _ := m.DefaultOrder(); col != m.PK() {
+		if _, ok := m.Field(col); !ok {
 			errs = append(errs, fmt.Errorf("field Ordering names %q, which is not in Fields", col))
 		}
 	}
 	for _, c := range m.List {
-		if f, ok := m.field(c); ok && f.Kind == KindPassword {
+		if f, ok := m.Field(c); ok && f.Kind == KindPassword {
 			errs = append(errs, fmt.Errorf("field List names password field %q", c))
 		}
 	}
 	for _, c := range m.Search {
-		if f, ok := m.field(c); ok && f.Kind == KindPassword {
+		if f, ok := m.Field(c); ok && f.Kind == KindPassword {
 			errs = append(errs, fmt.Errorf("field Search names password field %q", c))
 		}
 	}

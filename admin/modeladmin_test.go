@@ -2,114 +2,82 @@ package admin_test
 
 import (
 	"context"
-	"database/sql"
-	"strings"
+	"slices"
 	"testing"
 
 	"manouche/admin"
-
-	"github.com/gofiber/fiber/v2"
 )
 
-func TestModelAdminValidate(t *testing.T) {
+// TestModelAdminDefaults checks what the adapter reads from a declaration: each default
+// applies when the field is empty and gives way to what is declared.
+func TestModelAdminDefaults(t *testing.T) {
 	t.Parallel()
-	good := usersAdmin()
-	cases := []struct {
-		name string
-		edit func(*admin.ModelAdmin)
-		want string // "" means valid
-	}{
-		{"users page", func(*admin.ModelAdmin) {}, ""},
-		{"notes page", func(m *admin.ModelAdmin) { *m = notesAdmin(nil) }, ""},
-		{"table with SQL in it", func(m *admin.ModelAdmin) { m.Table = "users; DROP TABLE users" }, "not a plain SQL identifier"},
-		{"unknown list column", func(m *admin.ModelAdmin) { m.List = append(m.List, "nope") }, `List names "nope"`},
-		{"unknown search column", func(m *admin.ModelAdmin) { m.Search = []string{"x"} }, `Search names "x"`},
-		{"unknown filter", func(m *admin.ModelAdmin) { m.Filters = []string{"x"} }, `Filters names "x"`},
-		{"unknown form field", func(m *admin.ModelAdmin) { m.Form = []string{"x"} }, `Form names "x"`},
-		{"unknown ordering", func(m *admin.ModelAdmin) { m.Ordering = "-x" }, `Ordering names "x"`},
-		{"password listed", func(m *admin.ModelAdmin) { m.List = append(m.List, "password") }, "password field"},
-		{"password searched", func(m *admin.ModelAdmin) { m.Search = append(m.Search, "password") }, "password field"},
-		{"password without hash", func(m *admin.ModelAdmin) {
-			m.Fields = append([]admin.Field{}, m.Fields...)
-			for i := range m.Fields {
-				if m.Fields[i].Kind == admin.KindPassword {
-					m.Fields[i].Hash = nil
-				}
-			}
-		}, "needs a Hash function"},
-		{"duplicate field", func(m *admin.ModelAdmin) { m.Fields = append(m.Fields, admin.Field{Name: "email"}) }, "declared twice"},
-		{"unknown kind", func(m *admin.ModelAdmin) { m.Fields = append(m.Fields, admin.Field{Name: "x", Kind: admin.Kind(99)}) }, "unknown kind"},
-		{"empty list", func(m *admin.ModelAdmin) { m.List = nil }, "List is empty"},
-		{"every field kind", func(m *admin.ModelAdmin) { *m = kindsAdmin() }, ""},
-		{"Ref on a field that is not a foreign key", func(m *admin.ModelAdmin) {
-			m.Fields = append(m.Fields, admin.Field{Name: "x", Kind: admin.KindString, Ref: "users"})
-		}, "needs a foreign key field"},
-		{"Ref with SQL in it", func(m *admin.ModelAdmin) {
-			m.Fields = append(m.Fields, admin.Field{Name: "x_id", Kind: admin.KindFK, Ref: "users; DROP TABLE users"})
-		}, "plain SQL identifier"},
-		{"RefLabel without Ref", func(m *admin.ModelAdmin) {
-			m.Fields = append(m.Fields, admin.Field{Name: "x_id", Kind: admin.KindFK, RefLabel: "email"})
-		}, "RefLabel"},
-		{"unknown label column", func(m *admin.ModelAdmin) { m.Label = "nope" }, `Label names "nope"`},
-		{"reserved name", func(m *admin.ModelAdmin) { m.Name = "op" }, "taken by the operation log"},
-		{"action without Run", func(m *admin.ModelAdmin) { m.Actions = []admin.Action{{Name: "retry"}} }, "has no Run function"},
-		{"action with a bad name", func(m *admin.ModelAdmin) {
-			m.Actions = []admin.Action{{Name: "re try", Run: func(context.Context, string) error { return nil }}}
-		}, "not a plain identifier"},
+	run := func(context.Context, string) error { return nil }
+	bare := admin.ModelAdmin{
+		Table: "posts",
+		Fields: []admin.Field{
+			{Name: "id", Kind: admin.KindInt},
+			{Name: "published_at", Kind: admin.KindDateTime},
+			{Name: "title", Kind: admin.KindString},
+			{Name: "secret", Kind: admin.KindPassword},
+		},
+		List:     []string{"published_at", "title", "secret"},
+		Form:     []string{"title", "published_at"},
+		ReadOnly: []string{"published_at"},
+		Actions:  []admin.Action{{Name: "publish", Run: run}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			m := good
-			tc.edit(&m)
-			err := m.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
-}
+	declared := bare
+	declared.Name, declared.Title, declared.PrimaryKey, declared.PageSize = "articles", "Articles", "title", 10
+	declared.Label, declared.Ordering = "published_at", "title"
 
-func TestMountRefusesBadConfig(t *testing.T) {
-	t.Parallel()
-	ok := func(context.Context, string, string) (admin.User, error) { return admin.User{}, nil }
-	load := func(context.Context, string) (admin.User, error) { return admin.User{}, nil }
-	db := &sql.DB{}
-	valid := admin.Config{DB: db, Dialect: admin.SQLite, DSN: "file:x", SecretKey: "0123456789abcdef", Authenticate: ok, LoadUser: load}
 	cases := []struct {
-		name string
-		edit func(*admin.Config)
-		want []string
+		name, got, want string
 	}{
-		{"everything missing", func(c *admin.Config) { *c = admin.Config{} }, []string{"DB is nil", "dialect", "DSN is empty", "SecretKey", "Authenticate is nil", "LoadUser is nil"}},
-		{"short secret", func(c *admin.Config) { c.SecretKey = "short" }, []string{"SecretKey"}},
-		{"unknown dialect", func(c *admin.Config) { c.Dialect = "mysql" }, []string{`dialect "mysql"`}},
-		{"bad model", func(c *admin.Config) { c.Models = []admin.ModelAdmin{{Table: "x"}} }, []string{"List is empty"}},
-		{"two models with one name", func(c *admin.Config) { c.Models = []admin.ModelAdmin{notesAdmin(nil), notesAdmin(nil)} }, []string{`two models are named "notes"`}},
+		{"URLName default", bare.URLName(), "posts"},
+		{"URLName declared", declared.URLName(), "articles"},
+		{"PageTitle default", bare.PageTitle(), "posts"},
+		{"PageTitle declared", declared.PageTitle(), "Articles"},
+		{"PK default", bare.PK(), "id"},
+		{"PK declared", declared.PK(), "title"},
+		{"RowLabel default: the first string column of List", bare.RowLabel(), "title"},
+		{"RowLabel declared", declared.RowLabel(), "published_at"},
+		{"DisplayLabel default", bare.Fields[1].DisplayLabel(), "published at"},
+		{"DisplayLabel declared", admin.Field{Name: "x", Label: "Ex"}.DisplayLabel(), "Ex"},
+		{"OperationID", declared.OperationID(declared.Actions[0]), "articles-publish"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			cfg := valid
-			tc.edit(&cfg)
-			_, err := admin.Mount(fiber.New(), cfg)
-			if err == nil {
-				t.Fatal("Mount accepted a bad config")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-		})
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
+		}
 	}
-	if _, err := admin.Mount(nil, valid); err == nil {
-		t.Error("Mount accepted a nil app")
+	if bare.RowsPerPage() != 25 || declared.RowsPerPage() != 10 {
+		t.Errorf("RowsPerPage = %d, %d; want 25, 10", bare.RowsPerPage(), declared.RowsPerPage())
 	}
-	if _, err := admin.Mount(fiber.New().Group("/x"), valid); err == nil || !strings.Contains(err.Error(), "*fiber.App") {
-		t.Errorf("Mount on a group: %v, want an error asking for the *fiber.App", err)
+	if col, desc := bare.DefaultOrder(); col != "id" || !desc {
+		t.Errorf("DefaultOrder default = %q, %v; want the primary key, descending", col, desc)
+	}
+	if col, desc := declared.DefaultOrder(); col != "title" || desc {
+		t.Errorf("DefaultOrder declared = %q, %v", col, desc)
+	}
+	if got := bare.Columns(); !slices.Equal(got, []string{"id", "published_at", "title", "secret"}) {
+		t.Errorf("Columns = %q", got)
+	}
+	if got := bare.Sortable(); !slices.Equal(got, []string{"id", "published_at", "title"}) {
+		t.Errorf("Sortable = %q: a password column is never sortable", got)
+	}
+	if got := bare.Writable(); !slices.Equal(got, []string{"title"}) {
+		t.Errorf("Writable = %q: read-only columns are not written", got)
+	}
+	if f, ok := bare.Field("title"); !ok || f.Kind != admin.KindString {
+		t.Errorf("Field(title) = %v, %v", f, ok)
+	}
+	if _, ok := bare.Field("nope"); ok {
+		t.Error("Field(nope) found")
+	}
+	if a, ok := declared.Action("ARTICLES-publish"); !ok || a.Name != "publish" {
+		t.Errorf("Action by operation id (any case) = %v, %v", a, ok)
+	}
+	if _, ok := bare.Action("articles-publish"); ok {
+		t.Error("Action found under another model's name")
 	}
 }

@@ -42,6 +42,14 @@ type Migrator interface {
 	Migrations() fs.FS
 }
 
+// MigrationAdopter is a Migrator some of whose migrations were recorded under another
+// app before they moved to it (the admin's GoAdmin tables were the framework's):
+// AdoptsMigrations maps each such migration's name to that former app, and migrate
+// re-records them instead of running them again (see migrations.Source.Adopts).
+type MigrationAdopter interface {
+	AdoptsMigrations() map[string]string
+}
+
 // Templater is an app with templates (pages, emails). The project's templates/
 // folder shadows them by name.
 type Templater interface {

@@ -29,24 +29,52 @@ const userKey = "manouche.user"
 // WWW-Authenticate: Bearer), bad ones 401 AuthenticationFailed. The user is
 // then available through CurrentUser.
 func (p *Project) RequireAuth() fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		token, ok := BearerToken(c)
-		if !ok {
-			if c.Get(fiber.HeaderAuthorization) != "" {
-				return api.AuthenticationFailed("Invalid token header. Use: Authorization: Bearer <token>.")
-			}
-			return api.NotAuthenticated()
-		}
-		if p.Auth == nil {
-			return api.AuthenticationFailed("")
-		}
-		u, err := p.Auth.Authenticate(c.UserContext(), token)
-		if err != nil {
-			return err
-		}
-		c.Locals(userKey, u)
+	// A method value, not a closure: a closure is named after the function it
+	// is inlined into, and the routes command recognises this handler by name.
+	return requireAuth{p}.handle
+}
+
+// requireAuth is RequireAuth's handler.
+type requireAuth struct{ p *Project }
+
+func (m requireAuth) handle(c *fiber.Ctx) error {
+	if CurrentUser(c) != nil {
+		// The API throttle already authenticated this request's token.
 		return c.Next()
 	}
+	token, ok := BearerToken(c)
+	if !ok {
+		if c.Get(fiber.HeaderAuthorization) != "" {
+			return api.AuthenticationFailed("Invalid token header. Use: Authorization: Bearer <token>.")
+		}
+		return api.NotAuthenticated()
+	}
+	if m.p.Auth == nil {
+		return api.AuthenticationFailed("")
+	}
+	u, err := m.p.Auth.Authenticate(c.UserContext(), token)
+	if err != nil {
+		return err
+	}
+	c.Locals(userKey, u)
+	return c.Next()
+}
+
+// authenticated reports whether the request carries a valid bearer token,
+// and then remembers its user for RequireAuth (one lookup per request). Only
+// such a request leaves the anonymous API throttle: an Authorization header
+// alone, malformed, unknown, expired or revoked, does not.
+func (p *Project) authenticated(c *fiber.Ctx) bool {
+	token, ok := BearerToken(c)
+	if !ok || p.Auth == nil {
+		return false
+	}
+	u, err := p.Auth.Authenticate(c.UserContext(), token)
+	if err != nil || u == nil {
+		return false
+	}
+	c.Locals(userKey, u)
+	return true
 }
 
 // BearerToken returns the token of an `Authorization: Bearer <token>` header.

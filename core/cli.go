@@ -169,6 +169,7 @@ func (cl *commandLine) root() *cobra.Command {
 		cl.checkCmd(),
 		cl.dbshellCmd(),
 		cl.startappCmd(),
+		cl.routesCmd(),
 	)
 	root.AddCommand(queue.Commands(func(ctx context.Context) (*queue.Queue, error) {
 		p, err := cl.load(ctx)

@@ -60,7 +60,7 @@ func (cl *commandLine) checkCmd() *cobra.Command {
 		Use:   "check",
 		Short: "Check the project for problems (--deploy: for a production deployment)",
 		Long: `Load the settings, connect to the database and the other services, and report
-pending migrations. With --deploy, also check the settings against a production
+pending migrations and models with changes that no migration reflects. With --deploy, also check the settings against a production
 checklist (DEBUG, SECRET_KEY, ALLOWED_HOSTS, HTTPS, email, storage, cache).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -77,6 +77,11 @@ checklist (DEBUG, SECRET_KEY, ALLOWED_HOSTS, HTTPS, email, storage, cache).`,
 				issues = append(issues, Issue{"ERROR", "migrations.E001", err.Error()})
 			} else if len(pending) > 0 {
 				issues = append(issues, Issue{"WARNING", "migrations.W001", fmt.Sprintf("%d unapplied migration(s): run `migrate`.", len(pending))})
+			}
+			if apps, err := UnmigratedApps(ctx); err != nil {
+				issues = append(issues, Issue{"ERROR", "migrations.E002", err.Error()})
+			} else if len(apps) > 0 {
+				issues = append(issues, Issue{"WARNING", "migrations.W002", unmigratedMessage(apps)})
 			}
 			if deploy {
 				issues = append(issues, DeployIssues(p.Settings)...)

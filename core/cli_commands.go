@@ -26,8 +26,11 @@ func (cl *commandLine) runserverCmd() *cobra.Command {
 		Long: `Start the web server on ADDR: a port (8080), HOST:PORT (0.0.0.0:8080) or :PORT.
 Without ADDR it listens on LISTEN_HOST:PORT: 127.0.0.1:8000 in development,
 0.0.0.0:$PORT in production. In development, pending migrations are applied
-first, so the first run needs nothing else. SIGTERM and SIGINT stop accepting
-connections and let in-flight requests finish within SHUTDOWN_TIMEOUT.`,
+first, so the first run needs nothing else, and models with changes that no
+migration reflects are reported. SIGTERM and SIGINT stop accepting
+connections and let in-flight requests finish within SHUTDOWN_TIMEOUT; under
+` + "`go run`" + `, the server also stops when go run is killed. A port already in use
+is reported with the process holding it (on Linux).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -42,10 +45,25 @@ connections and let in-flight requests finish within SHUTDOWN_TIMEOUT.`,
 					return err
 				}
 			}
+			// The port first: when it is taken, that is the one line to print.
+			ln, err := Listen(addr)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			ctx, cancel := stopWithGoRun(ctx)
+			defer cancel()
 			out := cmd.OutOrStdout()
 			if st.Layer == "development" && !noMigrate {
 				if err := migrateAll(ctx, p, out, true); err != nil {
 					return err
+				}
+			}
+			if st.Layer == "development" {
+				if apps, err := UnmigratedApps(ctx); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: cannot compare the models with their migrations: %v\n", err)
+				} else if len(apps) > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: %s\n", unmigratedMessage(apps))
 				}
 			}
 			stopBackground, err := p.startBackground(ctx, "web")
@@ -53,7 +71,7 @@ connections and let in-flight requests finish within SHUTDOWN_TIMEOUT.`,
 				return err
 			}
 			defer stopBackground()
-			return p.Serve(ctx, addr, func(a net.Addr) {
+			return p.ServeListener(ctx, ln, func(a net.Addr) {
 				fmt.Fprintf(out, "%s (SETTINGS=%s) serving on http://%s/\nQuit with CONTROL-C.\n", st.SiteName, st.Layer, a)
 			})
 		},
@@ -215,7 +233,7 @@ func (cl *commandLine) showmigrationsCmd() *cobra.Command {
 }
 
 func (cl *commandLine) makemigrationsCmd() *cobra.Command {
-	var empty bool
+	var empty, check bool
 	cmd := &cobra.Command{
 		Use:   "makemigrations APP [NAME]",
 		Short: "Write a new migration for an app",
@@ -227,15 +245,29 @@ for SQLite (.up.postgres.sql, .up.sqlite.sql, .down.postgres.sql,
 changed types and nullability, new unique columns and declared indexes, new
 foreign keys. No database server is needed: the migrations are applied to a
 scratch SQLite file. NAME names the migration (default: from the changes).
-makemigrations APP NAME --empty writes an empty pair to fill in by hand.`,
-		Args: cobra.RangeArgs(1, 2),
+makemigrations APP NAME --empty writes an empty pair to fill in by hand.
+makemigrations --check [APP...] writes nothing and exits with status 1 when
+an app's models (every app's, without APP) have changes that no migration
+reflects: for CI.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if check {
+				return nil
+			}
+			return cobra.RangeArgs(1, 2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			out := cmd.OutOrStdout()
+			if check {
+				if empty {
+					return UsageError("makemigrations: --check and --empty cannot go together")
+				}
+				return checkMigrations(cmd.Context(), out, args)
+			}
 			app := args[0]
 			dir, err := migrationsDir(app)
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
 			if empty {
 				name := "auto"
 				if len(args) == 2 {
@@ -253,24 +285,12 @@ makemigrations APP NAME --empty writes an empty pair to fill in by hand.`,
 				return UsageError("makemigrations %s: the framework's migrations are written by hand: use `makemigrations %s NAME --empty`", app, app)
 			}
 			a, _ := LookupApp(app)
-			modeler, ok := a.(Modeler)
-			if !ok {
+			if _, ok := a.(Modeler); !ok {
 				return UsageError("makemigrations %s: the app has no models to compare: give it a Models() []any method, or write the migration by hand with `makemigrations %s NAME --empty`", app, app)
 			}
-			// The framework's and the apps installed before this one, for
-			// foreign keys; this app's from its folder on disk, so that files
+			// This app's migrations from its folder on disk, so that files
 			// written since the last build count.
-			sources := []migrations.Source{migrations.Framework()}
-			for _, other := range Apps() {
-				if other.Name() == app {
-					break
-				}
-				if m, ok := other.(Migrator); ok {
-					sources = append(sources, migrations.Source{App: other.Name(), FS: m.Migrations()})
-				}
-			}
-			sources = append(sources, migrations.Source{App: app, FS: os.DirFS(dir)})
-			changes, err := migrations.Detect(cmd.Context(), app, modeler.Models(), sources)
+			changes, err := modelChanges(cmd.Context(), a, true)
 			if err != nil {
 				return err
 			}
@@ -301,7 +321,49 @@ makemigrations APP NAME --empty writes an empty pair to fill in by hand.`,
 		},
 	}
 	cmd.Flags().BoolVar(&empty, "empty", false, "write an empty migration pair to fill in by hand")
+	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit with status 1 when models have changes without a migration (for CI)")
 	return cmd
+}
+
+// checkMigrations is makemigrations --check: it lists, for each app (every
+// installed app when apps is empty), the operations a migration would need,
+// and fails when there is any.
+func checkMigrations(ctx context.Context, out io.Writer, apps []string) error {
+	var targets []App
+	if len(apps) == 0 {
+		targets = Apps()
+	}
+	for _, name := range apps {
+		a, ok := LookupApp(name)
+		if !ok {
+			_, err := migrationsDir(name) // the usage error naming the installed apps
+			return err
+		}
+		if _, ok := a.(Modeler); !ok {
+			return UsageError("makemigrations --check %s: the app has no models to compare (no Models() method)", name)
+		}
+		targets = append(targets, a)
+	}
+	var missing []string
+	for _, a := range targets {
+		changes, err := modelChanges(ctx, a, true)
+		if err != nil {
+			return err
+		}
+		if changes.Empty() {
+			continue
+		}
+		missing = append(missing, a.Name())
+		fmt.Fprintf(out, "Migrations for '%s' would be written:\n", a.Name())
+		for _, op := range changes.Operations() {
+			fmt.Fprintf(out, "    - %s\n", op)
+		}
+	}
+	if len(missing) == 0 {
+		fmt.Fprintln(out, "No changes detected")
+		return nil
+	}
+	return fmt.Errorf("makemigrations --check: %s", unmigratedMessage(missing))
 }
 
 // migrationsDir finds the folder an app's migrations live in, relative to the

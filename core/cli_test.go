@@ -177,13 +177,13 @@ func TestMigrateCommands(t *testing.T) {
 		return stdout + stderr
 	}
 	out := run(0, "showmigrations")
-	for _, want := range []string{"manouche\n [ ] 20261126000001_goadmin\n", "coretestapp\n [ ] 20260101000001_create_things\n"} {
+	for _, want := range []string{"manouche\n [ ] 20261126000002_river\n", "coretestapp\n [ ] 20260101000001_create_things\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("showmigrations before migrate does not contain %q:\n%s", want, out)
 		}
 	}
 	out = run(0, "migrate")
-	if !strings.HasPrefix(out, "Running migrations:\n") || !regexp.MustCompile(`  Applying manouche\.20261126000001_goadmin\.\.\. OK \(\d`).MatchString(out) ||
+	if !strings.HasPrefix(out, "Running migrations:\n") || !regexp.MustCompile(`  Applying manouche\.20261126000002_river\.\.\. OK \(\d`).MatchString(out) ||
 		!strings.Contains(out, "Applying coretestapp.20260101000001_create_things... OK") {
 		t.Errorf("first migrate:\n%s", out)
 	}

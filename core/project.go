@@ -58,6 +58,8 @@ type Project struct {
 
 	handlerOnce sync.Once
 	handler     *fiber.App
+	// routeOwners maps a route (its first handler) to the app that added it.
+	routeOwners map[*fiber.Handler]string
 }
 
 type check struct {
@@ -98,7 +100,7 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 		}
 		p.Log = NewLogger(st, out)
 	}
-	database, err := db.Open(ctx, st.DatabaseURL, st.Debug && st.LogLevel == "debug")
+	database, err := db.Open(ctx, st.DatabaseURL, st.LogSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +231,11 @@ func (p *Project) Migrations() *migrations.Runner {
 	sources := []migrations.Source{migrations.Framework()}
 	for _, app := range p.apps {
 		if m, ok := app.(Migrator); ok {
-			sources = append(sources, migrations.Source{App: app.Name(), FS: m.Migrations()})
+			src := migrations.Source{App: app.Name(), FS: m.Migrations()}
+			if a, ok := app.(MigrationAdopter); ok {
+				src.Adopts = a.AdoptsMigrations()
+			}
+			sources = append(sources, src)
 		}
 	}
 	return migrations.New(p.DB, sources...)
@@ -341,7 +347,7 @@ func (p *Project) startBackground(ctx context.Context, _ string) (func(), error)
 			stop()
 			return nil, fmt.Errorf("start %s: %w", s.Name, err)
 		}
-		p.Log.Info("started", "service", s.Name)
+		p.Log.Debug("started", "service", s.Name)
 		started = append(started, s)
 	}
 	return stop, nil

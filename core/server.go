@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,16 +32,17 @@ func (p *Project) buildHandler() *fiber.App {
 	st := p.Settings
 	limit := int64(st.MaxUploadSize)
 	app := fiber.New(fiber.Config{
-		AppName:                 st.SiteName,
-		BodyLimit:               int(limit),
-		DisableStartupMessage:   true,
-		ErrorHandler:            api.ErrorHandler(p.Log, st.Debug, limit),
-		ReadTimeout:             30 * time.Second,
-		WriteTimeout:            30 * time.Second,
-		IdleTimeout:             120 * time.Second,
-		ProxyHeader:             proxyHeader(st.NumProxies),
-		EnableTrustedProxyCheck: st.NumProxies > 0,
-		TrustedProxies:          trustedProxies(st.NumProxies),
+		AppName:               st.SiteName,
+		BodyLimit:             int(limit),
+		DisableStartupMessage: true,
+		ErrorHandler:          api.ErrorHandler(p.Log, st.Debug, limit),
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		// Fiber trusts no forwarded header (c.IP, c.Protocol, c.Hostname and
+		// c.BaseURL read the socket and the Host header only): api.ClientIP,
+		// api.Scheme and api.Host apply NUM_PROXIES, in one place.
+		EnableTrustedProxyCheck: true,
 		ReadBufferSize:          16 << 10, // headers up to 16 KB, like most proxies allow
 		// Request bodies are streamed to handlers (multipart files spool to
 		// temporary files past 8 KB) instead of being held in memory before
@@ -50,9 +52,11 @@ func (p *Project) buildHandler() *fiber.App {
 	})
 	// A declared body above the limit reaches api.BodyLimit without fasthttp waiting for 8 KB of it.
 	app.Server().HeaderReceived = api.BodyLimitHeader(limit)
+	api.QuietParseErrors(app)
+	app.Use(api.TrustProxies(st.NumProxies), api.JSONCharset())
 	app.Use(api.RequestID())
 	if st.AccessLog {
-		app.Use(api.AccessLog(p.Log, p.ClientIP))
+		app.Use(api.AccessLog(p.Log, api.ClientIP))
 	}
 	app.Use(api.Recover(p.Log))
 	app.Use(api.BodyLimit(limit))
@@ -60,10 +64,21 @@ func (p *Project) buildHandler() *fiber.App {
 		ContentSecurityPolicy:     "",
 		XFrameOptions:             "DENY",
 		ReferrerPolicy:            "same-origin",
-		HSTSMaxAge:                hstsAge(st.SiteScheme),
 		CrossOriginEmbedderPolicy: "unsafe-none",
 		CrossOriginResourcePolicy: "cross-origin",
 	}))
+	if age := hstsAge(st.SiteScheme); age > 0 {
+		// HSTS on https responses only, the scheme read as api.Scheme reads it
+		// (behind NUM_PROXIES proxies, from X-Forwarded-Proto): helmet's own
+		// check, c.Protocol(), trusts no proxy and would never see https there.
+		hsts := "max-age=" + strconv.Itoa(age) + "; includeSubDomains"
+		app.Use(func(c *fiber.Ctx) error {
+			if api.Scheme(c) == "https" {
+				c.Set(fiber.HeaderStrictTransportSecurity, hsts)
+			}
+			return c.Next()
+		})
+	}
 	if len(st.CORSAllowedOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(st.CORSAllowedOrigins, ","),
@@ -73,6 +88,7 @@ func (p *Project) buildHandler() *fiber.App {
 		}))
 	}
 	app.Use(allowedHosts(st.AllowedHosts))
+	app.Use(api.RefuseNUL())
 
 	app.Get("/health", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -101,10 +117,13 @@ func (p *Project) buildHandler() *fiber.App {
 	}
 
 	// The JSON API: Accept-header versioning, and the anonymous rate limit.
+	// A request with a valid bearer token is not counted in the anonymous
+	// bucket; one with a missing, malformed, unknown or revoked token is.
 	app.Use("/api", api.Versioning(), p.Throttle("api", st.APIThrottleRate, func(c *fiber.Ctx) bool {
-		return c.Get(fiber.HeaderAuthorization) != "" || c.Method() == fiber.MethodOptions
+		return c.Method() == fiber.MethodOptions || p.authenticated(c)
 	}))
 
+	p.recordRouteOwners(app, "core")
 	for _, a := range p.apps {
 		if r, ok := a.(Router); ok {
 			prefix := r.Prefix()
@@ -113,6 +132,7 @@ func (p *Project) buildHandler() *fiber.App {
 			} else {
 				r.Routes(app.Group(strings.TrimSuffix(prefix, "/")), p)
 			}
+			p.recordRouteOwners(app, a.Name())
 		}
 	}
 	return app
@@ -130,7 +150,7 @@ func (p *Project) checkMessage(name string, err error) string {
 // like Django ("*" allows any, ".example.com" a domain and its subdomains).
 func allowedHosts(hosts []string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		host := c.Hostname()
+		host := api.Host(c)
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
@@ -148,7 +168,7 @@ func allowedHosts(hosts []string) fiber.Handler {
 			}
 		}
 		return api.Validation(api.FieldErr(api.NonFieldErrors,
-			fmt.Sprintf("Invalid Host header %q: add it to ALLOWED_HOSTS.", c.Hostname())))
+			fmt.Sprintf("Invalid Host header %q: add it to ALLOWED_HOSTS.", api.Host(c))))
 	}
 }
 
@@ -159,53 +179,25 @@ func hstsAge(scheme string) int {
 	return 0
 }
 
-func proxyHeader(n int) string {
-	if n > 0 {
-		return fiber.HeaderXForwardedFor
-	}
-	return ""
-}
-
-// trustedProxies trusts every address as the immediate peer when NUM_PROXIES
-// is set: on Heroku the router's address is not known in advance; the client
-// IP is then taken NUM_PROXIES hops from the right of X-Forwarded-For (see ClientIP).
-func trustedProxies(n int) []string {
-	if n > 0 {
-		return []string{"0.0.0.0/0", "::/0"}
-	}
-	return nil
-}
-
-// ClientIP returns the client address the way Django REST framework's
-// throttles do: the socket's address, or with NUM_PROXIES trusted proxies the
-// address NUM_PROXIES entries from the right of X-Forwarded-For.
-func (p *Project) ClientIP(c *fiber.Ctx) string {
-	n := p.Settings.NumProxies
-	if n <= 0 {
-		return c.Context().RemoteIP().String()
-	}
-	xff := c.Get(fiber.HeaderXForwardedFor)
-	if xff == "" {
-		return c.Context().RemoteIP().String()
-	}
-	parts := strings.Split(xff, ",")
-	i := max(len(parts)-n, 0)
-	ip := strings.TrimSpace(parts[i])
-	if net.ParseIP(ip) == nil {
-		return c.Context().RemoteIP().String()
-	}
-	return ip
-}
+// ClientIP returns the client's address (see api.ClientIP): the socket's, or
+// with NUM_PROXIES trusted proxies the address NUM_PROXIES entries from the
+// right of X-Forwarded-For, the way Django REST framework's throttles read it.
+func (p *Project) ClientIP(c *fiber.Ctx) string { return api.ClientIP(c) }
 
 // Serve runs the HTTP server on addr until ctx is cancelled (SIGTERM, SIGINT),
 // then stops accepting connections and waits up to SHUTDOWN_TIMEOUT for
 // in-flight requests before returning.
 func (p *Project) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
-	app := p.Handler()
-	ln, err := net.Listen("tcp", addr)
+	ln, err := Listen(addr)
 	if err != nil {
-		return fmt.Errorf("runserver: listen on %s: %w", addr, err)
+		return err
 	}
+	return p.ServeListener(ctx, ln, ready)
+}
+
+// ServeListener is Serve on a listener already open (see Listen); it closes it.
+func (p *Project) ServeListener(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
+	app := p.Handler()
 	if ready != nil {
 		ready(ln.Addr())
 	}

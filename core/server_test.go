@@ -38,6 +38,13 @@ func (coreTestApp) Routes(r fiber.Router, p *core.Project) {
 		time.Sleep(500 * time.Millisecond)
 		return c.JSON(fiber.Map{"slept": true})
 	})
+	r.Get("/list", func(c *fiber.Ctx) error {
+		page, err := api.PageOf(c)
+		if err != nil {
+			return err
+		}
+		return c.JSON(api.NewList(c, "", page, 100, []int{}))
+	})
 	r.Post("/echo", func(c *fiber.Ctx) error {
 		var in struct {
 			Name string `json:"name" validate:"required,max=50"`
@@ -145,7 +152,7 @@ func TestErrorShapes(t *testing.T) {
 			if res.Header.Get("X-Request-ID") == "" {
 				t.Error("no X-Request-ID on an error response")
 			}
-			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			if ct := res.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 				t.Errorf("Content-Type %q", ct)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"manouche/apps/users"
+	"manouche/core/testkit/testdb"
 	"manouche/migrations"
 )
 
@@ -293,7 +294,8 @@ func TestDetectChanges(t *testing.T) {
 
 			// The generated files apply, unapply and apply again on each
 			// database, with a row in the table.
-			eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+			testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+				bdb := testdb.Open(t, url)
 				r := migrations.New(bdb, src...)
 				if _, err := r.MigrateApp(ctx, "blog", "20260101000000"); err != nil {
 					t.Fatal(err)
@@ -452,7 +454,8 @@ func TestDetectForeignKeyOnExistingTable(t *testing.T) {
 	if !again.Empty() {
 		t.Fatalf("after the migration: %q", again.Operations())
 	}
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		r := migrations.New(bdb, src...)
 		if _, err := r.Migrate(ctx); err != nil {
 			t.Fatal(err)
@@ -529,7 +532,8 @@ func TestDetectDroppedModel(t *testing.T) {
 	if again, err := migrations.Detect(ctx, "blog", []any{(*author)(nil), (*reviewPlain)(nil)}, source(withReviews)); err != nil || !again.Empty() {
 		t.Fatalf("the original schema: %v %v", again.Operations(), err)
 	}
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		r := migrations.New(bdb, src...)
 		if _, err := r.Migrate(ctx); err != nil {
 			t.Fatal(err)

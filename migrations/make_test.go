@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"manouche/core/testkit/testdb"
 	"manouche/migrations"
 )
 
@@ -91,7 +92,7 @@ func TestWrittenMigrationLoads(t *testing.T) {
 	if _, _, err := migrations.Write(dir, "create_things", time.Now(), "CREATE TABLE things (id INTEGER);", "DROP TABLE things;"); err != nil {
 		t.Fatal(err)
 	}
-	bdb := open(t, "sqlite://"+filepath.Join(t.TempDir(), "db.sqlite3"))
+	bdb := testdb.Open(t, testdb.URL(t, testdb.SQLite))
 	rep, err := migrations.New(bdb, migrations.Source{App: "made", FS: os.DirFS(dir)}).Migrate(t.Context())
 	if err != nil || len(rep.Applied) != 1 {
 		t.Fatalf("Migrate of a written pair: %+v, %v", rep, err)
@@ -106,7 +107,7 @@ func TestBadFileNamesRefused(t *testing.T) {
 	for _, name := range []string{"create.up.sql", "2026_create.up.sql", "20260101000001_Create.up.sql", "20260101000001_x.sideways.sql", "20260101000001_x.up.mysql.sql"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			bdb := open(t, "sqlite://"+filepath.Join(t.TempDir(), "db.sqlite3"))
+			bdb := testdb.Open(t, testdb.URL(t, testdb.SQLite))
 			_, err := migrations.New(bdb, migrations.Source{App: "bad", FS: files(name, "SELECT 1;")}).Migrate(t.Context())
 			if err == nil || !strings.Contains(err.Error(), name) {
 				t.Errorf("a file named %s: err = %v, want it named", name, err)

@@ -68,6 +68,11 @@ type Source struct {
 	App string
 	FS  fs.FS
 	Go  []GoMigration
+	// Adopts names migrations of this source that another app recorded before they moved
+	// here: migration name -> the app they were recorded under. Migrate re-records them under
+	// App (when App has no record of that name yet) before it plans anything, so a database
+	// migrated with the old layout does not run them a second time.
+	Adopts map[string]string
 }
 
 // Framework returns the framework's own migrations, which run before any app's.

@@ -150,6 +150,9 @@ func (r *Runner) Migrate(ctx context.Context) (*Report, error) {
 	}
 	rep := &Report{}
 	err = r.locked(ctx, func() error {
+		if err := r.adopt(ctx); err != nil {
+			return err
+		}
 		applied, err := r.applied(ctx)
 		if err != nil {
 			return err
@@ -210,6 +213,9 @@ func (r *Runner) MigrateApp(ctx context.Context, app, target string) (*Report, e
 	}
 	rep := &Report{}
 	err = r.locked(ctx, func() error {
+		if err := r.adopt(ctx); err != nil {
+			return err
+		}
 		applied, err := r.applied(ctx)
 		if err != nil {
 			return err
@@ -322,6 +328,9 @@ func (r *Runner) ensureTable(ctx context.Context) error {
 	return nil
 }
 
+// applied returns the recorded migrations, with those a source adopts shown under that
+// source's app (as adopt will record them), so that status and pending agree with migrate
+// before the first migrate run of a new layout.
 func (r *Runner) applied(ctx context.Context) (map[string]record, error) {
 	var recs []record
 	if err := r.db.NewRaw("SELECT app, name, applied_at FROM "+Table).Scan(ctx, &recs); err != nil {
@@ -331,7 +340,43 @@ func (r *Runner) applied(ctx context.Context) (map[string]record, error) {
 	for _, rec := range recs {
 		out[key(rec.App, rec.Name)] = rec
 	}
+	for _, src := range r.sources {
+		for name, former := range src.Adopts {
+			rec, ok := out[key(former, name)]
+			if _, done := out[key(src.App, name)]; !ok || done || former == src.App {
+				continue
+			}
+			delete(out, key(former, name))
+			rec.App = src.App
+			out[key(src.App, name)] = rec
+		}
+	}
 	return out, nil
+}
+
+// adopt re-records, under the migration lock, the migrations a source adopts: a record of
+// the former app becomes the source's, unless the source already has one of that name.
+func (r *Runner) adopt(ctx context.Context) error {
+	for _, src := range r.sources {
+		names := make([]string, 0, len(src.Adopts))
+		for name := range src.Adopts {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			former := src.Adopts[name]
+			if former == src.App {
+				continue
+			}
+			_, err := r.db.NewRaw("UPDATE "+Table+" SET app = ? WHERE app = ? AND name = ? AND NOT EXISTS "+
+				"(SELECT 1 FROM "+Table+" AS t WHERE t.app = ? AND t.name = ?)",
+				src.App, former, name, src.App, name).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("migrate: record %s %s under %s: %w", former, name, src.App, err)
+			}
+		}
+	}
+	return nil
 }
 
 // locked runs fn holding the migration lock: a Postgres advisory lock, or on

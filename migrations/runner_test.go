@@ -14,48 +14,9 @@ import (
 	"github.com/uptrace/bun"
 
 	"manouche/core/db"
-	"manouche/core/testenv"
-	"manouche/core/testkit"
+	"manouche/core/testkit/testdb"
 	"manouche/migrations"
 )
-
-// backend is a database the runner tests run against.
-type backend struct {
-	name string
-	// url returns a fresh, empty database's URL for t.
-	url func(t *testing.T) string
-}
-
-// backends is SQLite always, and Postgres when TEST_DATABASE_URL is set.
-func backends() []backend {
-	out := []backend{{"sqlite", func(t *testing.T) string { return "sqlite://" + t.TempDir() + "/db.sqlite3" }}}
-	if testenv.Optional(testenv.DatabaseURL) != "" {
-		out = append(out, backend{"postgres", func(t *testing.T) string { return testkit.Database(t) }})
-	}
-	return out
-}
-
-func open(t *testing.T, url string) *bun.DB {
-	t.Helper()
-	bdb, err := db.Open(context.Background(), url, false)
-	if err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-	t.Cleanup(func() { _ = bdb.Close() })
-	return bdb
-}
-
-// eachBackend runs fn once per backend, in parallel, with a fresh database.
-func eachBackend(t *testing.T, fn func(t *testing.T, bdb *bun.DB, url string)) {
-	t.Helper()
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			url := b.url(t)
-			fn(t, open(t, url), url)
-		})
-	}
-}
 
 func files(kv ...string) fstest.MapFS {
 	m := fstest.MapFS{}
@@ -139,7 +100,8 @@ DO $body$ BEGIN PERFORM 1; END; $body$;
 INSERT INTO notes (body) VALUES ('after trigger');
 -- a trailing comment with no statement;
 `
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		src := migrations.Source{App: "split", FS: files(
 			"20260101000001_tricky.up.sqlite.sql", sqliteFile,
 			"20260101000001_tricky.up.postgres.sql", pgFile,
@@ -169,7 +131,8 @@ INSERT INTO notes (body) VALUES ('after trigger');
 // failing statement gives: the statement named must be the whole $$ body.
 func TestDollarQuotedStatementStaysWhole(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		src := migrations.Source{App: "dollar", FS: files("20260101000001_d.up.sql",
 			"CREATE TABLE dollar_ok (x INTEGER);\nSELECT $$ one; two $$ FROM no_such_table_zz;\nCREATE TABLE dollar_never (x INTEGER);\n")}
 		_, err := migrations.New(bdb, src).Migrate(context.Background())
@@ -189,7 +152,8 @@ func TestDollarQuotedStatementStaysWhole(t *testing.T) {
 
 func TestMigrateOrderAndIdempotence(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		ctx := context.Background()
 		// App "zeta" comes first in the given order though its timestamps are later.
 		zeta := migrations.Source{App: "zeta", FS: files(
@@ -229,7 +193,7 @@ func TestMigrateOrderAndIdempotence(t *testing.T) {
 		if len(progress) != len(rep.Applied) {
 			t.Errorf("Progress called %d times for %d migrations", len(progress), len(rep.Applied))
 		}
-		for _, table := range []string{"zeta_a", "zeta_b", "alpha_a", "goadmin_users"} {
+		for _, table := range []string{"zeta_a", "zeta_b", "alpha_a", "river_job"} {
 			if !tableExists(t, bdb, table) {
 				t.Errorf("table %s missing after migrate", table)
 			}
@@ -254,7 +218,8 @@ func TestMigrateOrderAndIdempotence(t *testing.T) {
 
 func TestDialectFileWins(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		src := migrations.Source{App: "dia", FS: files(
 			"20260101000001_x.up.sql", "CREATE TABLE dia_plain (id INTEGER);",
 			"20260101000001_x.up.sqlite.sql", "CREATE TABLE dia_sqlite (id INTEGER);",
@@ -289,7 +254,8 @@ func TestDialectFileWins(t *testing.T) {
 
 func TestDialectOnlyFileForOtherDialect(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		other := "postgres"
 		if db.IsPostgres(bdb) {
 			other = "sqlite"
@@ -304,7 +270,8 @@ func TestDialectOnlyFileForOtherDialect(t *testing.T) {
 
 func TestStatusAndMigrateApp(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		ctx := context.Background()
 		r := migrations.New(bdb, migrations.Source{App: "steps", FS: threeSteps("steps")})
 		applied := func() []bool {
@@ -367,7 +334,8 @@ func TestStatusAndMigrateApp(t *testing.T) {
 
 func TestMigrateAppErrors(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		ctx := context.Background()
 		src := threeSteps("errs")
 		src["20260102000001_other.up.sql"] = &fstest.MapFile{Data: []byte("SELECT 1;")}
@@ -401,7 +369,8 @@ func TestMigrateAppErrors(t *testing.T) {
 
 func TestBrokenMigrationLeavesSchemaAsItWas(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		ctx := context.Background()
 		src := migrations.Source{App: "broken", FS: files(
 			"20260101000001_good.up.sql", "CREATE TABLE broken_good (id INTEGER);",
@@ -438,7 +407,8 @@ func TestBrokenMigrationLeavesSchemaAsItWas(t *testing.T) {
 
 func TestGoMigrationRollsBack(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		ctx := context.Background()
 		boom := errors.New("boom")
 		src := migrations.Source{App: "gomig", Go: []migrations.GoMigration{{
@@ -465,7 +435,8 @@ func TestGoMigrationRollsBack(t *testing.T) {
 
 func TestMissingMigrationReported(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, bdb *bun.DB, _ string) {
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		bdb := testdb.Open(t, url)
 		ctx := context.Background()
 		full := threeSteps("miss")
 		if _, err := migrations.New(bdb, migrations.Source{App: "miss", FS: full}).Migrate(ctx); err != nil {
@@ -519,53 +490,49 @@ func TestMissingMigrationReported(t *testing.T) {
 
 func TestConcurrentMigrate(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			url := b.url(t)
-			db1, db2 := open(t, url), open(t, url)
-			slow := "INSERT INTO conc_hits (n) SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000) SELECT x FROM c) AS busy;"
-			if db.IsPostgres(db1) {
-				slow = "SELECT pg_sleep(0.2);\nINSERT INTO conc_hits (n) VALUES (1);"
+	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
+		db1, db2 := testdb.Open(t, url), testdb.Open(t, url)
+		slow := "INSERT INTO conc_hits (n) SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000) SELECT x FROM c) AS busy;"
+		if db.IsPostgres(db1) {
+			slow = "SELECT pg_sleep(0.2);\nINSERT INTO conc_hits (n) VALUES (1);"
+		}
+		src := func() migrations.Source {
+			return migrations.Source{App: "conc", FS: files(
+				"20260101000001_table.up.sql", "CREATE TABLE conc_hits (n INTEGER NOT NULL);",
+				"20260101000002_slow.up.sql", slow,
+				"20260101000003_again.up.sql", "INSERT INTO conc_hits (n) VALUES (2);",
+			)}
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		reps := make([]*migrations.Report, 2)
+		errs := make([]error, 2)
+		for i, d := range []*bun.DB{db1, db2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				reps[i], errs[i] = migrations.New(d, src()).Migrate(context.Background())
+			}()
+		}
+		close(start)
+		wg.Wait()
+		total := 0
+		for i := range 2 {
+			if errs[i] != nil {
+				t.Fatalf("runner %d: %v", i, errs[i])
 			}
-			src := func() migrations.Source {
-				return migrations.Source{App: "conc", FS: files(
-					"20260101000001_table.up.sql", "CREATE TABLE conc_hits (n INTEGER NOT NULL);",
-					"20260101000002_slow.up.sql", slow,
-					"20260101000003_again.up.sql", "INSERT INTO conc_hits (n) VALUES (2);",
-				)}
-			}
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			reps := make([]*migrations.Report, 2)
-			errs := make([]error, 2)
-			for i, d := range []*bun.DB{db1, db2} {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					reps[i], errs[i] = migrations.New(d, src()).Migrate(context.Background())
-				}()
-			}
-			close(start)
-			wg.Wait()
-			total := 0
-			for i := range 2 {
-				if errs[i] != nil {
-					t.Fatalf("runner %d: %v", i, errs[i])
-				}
-				total += len(reps[i].Applied)
-			}
-			recorded := count(t, db1, "SELECT count(*) FROM "+migrations.Table)
-			if total != recorded {
-				t.Errorf("the two runners applied %d migrations in all, %d are recorded", total, recorded)
-			}
-			if n := count(t, db1, "SELECT count(*) FROM conc_hits"); n != 2 {
-				t.Errorf("conc_hits has %d rows, want 2: a migration ran twice or not at all", n)
-			}
-			if n := count(t, db1, "SELECT count(*) FROM "+migrations.Table+" WHERE app = 'conc'"); n != 3 {
-				t.Errorf("%d conc migrations recorded, want 3", n)
-			}
-		})
-	}
+			total += len(reps[i].Applied)
+		}
+		recorded := count(t, db1, "SELECT count(*) FROM "+migrations.Table)
+		if total != recorded {
+			t.Errorf("the two runners applied %d migrations in all, %d are recorded", total, recorded)
+		}
+		if n := count(t, db1, "SELECT count(*) FROM conc_hits"); n != 2 {
+			t.Errorf("conc_hits has %d rows, want 2: a migration ran twice or not at all", n)
+		}
+		if n := count(t, db1, "SELECT count(*) FROM "+migrations.Table+" WHERE app = 'conc'"); n != 3 {
+			t.Errorf("%d conc migrations recorded, want 3", n)
+		}
+	})
 }

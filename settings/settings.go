@@ -47,8 +47,11 @@ type Settings struct {
 	// AccessLog logs a line per request. Production turns it off: Heroku's router
 	// already logs every request with its X-Request-ID, which the app echoes and
 	// puts on its own error lines.
-	AccessLog       bool          `setting:"ACCESS_LOG"`
-	LogLevel        string        `setting:"LOG_LEVEL"`
+	AccessLog bool   `setting:"ACCESS_LOG"`
+	LogLevel  string `setting:"LOG_LEVEL"`
+	// LogSQL logs every SQL statement (migrations included) to stderr; off by
+	// default whatever LOG_LEVEL says, since it buries everything else.
+	LogSQL          bool          `setting:"LOG_SQL"`
 	ShutdownTimeout time.Duration `setting:"SHUTDOWN_TIMEOUT"`
 	MaxUploadSize   Size          `setting:"MAX_UPLOAD_SIZE"`
 

@@ -63,7 +63,7 @@ func TestLayerOrder(t *testing.T) {
 		wantLevel  string
 		wantSource string
 	}{
-		{"common then layer", nil, false, nil, "debug", "development.toml"},
+		{"common then layer", nil, false, nil, "info", "development.toml"},
 		{".env over layer", nil, true, nil, "warn", dotenv},
 		{"environment over .env", []string{"LOG_LEVEL=error"}, true, nil, "error", "environment"},
 		{"overrides over environment", []string{"LOG_LEVEL=error"}, true, map[string]any{"LOG_LEVEL": "info"}, "info", "override"},

@@ -1,5 +1,5 @@
 // Package site installs the admin at /admin as an app, the way Django's
-// django.contrib.admin is one: it mounts GoAdmin (package admin) on the
+// django.contrib.admin is one: it mounts GoAdmin (package admin/goadmin) on the
 // project's server with the users app's accounts as staff, collects every
 // installed app's admin pages, and adds the email queue page and the
 // dashboard's counts. It is in apps/apps.go's installed list after users.
@@ -9,12 +9,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/uptrace/bun/dialect"
 
 	"manouche/admin"
+	"manouche/admin/goadmin"
 	"manouche/apps/users"
 	"manouche/core"
 )
@@ -53,17 +55,17 @@ func Pages(p *core.Project) []admin.ModelAdmin {
 	return append(pages, emailQueuePage(p))
 }
 
+// RouteAuth says what an admin route requires, for the routes command.
+func (App) RouteAuth(method, path string) string { return goadmin.RouteAuth(method, path) }
+
 // Routes mounts the admin. A misconfiguration stops the process at start.
 func (App) Routes(r fiber.Router, p *core.Project) {
 	st := p.Settings
-	d := admin.SQLite
+	d := goadmin.SQLite
 	if p.DB.Dialect().Name() == dialect.PG {
-		d = admin.Postgres
+		d = goadmin.Postgres
 	}
-	if st.Layer != "testing" {
-		admin.SilenceGoAdminStdout()
-	}
-	_, err := admin.Mount(r, admin.Config{
+	a, err := goadmin.Mount(r, goadmin.Config{
 		DB:            p.DB.DB,
 		Dialect:       d,
 		DSN:           st.DatabaseURL,
@@ -78,8 +80,9 @@ func (App) Routes(r fiber.Router, p *core.Project) {
 		LoginLimiter:  p.Throttle("admin_login", st.AuthThrottleRate, nil),
 		ClientIP:      p.ClientIP,
 		Logger:        p.Log,
+		FilterStdout:  st.Layer != "testing",
 	})
-	if errors.Is(err, admin.ErrAlreadyMounted) {
+	if errors.Is(err, goadmin.ErrAlreadyMounted) {
 		// A second project in one process (tests that build several): GoAdmin
 		// cannot serve it; the first project keeps the admin.
 		p.Log.Warn("admin: not mounted: another project in this process already serves /admin")
@@ -87,6 +90,20 @@ func (App) Routes(r fiber.Router, p *core.Project) {
 	}
 	if err != nil {
 		panic(fmt.Sprintf("admin: %v", err))
+	}
+	p.OnClose(a.Close)
+}
+
+// Migrations are GoAdmin's tables and the email queue's view (package goadmin's).
+func (App) Migrations() fs.FS { return goadmin.Migrations() }
+
+// AdoptsMigrations says that those migrations were the framework's before the admin
+// became an app: a database migrated then records them under "manouche", and migrate
+// re-records them under "admin" instead of creating GoAdmin's tables again.
+func (App) AdoptsMigrations() map[string]string {
+	return map[string]string{
+		goadmin.TablesMigration:    goadmin.FormerApp,
+		goadmin.QueueViewMigration: goadmin.FormerApp,
 	}
 }
 
@@ -144,5 +161,7 @@ func queueStats(p *core.Project) func(ctx context.Context) ([]admin.Stat, error)
 }
 
 var (
-	_ core.Router = App{}
+	_ core.Router           = App{}
+	_ core.Migrator         = App{}
+	_ core.MigrationAdopter = App{}
 )

@@ -17,6 +17,7 @@ import (
 	_ "manouche/admin/site"
 	"manouche/core/testenv"
 	"manouche/core/testkit"
+	"manouche/core/testkit/browser"
 )
 
 // TestAdminSite drives the installed admin with the project's real users app,
@@ -76,15 +77,15 @@ func TestAdminSite(t *testing.T) {
 		}
 	})
 
-	ctx := testkit.Browser(t, 120*time.Second)
-	alerts := testkit.Dialogs(ctx)
+	ctx := browser.New(t, 120*time.Second)
+	alerts := browser.Dialogs(ctx)
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if err := chromedp.Do(sctx, steps...); err != nil {
 			var loc string
-			_ = chromedp.Do(ctx, testkit.Into(&loc, chromedp.Location()))
+			_ = chromedp.Do(ctx, browser.Into(&loc, chromedp.Location()))
 			t.Fatalf("%s: %v (browser at %s)", what, err, loc)
 		}
 	}
@@ -111,7 +112,7 @@ func TestAdminSite(t *testing.T) {
 	run("open Users",
 		chromedp.Click(chromedp.CSS(`a[href="/admin/info/users"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "plain@example.com")]`)),
-		testkit.Into(&shot, chromedp.FullScreenshot(100)),
+		browser.Into(&shot, chromedp.FullScreenshot(100)),
 	)
 	dir := os.Getenv("TEST_ARTIFACTS_DIR")
 	if dir == "" {
@@ -135,7 +136,7 @@ func TestAdminSite(t *testing.T) {
 	scancel()
 	run("read the results",
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "plain@example.com")]`)),
-		testkit.Into(&listHTML, chromedp.OuterHTML(chromedp.ID("pjax-container"))),
+		browser.Into(&listHTML, chromedp.OuterHTML(chromedp.ID("pjax-container"))),
 	)
 	if strings.Contains(listHTML, ">Boss@Example.com") {
 		t.Error("the search for PAT still lists the superuser")
@@ -170,7 +171,7 @@ func TestAdminSite(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`input[name="first_name"]`), "Patricia"),
 		chromedp.Click(chromedp.CSS(`#pjax-container form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "Patricia")]`)),
-		testkit.Into(&loc, chromedp.Location()),
+		browser.Into(&loc, chromedp.Location()),
 	)
 	var first string
 	if err := app.DB.NewRaw("SELECT first_name FROM users WHERE id = ?", id).Scan(context.Background(), &first); err != nil || first != "Patricia" {
@@ -188,7 +189,7 @@ func TestAdminSite(t *testing.T) {
 	run("operation log",
 		chromedp.Navigate(base+"/admin/info/op"),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "/admin/edit/users")]`)),
-		testkit.Into(&opLog, chromedp.Text(chromedp.ID("pjax-container"))),
+		browser.Into(&opLog, chromedp.Text(chromedp.ID("pjax-container"))),
 	)
 	if !strings.Contains(strings.ToLower(opLog), "boss@example.com") || !strings.Contains(opLog, "Patricia") {
 		t.Errorf("the operation log does not show the edit by boss@example.com:\n%s", opLog)
@@ -197,7 +198,7 @@ func TestAdminSite(t *testing.T) {
 	run("email queue",
 		chromedp.Navigate(base+"/admin/info/email_queue"),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "Password reset")]`)),
-		testkit.Into(&queueHTML, chromedp.Text(chromedp.ID("pjax-container"))),
+		browser.Into(&queueHTML, chromedp.Text(chromedp.ID("pjax-container"))),
 	)
 	if !strings.Contains(queueHTML, "plain@example.com") {
 		t.Errorf("the email queue page does not show the reset email's recipient:\n%s", queueHTML)

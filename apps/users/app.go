@@ -57,7 +57,7 @@ func (App) Routes(r fiber.Router, p *core.Project) {
 	r.Post("/auth/logout", auth, h.logout)
 	r.Post("/auth/password_change", auth, h.passwordChange)
 	r.Post("/auth/password_reset", p.Throttle("password_reset", rate, nil), h.passwordReset)
-	r.Post("/auth/password_reset_confirm", h.passwordResetConfirm)
+	r.Post("/auth/password_reset_confirm", p.Throttle("password_reset_confirm", rate, nil), h.passwordResetConfirm)
 	r.Get("/me", auth, h.me)
 	r.Patch("/me", auth, h.updateMe)
 	h.avatarRoutes(r, auth)

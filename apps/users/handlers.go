@@ -86,12 +86,20 @@ func (h *handlers) register(c *fiber.Ctx) error {
 	}
 	now := time.Now().UTC()
 	u.LastLogin = &now
+	// Hash before the transaction: on SQLite a write transaction holds the
+	// database's one write lock, and concurrent registrations would wait on
+	// each other's hashing (argon2id) past the busy timeout.
+	hash, err := hashPassword(in.Password)
+	if err != nil {
+		return err
+	}
+	u.Password = hash
 	tx, err := h.p.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := h.accounts.CreateUser(ctx, tx, u, in.Password); err != nil {
+	if err := h.accounts.CreateUser(ctx, tx, u, ""); err != nil {
 		return err
 	}
 	token, err := h.accounts.IssueToken(ctx, tx, u.ID)

@@ -39,7 +39,9 @@ func jsonName(f reflect.StructField) string {
 // Errors are in the API contract: 415 for a body that is not JSON, 400
 // ParseError for malformed JSON or a value of the wrong type, 400
 // ValidationError, one entry per field, for missing or invalid values.
-// Unknown fields are ignored, as Django REST framework does.
+// Unknown fields are ignored, as Django REST framework does. A string holding
+// a NUL character (\u0000), at any depth, is a ValidationError on its field
+// ("Null characters are not allowed.", like DRF): no database stores it.
 //
 // A compressed body (any Content-Encoding but identity) is refused with 415:
 // Fiber would inflate it in memory past the body size limit.
@@ -86,13 +88,21 @@ func Decode(body []byte, contentType string, dst any) error {
 	return check(dst, raw)
 }
 
-// Validate checks dst's `validate` tags as Bind does, for values that did not
-// come from a request body (query parameters, form values).
+// Validate checks dst's `validate` tags as Bind does, and refuses NUL
+// characters in its strings, for values that did not come from a request
+// body (query parameters, form values).
 func Validate(dst any) error { return check(dst, nil) }
 
 func check(dst any, raw map[string]json.RawMessage) error {
 	var fieldErrs []FieldError
 	seen := map[string]bool{}
+	// NUL characters first: no database stores them, whatever the field's rules.
+	for _, name := range nulFields(reflect.ValueOf(dst), "", nil) {
+		if !seen[name] {
+			seen[name] = true
+			fieldErrs = append(fieldErrs, FieldErr(name, MsgNullCharacters))
+		}
+	}
 	// Presence first: a missing or null required field says so, in DRF's words.
 	if raw != nil {
 		t := reflect.TypeOf(dst)

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // The error types of the API contract.
@@ -230,5 +232,38 @@ func Write(c *fiber.Ctx, e *Error) error {
 	if e.Errors == nil {
 		e.Errors = []FieldError{}
 	}
-	return c.Status(e.Status).JSON(e)
+	return c.Status(e.Status).JSON(e, MIMEJSON)
+}
+
+// QuietParseErrors wraps the server's handler for the requests fasthttp
+// cannot parse (before routing: a malformed request line, header or chunk) so
+// that the answer says what is wrong without quoting the request. fasthttp's
+// own text includes the bytes it read, the client's cookies and Authorization
+// header among them, and Fiber would send it back as the error's message.
+// The errors Fiber maps to a status of their own (headers too large, timeouts,
+// a body too large, network errors) pass through unchanged.
+func QuietParseErrors(app *fiber.App) {
+	next := app.Server().ErrorHandler
+	app.Server().ErrorHandler = func(ctx *fasthttp.RequestCtx, err error) {
+		next(ctx, quietParseError(err))
+	}
+}
+
+// Messages of the requests fasthttp could not parse.
+const (
+	msgMalformedHead = "The request line or its headers are malformed."
+	msgMalformedBody = "The request body could not be read: it is truncated or its chunked encoding is malformed."
+)
+
+func quietParseError(err error) error {
+	var netErr net.Error
+	switch {
+	case errors.As(err, new(*fasthttp.ErrSmallBuffer)), errors.As(err, &netErr),
+		errors.Is(err, fasthttp.ErrBodyTooLarge), errors.Is(err, fasthttp.ErrGetOnly),
+		strings.Contains(err.Error(), "timeout"):
+		return err
+	case strings.Contains(err.Error(), "request body"):
+		return errors.New(msgMalformedBody)
+	}
+	return errors.New(msgMalformedHead)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -50,7 +51,7 @@ func BodyLimit(limit int64) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		req := c.Request()
 		cl := int64(req.Header.ContentLength())
-		if cl > limit {
+		if cl > limit || len(req.Header.Peek(declaredLengthHeader)) > 0 {
 			c.Response().SetConnectionClose()
 			return PayloadTooLarge(limit)
 		}
@@ -105,24 +106,33 @@ func finishBody(c *fiber.Ctx) {
 	}
 }
 
+// declaredLengthHeader carries, from BodyLimitHeader to BodyLimit, the
+// Content-Length of a request whose body is too large. The hook removes any
+// copy a client sent, so only the hook sets it.
+const declaredLengthHeader = "X-Manouche-Declared-Length"
+
 // BodyLimitHeader returns a hook for fasthttp.Server.HeaderReceived (set it
 // on fiber's app.Server()) that lets BodyLimit refuse a request whose
 // Content-Length exceeds limit as soon as its headers arrive. With streamed
-// request bodies fasthttp reads up to 8 KB of a body before calling the
-// handler, and for a declared length above the server's MaxRequestBodySize it
-// waits for more than that many bytes: a client that sends the headers and
-// waits for the answer would get a read timeout instead of a 413. For such
-// requests the hook lowers the server's limit to one byte, so fasthttp hands
-// over the request as soon as any of its body has arrived. Other requests
-// keep the server's settings. limit <= 0 means fiber.DefaultBodyLimit, as in
+// request bodies fasthttp reads part of a body before calling the handler
+// (up to 8 KB, and for a declared length above the server's limit, until more
+// than the limit has arrived or the read times out): a client that sends the
+// headers and a byte or two, then waits for the answer, would get a read
+// timeout instead of a 413. For such a request the hook records the declared
+// length in a private header and sets the Content-Length to 0, so that
+// fasthttp reads none of the body and hands the request over at once;
+// BodyLimit answers it 413 and closes the connection, so that the unread body
+// is never parsed as a request. limit <= 0 means fiber.DefaultBodyLimit, as in
 // BodyLimit.
 func BodyLimitHeader(limit int64) func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 	if limit <= 0 {
 		limit = fiber.DefaultBodyLimit
 	}
 	return func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-		if int64(h.ContentLength()) > limit {
-			return fasthttp.RequestConfig{MaxRequestBodySize: 1}
+		h.Del(declaredLengthHeader)
+		if n := int64(h.ContentLength()); n > limit {
+			h.Set(declaredLengthHeader, strconv.FormatInt(n, 10))
+			h.SetContentLength(0)
 		}
 		return fasthttp.RequestConfig{}
 	}

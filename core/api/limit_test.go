@@ -156,6 +156,9 @@ func TestBodyLimitRefusesAtOnce(t *testing.T) {
 		{"multipart", "/upload", "Content-Type: multipart/form-data; boundary=xyz\r\n",
 			"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n\x89PNG"},
 		{"unrouted", "/nowhere", "", "abc"},
+		{"one byte", "/echo", "Content-Type: application/json\r\n", "{"},
+		{"headers only", "/echo", "Content-Type: application/json\r\n", ""},
+		{"headers only, unrouted", "/nowhere", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -351,7 +354,7 @@ func TestBodyLimitHeader(t *testing.T) {
 	tests := []struct {
 		limit   int64
 		length  int // -1: chunked
-		lowered bool
+		refused bool
 	}{
 		{100, 0, false},
 		{100, 100, false},
@@ -364,9 +367,11 @@ func TestBodyLimitHeader(t *testing.T) {
 		var h fasthttp.RequestHeader
 		h.SetMethod(fiber.MethodPost)
 		h.SetContentLength(tt.length)
-		got := api.BodyLimitHeader(tt.limit)(&h)
-		if lowered := got.MaxRequestBodySize > 0; lowered != tt.lowered {
-			t.Errorf("limit %d, length %d: config %+v, want lowered %v", tt.limit, tt.length, got, tt.lowered)
+		h.Set("X-Manouche-Declared-Length", "1") // a client's copy never counts
+		api.BodyLimitHeader(tt.limit)(&h)
+		marked := len(h.Peek("X-Manouche-Declared-Length")) > 0
+		if marked != tt.refused || (tt.refused && h.ContentLength() != 0) || (!tt.refused && h.ContentLength() != tt.length) {
+			t.Errorf("limit %d, length %d: marked %v, Content-Length %d; want refused %v", tt.limit, tt.length, marked, h.ContentLength(), tt.refused)
 		}
 	}
 }

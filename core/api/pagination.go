@@ -63,7 +63,9 @@ type List[T any] struct {
 
 // NewList builds a list response for one page of results. base is the absolute
 // URL of the site ("https://api.example.com"), or "" to build links from the
-// request itself; links keep the request's other query parameters.
+// request itself (BaseURL: its Host, checked by ALLOWED_HOSTS, and a scheme
+// only trusted proxies can change); links keep the request's other query
+// parameters.
 func NewList[T any](c *fiber.Ctx, base string, p Page, count int, results []T) List[T] {
 	if results == nil {
 		results = []T{}
@@ -71,7 +73,7 @@ func NewList[T any](c *fiber.Ctx, base string, p Page, count int, results []T) L
 	l := List[T]{Count: count, Results: results}
 	link := func(offset int) *string {
 		if base == "" {
-			base = c.Protocol() + "://" + c.Hostname()
+			base = BaseURL(c)
 		}
 		q, _ := url.ParseQuery(string(c.Request().URI().QueryString()))
 		q.Set("offset", strconv.Itoa(offset))

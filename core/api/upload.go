@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"mime"
 	"mime/multipart"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -20,7 +21,7 @@ const (
 // a gzip body in memory without bound); 400 ParseError when the multipart body
 // is malformed (no or bad boundary, truncated); 400 ValidationError on field
 // when no file part has that name ("No file was submitted.", also for a plain
-// form value of that name) or the file is empty. Bodies above
+// form value of that name), the file is empty or its name holds a NUL. Bodies above
 // MAX_UPLOAD_SIZE never reach here: the server refuses them with 413.
 //
 // The returned header's Open gives the file's content; the form is released
@@ -50,6 +51,9 @@ func FormFile(c *fiber.Ctx, field string) (*multipart.FileHeader, error) {
 		return nil, Validation(FieldErr(field, msgNoFile))
 	}
 	fh := files[0]
+	if strings.IndexByte(fh.Filename, 0) >= 0 {
+		return nil, Validation(FieldErr(field, MsgNullCharacters))
+	}
 	if fh.Size == 0 {
 		return nil, Validation(FieldErr(field, msgEmptyFile))
 	}

@@ -9,8 +9,7 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"manouche/core/db"
-	"manouche/core/testenv"
-	"manouche/core/testkit"
+	"manouche/core/testkit/testdb"
 )
 
 func TestParseURL(t *testing.T) {
@@ -169,8 +168,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestOpenPostgres(t *testing.T) {
 	t.Parallel()
-	testenv.Lookup(t, testenv.DatabaseURL)
-	url := testkit.Database(t)
+	url := testdb.URL(t, testdb.Postgres)
 	ctx := context.Background()
 	bdb, err := db.Open(ctx, url, false)
 	if err != nil {

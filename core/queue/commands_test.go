@@ -12,6 +12,7 @@ import (
 
 	"manouche/core/mail"
 	"manouche/core/queue"
+	"manouche/core/testkit/testdb"
 )
 
 // run executes the queue commands with args and returns their output.
@@ -154,7 +155,7 @@ func TestCommandsReportOpenErrors(t *testing.T) {
 // A database without the queue's tables gives an error that says what to do.
 func TestMissingTables(t *testing.T) {
 	t.Parallel()
-	db := openSQLiteUnmigrated(t)
+	db := testdb.Open(t, testdb.URL(t, testdb.SQLite))
 	q := mustNew(t, queue.Config{DB: db, Backend: mail.NewMemory()})
 	ctx := context.Background()
 	if err := q.Ping(ctx); err == nil || !strings.Contains(err.Error(), "migrate") {

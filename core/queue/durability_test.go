@@ -18,26 +18,21 @@ import (
 
 	"manouche/core/mail"
 	"manouche/core/queue"
-	"manouche/core/testenv"
+	"manouche/core/testkit/testdb"
 )
 
 // sharedDB is a migrated database a subprocess can open too.
 type sharedDB struct {
 	name string
-	open func(t *testing.T) (*bun.DB, string) // the DB and its QUEUE_TEST_DB value
+	open func(t *testing.T) (*bun.DB, string) // the DB and its URL, the QUEUE_TEST_DB value
 }
 
 func sharedDatabases(t *testing.T) []sharedDB {
-	dbs := []sharedDB{{"sqlite", func(t *testing.T) (*bun.DB, string) {
-		dir := t.TempDir()
-		return openSQLite(t, dir), "sqlite:" + filepath.Join(dir, "db.sqlite3")
-	}}}
-	if testenv.Optional(testenv.DatabaseURL) != "" {
-		dbs = append(dbs, sharedDB{"postgres", func(t *testing.T) (*bun.DB, string) {
-			u := createPostgres(t)
-			db := openPostgresURL(t, u)
-			migrateUp(t, db)
-			return db, "postgres:" + u
+	var dbs []sharedDB
+	for _, d := range testdb.Dialects(t) {
+		dbs = append(dbs, sharedDB{string(d), func(t *testing.T) (*bun.DB, string) {
+			u := testdb.IsolatedURL(t, d)
+			return openMigrated(t, u), u
 		}})
 	}
 	return dbs

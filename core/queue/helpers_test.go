@@ -3,13 +3,10 @@ package queue_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"sync"
@@ -17,28 +14,26 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
-	"github.com/uptrace/bun/dialect/sqlitedialect"
-	_ "modernc.org/sqlite"
 
 	"manouche/core/mail"
 	"manouche/core/queue"
-	"manouche/core/testenv"
+	"manouche/core/testkit/testdb"
 )
 
 // testDB is one database a test runs against.
 type testDB struct {
 	name string
-	open func(t testing.TB) *bun.DB
+	open func(t testing.TB) *bun.DB // a fresh database with the queue's tables
 }
 
-// databases returns SQLite always, and Postgres when TEST_DATABASE_URL is set.
+// databases returns SQLite, and Postgres when TEST_DATABASE_URL is set. A
+// Postgres database is a whole one (River's LISTEN/NOTIFY channels are per
+// database), not a schema.
 func databases(t testing.TB) []testDB {
-	dbs := []testDB{{"sqlite", func(t testing.TB) *bun.DB { return openSQLite(t, t.TempDir()) }}}
-	if testenv.Optional(testenv.DatabaseURL) != "" {
-		dbs = append(dbs, testDB{"postgres", func(t testing.TB) *bun.DB { return openPostgres(t) }})
+	var dbs []testDB
+	for _, d := range testdb.Dialects(t) {
+		dbs = append(dbs, testDB{string(d), func(t testing.TB) *bun.DB { return openMigrated(t, testdb.IsolatedURL(t, d)) }})
 	}
 	return dbs
 }
@@ -49,70 +44,11 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-func sqliteDSN(path string) string {
-	// As core/db opens it: write transactions take the lock at BEGIN, so they
-	// wait for busy_timeout instead of failing with SQLITE_BUSY on upgrade.
-	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
-}
-
-// openSQLite opens (and migrates) dir/db.sqlite3.
-func openSQLite(t testing.TB, dir string) *bun.DB {
+// openMigrated opens url as the project does and creates the queue's tables.
+func openMigrated(t testing.TB, url string) *bun.DB {
 	t.Helper()
-	path := filepath.Join(dir, "db.sqlite3")
-	sqldb, err := sql.Open("sqlite", sqliteDSN(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := bun.NewDB(sqldb, sqlitedialect.New())
-	t.Cleanup(func() { _ = db.Close() })
+	db := testdb.Open(t, url)
 	migrateUp(t, db)
-	return db
-}
-
-// createPostgres creates a fresh database and returns its URL; it is dropped
-// when the test ends.
-func createPostgres(t testing.TB) string {
-	t.Helper()
-	base := testenv.Lookup(t, testenv.DatabaseURL)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := randomName("queue_test_")
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-		_ = admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-func openPostgresURL(t testing.TB, dsn string) *bun.DB {
-	t.Helper()
-	sqldb, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Keep connections: Go's default of 2 idle ones makes every concurrent
-	// delivery open a new connection (and pay for SCRAM authentication).
-	sqldb.SetMaxIdleConns(50)
-	db := bun.NewDB(sqldb, pgdialect.New())
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
-func openPostgres(t testing.TB) *bun.DB {
-	t.Helper()
-	db := openPostgresURL(t, createPostgres(t))
-	migrateUp(t, db)
-
 	return db
 }
 
@@ -205,17 +141,6 @@ func unique(prefix string) string { return fmt.Sprintf("%s %s", prefix, randomNa
 func regexpMatch(s, re string) bool { return regexp.MustCompile(re).MatchString(s) }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func openSQLiteUnmigrated(t testing.TB) *bun.DB {
-	t.Helper()
-	sqldb, err := sql.Open("sqlite", sqliteDSN(filepath.Join(t.TempDir(), "db.sqlite3")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := bun.NewDB(sqldb, sqlitedialect.New())
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
 
 // testLogger shows River's warnings and errors when QUEUE_TEST_LOG=1.
 func testLogger() *slog.Logger {

@@ -2,19 +2,16 @@ package queue_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
-	"github.com/uptrace/bun/dialect/sqlitedialect"
 
+	"manouche/core/db"
 	"manouche/core/mail"
 	"manouche/core/queue"
 )
@@ -43,26 +40,6 @@ func (b slowBackend) Send(ctx context.Context, m *mail.Message) error {
 	return b.file.Send(ctx, m)
 }
 
-// openDSN opens "sqlite:PATH" or "postgres:URL".
-func openDSN(dsn string) (*bun.DB, error) {
-	kind, rest, _ := strings.Cut(dsn, ":")
-	switch kind {
-	case "sqlite":
-		sqldb, err := sql.Open("sqlite", sqliteDSN(rest))
-		if err != nil {
-			return nil, err
-		}
-		return bun.NewDB(sqldb, sqlitedialect.New()), nil
-	case "postgres":
-		sqldb, err := sql.Open("pgx", rest)
-		if err != nil {
-			return nil, err
-		}
-		return bun.NewDB(sqldb, pgdialect.New()), nil
-	}
-	return nil, fmt.Errorf("bad QUEUE_TEST_DB %q", dsn)
-}
-
 func helperConfig(db *bun.DB, b mail.Backend) queue.Config {
 	return queue.Config{
 		DB: db, Backend: b,
@@ -78,12 +55,12 @@ func helperConfig(db *bun.DB, b mail.Backend) queue.Config {
 }
 
 func helperWorker() int {
-	db, err := openDSN(os.Getenv("QUEUE_TEST_DB"))
+	bdb, err := db.Open(context.Background(), os.Getenv("QUEUE_TEST_DB"), false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	defer db.Close()
+	defer bdb.Close()
 	delay, _ := time.ParseDuration(os.Getenv("QUEUE_TEST_DELAY"))
 	file, err := mail.NewFile(os.Getenv("QUEUE_TEST_OUT"))
 	if err != nil {
@@ -91,7 +68,7 @@ func helperWorker() int {
 		return 2
 	}
 	open := func(ctx context.Context) (*queue.Queue, error) {
-		return queue.New(ctx, helperConfig(db, slowBackend{file: file, delay: delay}))
+		return queue.New(ctx, helperConfig(bdb, slowBackend{file: file, delay: delay}))
 	}
 	root := &cobra.Command{Use: "helper", SilenceErrors: false}
 	root.AddCommand(queue.Commands(open)...)

@@ -128,6 +128,35 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// riverLogger is the logger River gets: warnings and errors only, unless the
+// process logs at debug level. River logs its start, its stop and every
+// maintenance step at info and debug level, which would otherwise be most of
+// what an idle development server prints.
+func riverLogger(l *slog.Logger) *slog.Logger {
+	if l.Enabled(context.Background(), slog.LevelDebug) {
+		return l
+	}
+	return slog.New(minLevel{l.Handler(), slog.LevelWarn})
+}
+
+// minLevel is a slog.Handler that drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
+}
+
 // Queue is the email queue of one process: it enqueues, reports and, once
 // started, delivers. It is safe for concurrent use.
 type Queue struct {
@@ -180,7 +209,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 		CompletedJobRetentionPeriod: cfg.SentRetention,
 		DiscardedJobRetentionPeriod: retention(cfg.FailedRetention),
 		CancelledJobRetentionPeriod: retention(cfg.FailedRetention),
-		Logger:                      cfg.Logger,
+		Logger:                      riverLogger(cfg.Logger),
 	}
 
 	var err error

@@ -42,7 +42,7 @@ var reservedVars = map[string]bool{
 	"api": true, "core": true, "fiber": true, "uuid": true, "bun": true, "time": true, "storage": true,
 	"setText": true, "setValue": true, "setDate": true, "setDateTime": true, "setUUID": true,
 	"likeEscaper": true, "timeFormat": true, "uploadField": true, "cleanupTimeout": true, "sub": true,
-	"msgBlank": true, "msgNullCharacter": true, "msgDateFormat": true, "msgDateTimeFormat": true,
+	"msgBlank": true, "msgDateFormat": true, "msgDateTimeFormat": true,
 	"msgNoSuchObject": true, "msgInvalidImage": true, "msgStorageUnavailable": true,
 	"migrationFiles": true, "templateFiles": true,
 }

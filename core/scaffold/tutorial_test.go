@@ -17,8 +17,51 @@ import (
 	"manouche/core/testenv"
 )
 
-// shBlockRe matches the ```sh blocks of a Markdown file.
-var shBlockRe = regexp.MustCompile("(?s)```sh\n(.*?)```")
+// shBlockRe matches the ```sh blocks of a Markdown file, and the ```go
+// blocks that start with a path comment (// apps/blog/comment.go): files to
+// write, or lines to replace in one.
+var shBlockRe = regexp.MustCompile("(?s)```(sh|go)\n(.*?)```")
+
+// goFile writes a ```go block of the tutorial into dir: the file its first
+// line names, whole when it does not exist; when it does, each func line of
+// the block replaces the line of the file that starts the same way (up to its
+// " {"), as the text asks the reader to do. A block with no path comment is
+// an example, not an edit, and is skipped.
+func goFile(t *testing.T, dir, block string) {
+	t.Helper()
+	first, body, _ := strings.Cut(block, "\n")
+	name, ok := strings.CutPrefix(first, "// ")
+	if !ok || !strings.HasSuffix(name, ".go") || strings.Contains(name, " ") {
+		return
+	}
+	path := filepath.Join(dir, filepath.FromSlash(name))
+	old, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		if err := os.WriteFile(path, []byte(body+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(old)
+	for _, line := range strings.Split(body, "\n") {
+		sig, _, found := strings.Cut(line, " {")
+		if !strings.HasPrefix(line, "func ") || !found {
+			continue
+		}
+		i := strings.Index(text, "\n"+sig+" {")
+		if i < 0 {
+			t.Fatalf("the tutorial edits %q in %s, which has no such line", sig, name)
+		}
+		end := strings.Index(text[i+1:], "\n")
+		text = text[:i+1] + line + text[i+1+end:]
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // runTutorial runs every command of docs/tutorial.md, in order, in dir (a
 // copy of the repository): the blocks before `go run . runserver` as one
@@ -41,11 +84,18 @@ func runTutorial(ctx context.Context, t *testing.T, root, dir string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// before holds the commands before runserver, run in order, with the Go
+	// files the text has the reader write in between (as "\x00go" + block).
 	var before, after []string
 	server := ""
 	for _, m := range shBlockRe.FindAllStringSubmatch(string(doc), -1) {
-		block := strings.TrimSpace(m[1])
+		block := strings.TrimSpace(m[2])
 		switch {
+		case m[1] == "go":
+			if server != "" {
+				t.Fatalf("the tutorial has Go code to write after runserver: update this test")
+			}
+			before = append(before, "\x00go"+block)
 		case strings.HasPrefix(block, "go run . runserver"):
 			server = block
 		case server == "":
@@ -74,9 +124,34 @@ func runTutorial(ctx context.Context, t *testing.T, root, dir string) bool {
 		return strings.ReplaceAll(s, "127.0.0.1:8000", fmt.Sprintf("127.0.0.1:%d", port))
 	}
 
-	out := shell(ctx, t, dir, env, script(before))
+	out := ""
+	var blocks []string
+	for i, block := range before {
+		code, isGo := strings.CutPrefix(block, "\x00go")
+		if !isGo {
+			blocks = append(blocks, block)
+		}
+		if len(blocks) > 0 && (isGo || i == len(before)-1) {
+			out += shell(ctx, t, dir, env, script(blocks))
+			blocks = nil
+		}
+		if isGo {
+			goFile(t, dir, code)
+		}
+	}
 	if !strings.Contains(out, "No changes detected in app 'blog'") {
 		t.Errorf("makemigrations blog did not say there were no changes:\n%s", out)
+	}
+	// The hand-written Comment: its migration, with both foreign keys.
+	if !strings.Contains(out, "Create table blog_comments") || !strings.Contains(out, "Applying blog.") {
+		t.Errorf("makemigrations and migrate did not create blog_comments:\n%s", out)
+	}
+	migs, _ := filepath.Glob(filepath.Join(dir, "apps", "blog", "migrations", "*_blog_comments.up.postgres.sql"))
+	if len(migs) != 1 {
+		t.Fatalf("no Postgres migration for blog_comments: %v", migs)
+	}
+	if up, _ := os.ReadFile(migs[0]); !strings.Contains(string(up), `REFERENCES "blog_posts" ("id") ON DELETE CASCADE`) || !strings.Contains(string(up), `REFERENCES "users" ("id") ON DELETE CASCADE`) {
+		t.Errorf("the blog_comments migration lacks its foreign keys:\n%s", up)
 	}
 
 	// go run . runserver, in its own process group so that stopping it stops

@@ -54,6 +54,14 @@ func (c *Client) Put(path string, body any) *Response { return c.Do(http.MethodP
 // Do sends a request with a JSON body (nil for none; string and []byte raw).
 func (c *Client) Do(method, path string, body any) *Response {
 	c.t.Helper()
+	return c.Send(c.Request(method, path, body))
+}
+
+// Request builds the request Do sends, for a test that changes it first: a
+// JSON body (nil for none; string and []byte sent as they are) with its
+// Content-Type. The client's headers are added by Send.
+func (c *Client) Request(method, path string, body any) *http.Request {
+	c.t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -72,7 +80,7 @@ func (c *Client) Do(method, path string, body any) *Response {
 	if body != nil {
 		req.Header.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	}
-	return c.Send(req)
+	return req
 }
 
 // Upload sends a multipart/form-data request with one file part named field.

@@ -15,15 +15,17 @@
 package testkit
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
+	"io"
 	"io/fs"
 	"net"
-	"net/url"
+	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +36,7 @@ import (
 	"manouche/core"
 	"manouche/core/mail"
 	"manouche/core/testenv"
+	"manouche/core/testkit/testdb"
 	"manouche/settings"
 )
 
@@ -63,6 +66,8 @@ type App struct {
 	settings   settings.Options
 	options    core.Options
 	workerOnce sync.Once
+	serveOnce  sync.Once
+	base       string
 }
 
 // Outbox starts the project's email worker (once per test) and returns the
@@ -165,40 +170,10 @@ func (a *App) Command(stdin string, args ...string) (stdout, stderr string, code
 
 // Database returns the URL of a fresh, empty database for t: a SQLite file in
 // t.TempDir(), or a new schema in the Postgres server of TEST_DATABASE_URL,
-// dropped when t ends.
+// dropped when t ends (testdb.URL on testdb.Default()).
 func Database(t testing.TB) string {
 	t.Helper()
-	pgURL := testenv.Optional(testenv.DatabaseURL)
-	if pgURL == "" {
-		return "sqlite://" + filepath.Join(t.TempDir(), "db.sqlite3")
-	}
-	schema := "test_" + randomHex(8)
-	admin, err := sql.Open("pgx", pgURL)
-	if err != nil {
-		t.Fatalf("testkit: open TEST_DATABASE_URL: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		_ = admin.Close()
-		t.Fatalf("testkit: create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Logf("testkit: drop schema %s: %v", schema, err)
-		}
-		_ = admin.Close()
-	})
-	u, err := url.Parse(pgURL)
-	if err != nil {
-		t.Fatalf("testkit: TEST_DATABASE_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testdb.URL(t, testdb.Default())
 }
 
 func randomHex(n int) string {
@@ -231,4 +206,57 @@ func (a *App) Serve() string {
 		a.t.Fatalf("testkit: serve: %v", err)
 	}
 	return ""
+}
+
+// Raw writes request, one HTTP/1.1 request written by hand ("\r\n" line
+// ends, a Content-Length that matches its body), to the project's real
+// server (started with Serve on first use, kept for the rest of the test)
+// over a new TCP connection, and returns the response. Nothing between the
+// test and the server normalises what it sends, as an attacker's tools would
+// not: use it for headers, URLs and bodies that net/http or app.Test would
+// refuse or rewrite. {addr} in request is replaced by the server's host:port.
+func (a *App) Raw(request string) *Response {
+	a.t.Helper()
+	a.serveOnce.Do(func() { a.base = strings.TrimPrefix(a.Serve(), "http://") })
+	conn, err := net.DialTimeout("tcp", a.base, 5*time.Second)
+	if err != nil {
+		a.t.Fatalf("testkit: raw: dial: %v", err)
+	}
+	defer func() { _ = conn.Close() }()
+	// A request the server never answers fails the test instead of hanging it.
+	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
+	if _, err := io.WriteString(conn, strings.ReplaceAll(request, "{addr}", a.base)); err != nil {
+		a.t.Fatalf("testkit: raw: write: %v", err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		a.t.Fatalf("testkit: raw: read response to %q: %v", firstLine(request), err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		a.t.Fatalf("testkit: raw: read body: %v", err)
+	}
+	return &Response{t: a.t, Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// RawJSON is Raw for a request with a JSON body (sent as it is) and extra
+// header lines ("Authorization: Bearer x"): Host is the server's address.
+func (a *App) RawJSON(method, target, body string, header ...string) *Response {
+	a.t.Helper()
+	var b strings.Builder
+	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n")
+	for _, h := range header {
+		b.WriteString(h + "\r\n")
+	}
+	if body != "" {
+		b.WriteString("Content-Type: application/json\r\n")
+	}
+	b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	return a.Raw(b.String())
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\r\n")
+	return line
 }

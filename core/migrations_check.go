@@ -1,0 +1,76 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"manouche/migrations"
+)
+
+// modelChanges compares an installed app's models (Modeler) with the schema
+// its migrations produce. The framework's migrations and those of the apps
+// installed before it are applied first, for foreign keys. With onDisk, the
+// app's migrations are read from apps/APP/migrations when that folder exists
+// (files written since the last build count); otherwise from the binary. It
+// returns nil changes for an app without models or migrations.
+func modelChanges(ctx context.Context, app App, onDisk bool) (*migrations.Changes, error) {
+	modeler, ok := app.(Modeler)
+	if !ok {
+		return nil, nil
+	}
+	migrator, ok := app.(Migrator)
+	if !ok || len(modeler.Models()) == 0 {
+		return nil, nil
+	}
+	sources := []migrations.Source{migrations.Framework()}
+	for _, other := range Apps() {
+		if other.Name() == app.Name() {
+			break
+		}
+		if m, ok := other.(Migrator); ok {
+			sources = append(sources, migrations.Source{App: other.Name(), FS: m.Migrations()})
+		}
+	}
+	own := migrations.Source{App: app.Name(), FS: migrator.Migrations()}
+	if onDisk {
+		dir := filepath.Join("apps", app.Name(), "migrations")
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			own.FS = os.DirFS(dir)
+		}
+	}
+	return migrations.Detect(ctx, app.Name(), modeler.Models(), append(sources, own))
+}
+
+// UnmigratedApps returns the names of the installed apps whose models have
+// changes that no migration reflects (the migrations built into the binary),
+// in installed order.
+func UnmigratedApps(ctx context.Context) ([]string, error) {
+	var names []string
+	for _, app := range Apps() {
+		changes, err := modelChanges(ctx, app, false)
+		if err != nil {
+			return nil, err
+		}
+		if !changes.Empty() {
+			names = append(names, app.Name())
+		}
+	}
+	return names, nil
+}
+
+// unmigratedMessage is Django's warning for models ahead of their migrations.
+func unmigratedMessage(apps []string) string {
+	quoted := make([]string, len(apps))
+	for i, a := range apps {
+		quoted[i] = "'" + a + "'"
+	}
+	run := "'go run . makemigrations " + apps[0] + "'"
+	if len(apps) > 1 {
+		run = "'go run . makemigrations APP' for each"
+	}
+	return fmt.Sprintf("Your models in app(s): %s have changes that are not yet reflected in a migration, and so won't be applied. Run %s to make new migrations, and then re-run 'go run . migrate' to apply them.",
+		strings.Join(quoted, ", "), run)
+}

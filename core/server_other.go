@@ -1,0 +1,14 @@
+//go:build !linux
+
+package core
+
+import "context"
+
+// PortHolder reports the process listening on a TCP port; outside Linux it
+// cannot tell.
+func PortHolder(port int) (pid int, command string, ok bool) { return 0, "", false }
+
+// stopWithGoRun only watches for `go run`'s death on Linux.
+func stopWithGoRun(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithCancel(ctx)
+}
