@@ -11,6 +11,7 @@ import (
 
 	"manouche/admin"
 	"manouche/admin/goadmin"
+	"manouche/core/models"
 	"manouche/core/scaffold"
 
 	"github.com/google/uuid"
@@ -54,45 +55,48 @@ func kindsDDL(d goadmin.Dialect) string {
 	return "CREATE TABLE kinds (\n\t" + strings.Join(cols, ",\n\t") + "\n)"
 }
 
-// adminKinds maps the constants startapp's admin template writes to the admin's kinds.
-var adminKinds = map[string]admin.Kind{
-	"admin.KindString": admin.KindString, "admin.KindText": admin.KindText, "admin.KindInt": admin.KindInt,
-	"admin.KindFloat": admin.KindFloat, "admin.KindBool": admin.KindBool, "admin.KindDate": admin.KindDate,
-	"admin.KindDateTime": admin.KindDateTime, "admin.KindUUID": admin.KindUUID, "admin.KindFK": admin.KindFK,
-	"admin.KindImage": admin.KindImage, "admin.KindFile": admin.KindFile,
+// kindsUser is the users table a kinds row's author points to.
+type kindsUser struct {
+	bun.BaseModel `bun:"table:users,alias:u"`
+	ID            uuid.UUID `bun:"id,pk,type:uuid"`
 }
 
-// kindsAdmin is the page startapp's admin template declares for the kinds table: every field
-// in the form, files and timestamps read-only.
+// kindsRow is the bun model of the kinds table, as startapp writes one for
+// kindFields, plus nullable columns a hand-written model may have.
+type kindsRow struct {
+	bun.BaseModel `bun:"table:kinds,alias:k"`
+
+	ID        uuid.UUID    `bun:"id,pk,type:uuid"`
+	CreatedAt time.Time    `bun:"created_at,notnull,default:current_timestamp"`
+	UpdatedAt time.Time    `bun:"updated_at,notnull,default:current_timestamp"`
+	FString   string       `bun:"f_string,type:varchar(120),notnull,default:''"`
+	FText     string       `bun:"f_text,type:text,notnull,default:''"`
+	FInt      int64        `bun:"f_int,notnull,default:0"`
+	FFloat    float64      `bun:"f_float,notnull,default:0"`
+	FBool     bool         `bun:"f_bool,notnull,default:false"`
+	FDate     time.Time    `bun:"f_date,type:date,notnull"`
+	FDatetime time.Time    `bun:"f_datetime,notnull"`
+	FUUID     uuid.UUID    `bun:"f_uuid,type:uuid,notnull"`
+	AuthorID  uuid.UUID    `bun:"author_id,type:uuid,notnull"`
+	Author    *kindsUser   `bun:"rel:belongs-to,join:author_id=id,on_delete:CASCADE"`
+	FImage    models.Image `bun:"f_image,type:varchar(255),notnull,default:''"`
+	FFile     models.File  `bun:"f_file,type:varchar(255),notnull,default:''"`
+	OptFloat  *float64     `bun:"opt_float"`
+	OptDate   *time.Time   `bun:"opt_date,type:date"`
+	OptBool   *bool        `bun:"opt_bool"`
+}
+
+// kindsAdmin is the page admin.FromModel derives for the kinds table, as a
+// generated app's is: every field in the form, files and timestamps read-only.
+// The round-trip tests on it are what make derived pages safe to save.
 func kindsAdmin() admin.ModelAdmin {
-	m := admin.ModelAdmin{Table: "kinds", Title: "Kinds", Ordering: "-created_at",
-		Fields: []admin.Field{{Name: "id", Kind: admin.KindUUID}}}
-	for _, f := range kindFields() {
-		k, ok := adminKinds[f.AdminKind()]
-		if !ok {
-			panic("no admin kind for " + f.AdminKind())
-		}
-		af := admin.Field{Name: f.Column(), Kind: k}
-		if f.Ref != nil {
-			af.Ref = f.Ref.Table
-		}
-		m.Fields = append(m.Fields, af)
-		m.Form = append(m.Form, f.Column())
-		if f.IsFile() {
-			m.ReadOnly = append(m.ReadOnly, f.Column())
-		}
-		if f.Kind != scaffold.Text && !f.IsFile() {
-			m.List = append(m.List, f.Column())
-		}
-	}
-	m.Fields = append(m.Fields, admin.Field{Name: "created_at", Kind: admin.KindDateTime}, admin.Field{Name: "updated_at", Kind: admin.KindDateTime},
-		admin.Field{Name: "opt_float", Kind: admin.KindFloat, Null: true}, admin.Field{Name: "opt_date", Kind: admin.KindDate, Null: true},
-		admin.Field{Name: "opt_bool", Kind: admin.KindBool, Null: true})
-	m.Form = append(m.Form, "opt_float", "opt_date", "opt_bool", "created_at", "updated_at")
-	m.ReadOnly = append(m.ReadOnly, "created_at", "updated_at")
-	m.Filters = []string{"author_id"} // the guard keeps filter parameters of declared columns only
-	m.List = append(m.List, "created_at")
-	return m
+	return admin.MustFromModel((*kindsRow)(nil), admin.Options{
+		Title: "Kinds",
+		// Every column that reads well in a row, so the list tests see each kind.
+		List: []string{"f_string", "f_int", "f_float", "f_bool", "f_date", "f_datetime", "f_uuid", "author_id", "created_at"},
+		// The guard keeps filter parameters of declared columns only.
+		Filters: []string{"author_id"},
+	})
 }
 
 // bunDB is the database as the apps' models and API see it.

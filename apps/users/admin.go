@@ -8,35 +8,34 @@ import (
 	"manouche/core"
 )
 
-// AdminPages declares the Users page of the admin: list, search, filters,
-// create and edit with a password that is hashed, deactivation instead of
-// deletion. Every change drops the cached user and its tokens' copies, so a
-// deactivated user's API tokens stop working at the next request.
+// AdminPages declares the Users page of the admin, derived from User
+// (admin.FromModel) with what differs: labels, the list, search and filters,
+// a password that is hashed, an avatar shown from the media storage,
+// deactivation instead of deletion. Every change drops the cached user and its
+// tokens' copies, so a deactivated user's API tokens stop working at the next
+// request.
 func (App) AdminPages(p *core.Project) []admin.ModelAdmin {
+	return []admin.ModelAdmin{admin.MustFromModel((*User)(nil), adminOptions(p))}
+}
+
+// adminOptions are the Users page's differences from the derived page.
+func adminOptions(p *core.Project) admin.Options {
 	accounts := AccountsOf(p)
-	return []admin.ModelAdmin{{
-		Table: "users", Title: "Users", Icon: "fa-users",
-		Fields: []admin.Field{
-			{Name: "id", Label: "ID", Kind: admin.KindUUID},
-			{Name: "email", Kind: admin.KindString},
-			{Name: "first_name", Label: "First name", Kind: admin.KindString},
-			{Name: "last_name", Label: "Last name", Kind: admin.KindString},
-			{Name: "is_active", Label: "Active", Kind: admin.KindBool},
-			{Name: "is_staff", Label: "Staff", Kind: admin.KindBool},
-			{Name: "is_superuser", Label: "Superuser", Kind: admin.KindBool},
-			{Name: "date_joined", Label: "Date joined", Kind: admin.KindDateTime},
-			{Name: "last_login", Label: "Last login", Kind: admin.KindDateTime, Null: true},
-			{Name: "avatar", Label: "Avatar", Kind: admin.KindImage, URL: func(name string) string {
+	return admin.Options{
+		Title: "Users", Icon: "fa-users",
+		Labels: map[string]string{"email": "email", "password": "password", "is_active": "Active",
+			"is_staff": "Staff", "is_superuser": "Superuser"},
+		Fields: map[string]admin.Field{
+			"password": {Kind: admin.KindPassword, Hash: hashPassword},
+			"avatar": {Kind: admin.KindImage, URL: func(name string) string {
 				u, err := p.MediaURL(context.Background(), name)
 				if err != nil {
 					p.Log.Warn("users: avatar URL", "name", name, "error", err)
 				}
 				return u
 			}},
-			{Name: "password", Kind: admin.KindPassword, Hash: hashPassword},
 		},
 		List:          []string{"email", "first_name", "last_name", "is_active", "is_staff", "date_joined"},
-		Search:        []string{"email", "first_name", "last_name"},
 		Filters:       []string{"is_active", "is_staff", "is_superuser"},
 		Ordering:      "-date_joined",
 		Form:          []string{"email", "first_name", "last_name", "password", "is_active", "is_staff", "is_superuser", "avatar", "date_joined", "last_login"},
@@ -48,7 +47,7 @@ func (App) AdminPages(p *core.Project) []admin.ModelAdmin {
 				accounts.Forget(ctx, id)
 			}
 		},
-	}}
+	}
 }
 
 // AdminAuthenticate checks a staff login for the admin: the same email and

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"manouche/apps/pages"
+	"manouche/apps/users"
 	"manouche/core/db"
 	"manouche/core/testkit"
 )
@@ -32,11 +34,11 @@ func TestNoGoAdminLinked(t *testing.T) {
 }
 
 // TestProjectWithoutAdmin runs a project whose installed apps do not include the admin
-// (this test binary does not link admin/site): the API works, /admin is an ordinary
+// (pages and users only): the API works, /admin is an ordinary
 // unknown route, and no GoAdmin table is created.
 func TestProjectWithoutAdmin(t *testing.T) {
 	t.Parallel()
-	app := testkit.New(t)
+	app := testkit.New(t, testkit.Apps{pages.App{}, users.App{}})
 	for _, a := range app.Project.Apps() {
 		if a.Name() == "admin" {
 			t.Fatal("the admin app is installed in this test binary: the test proves nothing")

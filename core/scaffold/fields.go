@@ -166,6 +166,10 @@ func (f *Field) GoType() string {
 		return "time.Time"
 	case UUID, FK:
 		return "uuid.UUID"
+	case Image:
+		return "models.Image"
+	case File:
+		return "models.File"
 	}
 	return "string"
 }
@@ -260,92 +264,6 @@ func (f *Field) IsText() bool { return f.Kind == String || f.Kind == Text }
 
 // IsFile reports whether the field is an uploaded file or image.
 func (f *Field) IsFile() bool { return f.Kind == Image || f.Kind == File }
-
-// InType is the Go type of the field in request bodies: a pointer, nil when
-// the client did not send it.
-func (f *Field) InType() string {
-	switch f.Kind {
-	case Int:
-		return "*int64"
-	case Float:
-		return "*float64"
-	case Bool:
-		return "*bool"
-	}
-	return "*string"
-}
-
-// rules are the field's validate rules beyond presence.
-func (f *Field) rules() []string {
-	switch f.Kind {
-	case String:
-		return []string{fmt.Sprintf("max=%d", f.Max)}
-	case UUID, FK:
-		return []string{"uuid"}
-	}
-	return nil
-}
-
-// CreateRules is the field's validate tag on create.
-func (f *Field) CreateRules() string {
-	var r []string
-	if f.Required() {
-		r = append(r, "required")
-	}
-	return strings.Join(append(r, f.rules()...), ",")
-}
-
-// PatchRules is the field's validate tag on update, where every field is optional.
-func (f *Field) PatchRules() string {
-	r := f.rules()
-	if len(r) == 0 {
-		return ""
-	}
-	return strings.Join(append([]string{"omitnil"}, r...), ",")
-}
-
-// OutType is the field's Go type in responses.
-func (f *Field) OutType() string {
-	switch f.Kind {
-	case Int:
-		return "int64"
-	case Float:
-		return "float64"
-	case Bool:
-		return "bool"
-	case Image, File:
-		return "*string"
-	}
-	return "string"
-}
-
-// AdminKind is the admin.Kind constant that shows and edits the field.
-// Images and files keep their stored name (the admin cannot upload them).
-func (f *Field) AdminKind() string {
-	switch f.Kind {
-	case Text:
-		return "admin.KindText"
-	case Int:
-		return "admin.KindInt"
-	case Float:
-		return "admin.KindFloat"
-	case Image:
-		return "admin.KindImage"
-	case File:
-		return "admin.KindFile"
-	case Bool:
-		return "admin.KindBool"
-	case Date:
-		return "admin.KindDate"
-	case DateTime:
-		return "admin.KindDateTime"
-	case UUID:
-		return "admin.KindUUID"
-	case FK:
-		return "admin.KindFK"
-	}
-	return "admin.KindString"
-}
 
 // fit cuts s to the field's maximum length.
 func (f *Field) fit(s string) string {

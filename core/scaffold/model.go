@@ -298,9 +298,12 @@ func (m *Model) refs() []*Ref {
 	return out
 }
 
-// ModelImports are the imports of model.go.
+// ModelImports are the imports of the model's file.
 func (m *Model) ModelImports(module string) []string {
-	own := []string{module + "/migrations"}
+	own := []string{module + "/admin", module + "/core/rest", module + "/migrations"}
+	if len(m.Files()) > 0 {
+		own = append(own, module+"/core/models")
+	}
 	for _, r := range m.refs() {
 		own = append(own, r.Import)
 	}
@@ -308,39 +311,29 @@ func (m *Model) ModelImports(module string) []string {
 	return quoteImports(slices.Concat([]string{"time", "", "github.com/google/uuid", "github.com/uptrace/bun", ""}, own))
 }
 
-// HandlerImports are the imports of the handlers' file.
-func (m *Model) HandlerImports(module string) []string {
-	std := []string{"context", "database/sql", "errors", "fmt", "time"}
-	if len(m.Files()) > 0 {
-		std = append(std, "io")
-	}
-	if m.HasKind("string", "text") {
-		std = append(std, "strings")
-	}
-	third := []string{"github.com/gofiber/fiber/v2", "github.com/google/uuid"}
-	if len(m.TextFields()) > 0 {
-		third = append(third, "github.com/uptrace/bun")
-	}
-	own := []string{module + "/core", module + "/core/api"}
-	if len(m.Files()) > 0 {
-		own = append(own, module+"/core/storage")
-	}
+// Resource is the package-level variable of the model's rest.ModelViewSet:
+// the plural in lowerCamel (posts, setTexts), unless that name is taken.
+func (m *Model) Resource() string {
+	name := lowerCamel(camel(m.Plural))
+	taken := token.IsKeyword(name) || predeclared[name] || importedNames[name] || stdlibNames[name] ||
+		reservedVars[name] || name == "models" || name == "rest" || name == "resources"
 	for _, r := range m.refs() {
-		own = append(own, r.Import)
+		taken = taken || r.App == name
 	}
-	slices.Sort(std)
-	slices.Sort(own)
-	return quoteImports(slices.Concat(std, []string{""}, third, []string{""}, own))
+	if taken {
+		return name + "Resource"
+	}
+	return name
 }
 
-// TestImports are the imports of the generated test.
+// TestImports are the imports of the model's test.
 func (m *Model) TestImports(module, app string) []string {
-	std := []string{"context", "net/http", "net/http/httptest", "net/url", "regexp", "strings", "testing"}
-	if m.HasKind("image") {
-		std = append(std, "bytes", "image", "image/png")
+	std := []string{"context", "net/http", "net/http/httptest", "slices", "strings", "testing"}
+	if m.SearchField() != nil || len(m.Files()) > 0 {
+		std = append(std, "net/url")
 	}
 	slices.Sort(std)
-	own := []string{module + "/apps/" + app, "_ " + module + "/apps/users", module + "/core/testkit"}
+	own := []string{module + "/admin", module + "/apps/" + app, module + "/core/testkit"}
 	return quoteImports(slices.Concat(std, []string{"", "github.com/google/uuid", ""}, own))
 }
 
@@ -358,64 +351,4 @@ func quoteImports(paths []string) []string {
 		}
 	}
 	return out
-}
-
-// OutExpr is the Go expression of a field's value in the handlers' out method.
-func (m *Model) OutExpr(f *Field) string {
-	v := m.Var + "." + f.GoName()
-	switch f.Kind {
-	case Date:
-		return v + ".Format(time.DateOnly)"
-	case DateTime:
-		return v + ".UTC().Format(timeFormat)"
-	case UUID, FK:
-		return v + ".String()"
-	case Image, File:
-		return "h.mediaURL(c, " + v + ")"
-	}
-	return v
-}
-
-// AdminList are the columns of the admin's list page: the fields that read
-// well in a row, then created_at.
-func (m *Model) AdminList() []string {
-	var cols []string
-	for _, f := range m.Fields {
-		if f.Kind != Text && !f.IsFile() && len(cols) < 6 {
-			cols = append(cols, f.Column())
-		}
-	}
-	return append(cols, "created_at")
-}
-
-// AdminFilters are the columns the admin's list filters on: booleans, dates,
-// instants and foreign keys.
-func (m *Model) AdminFilters() []string {
-	var cols []string
-	for _, f := range m.Fields {
-		switch f.Kind {
-		case Bool, Date, DateTime, FK:
-			cols = append(cols, f.Column())
-		}
-	}
-	return cols
-}
-
-// AdminForm are the columns of the admin's forms.
-func (m *Model) AdminForm() []string {
-	var cols []string
-	for _, f := range m.Fields {
-		cols = append(cols, f.Column())
-	}
-	return append(cols, "created_at", "updated_at")
-}
-
-// AdminReadOnly are the form columns the admin shows but never writes: the
-// timestamps, and files, which are uploaded through the API.
-func (m *Model) AdminReadOnly() []string {
-	var cols []string
-	for _, f := range m.Files() {
-		cols = append(cols, f.Column())
-	}
-	return append(cols, "created_at", "updated_at")
 }

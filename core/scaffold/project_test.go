@@ -96,9 +96,20 @@ func TestGeneratedApps(t *testing.T) {
 		t.Errorf("a refused startapp changed apps/apps.go:\n%s", after)
 	}
 
+	if tutorialRan {
+		addToBlog(t, dir)
+	}
+
 	run(ctx, t, dir, nil, "go", "build", "./...")
 	run(ctx, t, dir, nil, "go", "vet", "./...")
 	run(ctx, t, dir, nil, "go", "build", "-o", bin, ".")
+	if tutorialRan {
+		// The field added to Post needs its migration, which makemigrations writes.
+		if out := run(ctx, t, dir, env, bin, "makemigrations", "blog"); !strings.Contains(out, "subtitle") {
+			t.Errorf("makemigrations blog after adding Post.Subtitle:\n%s", out)
+		}
+		run(ctx, t, dir, nil, "go", "build", "-o", bin, ".") // the migrations are embedded
+	}
 	databases := []string{sqliteURL}
 	if slices.Contains(testdb.Dialects(t), testdb.Postgres) {
 		databases = append(databases, testdb.URL(t, testdb.Postgres))
@@ -155,14 +166,97 @@ func TestGeneratedApps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The tutorial ran the blog's tests; these are the others'.
+	// The tutorial ran the blog's tests; these are the others', and the
+	// blog's again with its second model and its added field.
 	args := []string{"test", "-count=1"}
 	for _, app := range generatedApps {
 		args = append(args, "./apps/"+app.name+"/...")
 	}
+	if tutorialRan {
+		args = append(args, "./apps/blog/...")
+	}
 	// The environment passes through: with TEST_DATABASE_URL the generated tests run on Postgres.
 	run(ctx, t, dir, nil, "go", args...)
 }
+
+// addToBlog changes the tutorial's blog as a developer would: a third model
+// (scaffold.AddModel, what `addmodel` runs) and a field added to Post by
+// editing its struct alone, with a test that the API accepts, validates and
+// shows the field and that the admin page has it. Nothing else is edited.
+func addToBlog(t *testing.T, dir string) {
+	t.Helper()
+	res, err := scaffold.AddModel(scaffold.Options{Root: dir, App: "blog", Model: "Tag",
+		Fields: "name:string author:fk:users.User attachment:file"})
+	if err != nil {
+		t.Fatalf("AddModel: %v", err)
+	}
+	if !slices.Contains(res.Created, "apps/blog/tags.go") {
+		t.Errorf("AddModel created %v", res.Created)
+	}
+	postsGo := filepath.Join(dir, "apps", "blog", "posts.go")
+	b, err := os.ReadFile(postsGo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	titleRe := regexp.MustCompile(`(?m)^\tTitle .*$`)
+	loc := titleRe.FindIndex(b)
+	if loc == nil {
+		t.Fatalf("posts.go has no Title field:\n%s", b)
+	}
+	field := "\n\t// Subtitle is optional: a nullable column.\n\tSubtitle *string `bun:\"subtitle,type:varchar(255)\"`"
+	b = append(append(append([]byte{}, b[:loc[1]]...), field...), b[loc[1]:]...)
+	if err := os.WriteFile(postsGo, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "apps", "blog", "subtitle_test.go"), []byte(subtitleTest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// subtitleTest checks the field added to Post, with no edit but the struct's.
+const subtitleTest = `package blog_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"manouche/apps/blog"
+	"manouche/core/testkit"
+)
+
+func TestAddedSubtitle(t *testing.T) {
+	t.Parallel()
+	app := testkit.New(t, testkit.Settings{"AUTH_THROTTLE_RATE": "1000/min"})
+	_, token := register(t, app, "sub@example.com")
+	c := app.Client.WithToken(token)
+	body := map[string]any{"title": "T", "body": "B", "views": 1, "rating": 1.5, "published_on": "2026-01-02"}
+	if got := c.Post("/api/blog/posts", body).AssertStatus(http.StatusCreated).Map(); got["subtitle"] != nil {
+		t.Errorf("subtitle not sent: %v, want null", got["subtitle"])
+	}
+	body["subtitle"] = strings.Repeat("x", 256)
+	c.Post("/api/blog/posts", body).AssertError(http.StatusBadRequest, "ValidationError", "subtitle")
+	body["subtitle"] = "Sub"
+	id := c.Post("/api/blog/posts", body).AssertStatus(http.StatusCreated).Map()["id"].(string)
+	if got := c.Get("/api/blog/posts/" + id).AssertStatus(http.StatusOK).Map()["subtitle"]; got != "Sub" {
+		t.Errorf("GET subtitle %v", got)
+	}
+	c.Patch("/api/blog/posts/"+id, map[string]any{"subtitle": "  "}).AssertError(http.StatusBadRequest, "ValidationError", "subtitle")
+	for _, m := range (blog.App{}).AdminPages(app.Project) {
+		if m.Table != "blog_posts" {
+			continue
+		}
+		declared := false
+		for _, f := range m.Fields {
+			declared = declared || (f.Name == "subtitle" && f.Null)
+		}
+		if !declared || !slices.Contains(m.Form, "subtitle") {
+			t.Errorf("admin page: subtitle declared %v, form %v", declared, m.Form)
+		}
+	}
+}
+`
 
 // migrationFiles lists the SQL files of a migrations folder, sorted.
 func migrationFiles(t *testing.T, dir string) []string {

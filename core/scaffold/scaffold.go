@@ -33,6 +33,7 @@ var templateFiles embed.FS
 
 var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"goStrings": goStrings,
+	"contains":  strings.Contains,
 }).ParseFS(templateFiles, "templates/*.tmpl"))
 
 // Options describe the app to write.
@@ -207,49 +208,62 @@ func kindOf(e fs.DirEntry) string {
 	return "file"
 }
 
-// render executes the templates into g.files.
-func (g *generation) render(d *data, now time.Time) error {
-	dir := "apps/" + d.App
-	add := func(name, tmplName string, d *data) error {
-		var buf bytes.Buffer
-		if err := tmpl.ExecuteTemplate(&buf, tmplName, d); err != nil {
-			return fmt.Errorf("startapp: template %s: %w", tmplName, err)
-		}
-		content := buf.Bytes()
-		if strings.HasSuffix(name, ".go") {
-			formatted, err := format.Source(content)
-			if err != nil {
-				return fmt.Errorf("startapp: generated %s does not parse (a template bug): %w\n%s", name, err, content)
-			}
-			content = formatted
-		}
-		g.files = append(g.files, file{path: path.Join(dir, name), content: content})
-		return nil
+// add renders a template into g.files, as apps/APP/name; Go files are gofmt'ed.
+func (g *generation) add(name, tmplName string, d *data) error {
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, tmplName, d); err != nil {
+		return fmt.Errorf("startapp: template %s: %w", tmplName, err)
 	}
+	content := buf.Bytes()
+	if strings.HasSuffix(name, ".go") {
+		formatted, err := format.Source(content)
+		if err != nil {
+			return fmt.Errorf("startapp: generated %s does not parse (a template bug): %w\n%s", name, err, content)
+		}
+		content = formatted
+	}
+	g.files = append(g.files, file{path: path.Join("apps", d.App, name), content: content})
+	return nil
+}
+
+// render executes the templates of a new app, and of its model if it has one, into g.files.
+func (g *generation) render(d *data, now time.Time) error {
 	steps := []struct{ name, tmpl string }{
 		{"app.go", "app.go.tmpl"},
 		{"main_test.go", "main_test.go.tmpl"},
-		{"model.go", "model.go.tmpl"},
-		{"admin.go", "admin.go.tmpl"},
+		{"app_test.go", "app_test.go.tmpl"},
+		{"templates/" + d.App + "/README.md", "templates_README.md.tmpl"},
 	}
-	m := d.Model
-	if m == nil {
-		steps = append(steps,
-			struct{ name, tmpl string }{"app_test.go", "app_test.go.tmpl"},
-			struct{ name, tmpl string }{"migrations/README.md", "migrations_README.md.tmpl"})
-	} else {
-		steps = append(steps,
-			struct{ name, tmpl string }{m.Plural + ".go", "handlers.go.tmpl"},
-			struct{ name, tmpl string }{m.Plural + "_test.go", "handlers_test.go.tmpl"})
+	if d.Model == nil {
+		steps = append(steps, struct{ name, tmpl string }{"migrations/README.md", "migrations_README.md.tmpl"})
 	}
-	steps = append(steps, struct{ name, tmpl string }{"templates/" + d.App + "/README.md", "templates_README.md.tmpl"})
 	for _, s := range steps {
-		if err := add(s.name, s.tmpl, d); err != nil {
+		if err := g.add(s.name, s.tmpl, d); err != nil {
 			return err
 		}
 	}
-	if m == nil {
+	if d.Model == nil {
 		return nil
+	}
+	return g.renderModel(d, now, true)
+}
+
+// renderModel executes the templates of one model into g.files: the model and
+// its API and admin declaration (posts.go), its tests (posts_test.go), its
+// first migration, and the app's shared test helpers when first is set.
+func (g *generation) renderModel(d *data, now time.Time, first bool) error {
+	m := d.Model
+	steps := []struct{ name, tmpl string }{
+		{m.Plural + ".go", "resource.go.tmpl"},
+		{m.Plural + "_test.go", "resource_test.go.tmpl"},
+	}
+	if first {
+		steps = append(steps, struct{ name, tmpl string }{"helpers_test.go", "helpers_test.go.tmpl"})
+	}
+	for _, s := range steps {
+		if err := g.add(s.name, s.tmpl, d); err != nil {
+			return err
+		}
 	}
 	if now.IsZero() {
 		now = time.Now()
@@ -258,7 +272,7 @@ func (g *generation) render(d *data, now time.Time) error {
 	for _, f := range migrations.Generated(now.UTC().Format("20060102150405") + "_create_" + m.Table) {
 		dd := *d
 		dd.Dialect = f.Dialect
-		if err := add("migrations/"+f.Name, f.Direction+".sql.tmpl", &dd); err != nil {
+		if err := g.add("migrations/"+f.Name, f.Direction+".sql.tmpl", &dd); err != nil {
 			return err
 		}
 	}
@@ -283,30 +297,38 @@ func (g *generation) write() (res *Result, err error) {
 		}
 	}()
 	res = &Result{Module: g.module, Routes: g.routes}
-	for _, f := range g.files {
-		p := filepath.Join(g.root, filepath.FromSlash(f.path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, fmt.Errorf("startapp: %w", err)
-		}
-		// O_EXCL: never overwrite, even a file that appeared meanwhile.
-		w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("startapp: %w", err)
-		}
-		_, err = w.Write(f.content)
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("startapp: write %s: %w", f.path, err)
-		}
-		res.Created = append(res.Created, f.path)
+	if err := g.writeFiles(res); err != nil {
+		return nil, err
 	}
 	if err := replaceFile(filepath.Join(g.root, "apps", "apps.go"), g.appsFile, g.apps); err != nil {
 		return nil, err
 	}
 	res.Modified = []string{"apps/apps.go"}
 	return res, nil
+}
+
+// writeFiles creates g.files, never overwriting one, and records them in res.Created.
+func (g *generation) writeFiles(res *Result) error {
+	for _, f := range g.files {
+		p := filepath.Join(g.root, filepath.FromSlash(f.path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("startapp: %w", err)
+		}
+		// O_EXCL: never overwrite, even a file that appeared meanwhile.
+		w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("startapp: %w", err)
+		}
+		_, err = w.Write(f.content)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		res.Created = append(res.Created, f.path)
+		if err != nil {
+			return fmt.Errorf("startapp: write %s: %w", f.path, err)
+		}
+	}
+	return nil
 }
 
 // replaceFile atomically replaces name's content, provided it still is old.

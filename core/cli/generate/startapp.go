@@ -79,7 +79,7 @@ Nothing existing is overwritten; a refused command writes nothing.
 				{"go run . runserver", "serve it"},
 			}
 			if model == "" {
-				next = append([][2]string{{"edit apps/" + args[0] + "/model.go and app.go", "add models and routes"},
+				next = append([][2]string{{"add apps/" + args[0] + "/NAME.go, list it in app.go", "a model: a bun struct and a rest.ModelViewSet"},
 					{"go run . makemigrations " + args[0], "write their migration"}}, next...)
 			}
 			fmt.Fprintln(out, "\nNext:")
