@@ -31,6 +31,8 @@ func TestJSONContentType(t *testing.T) {
 		{"unknown route", req("GET /no/such HTTP/1.1", host), 404},
 		{"unknown API route", req("GET /api/no/such HTTP/1.1", host), 404},
 		{"method not allowed", req("DELETE /health HTTP/1.1", host), 405},
+		{"unknown method", req("FOO /health HTTP/1.1", host), 405},
+		{"lower-case method", req("get /api/x HTTP/1.1", host), 405},
 		{"not acceptable", req("GET /api/x HTTP/1.1", host, "Accept: application/vnd.manouche+json; version=9"), 406},
 		{"too large, declared", req("POST /coretest/echo HTTP/1.1", host, "Content-Type: application/json", "Content-Length: 99999") + strings.Repeat("x", 9000), 413},
 		{"unsupported media type", req("POST /coretest/echo HTTP/1.1", host, "Content-Type: text/plain", "Content-Length: 1") + "x", 415},
@@ -64,6 +66,23 @@ func TestJSONContentType(t *testing.T) {
 	}
 	if ct := last.Header.Get("Content-Type"); last.Status != 429 || ct != "application/json; charset=utf-8" {
 		t.Errorf("throttled: %d %q", last.Status, ct)
+	}
+}
+
+// TestUnknownMethod: a method Fiber does not know, which it answers itself
+// before any middleware, is a 405 MethodNotAllowed in the error shape that
+// echoes the request's X-Request-ID, like any route's 405.
+func TestUnknownMethod(t *testing.T) {
+	t.Parallel()
+	app := testkit.New(t, testkit.Settings{"ALLOWED_HOSTS": "127.0.0.1"})
+	for _, method := range []string{"FOO", "PROPFIND", "get"} {
+		res := app.Raw(method + " /api/auth/login HTTP/1.1\r\nHost: {addr}\r\nX-Request-ID: req-" + method + "\r\n\r\n")
+		if res.Status != http.StatusMethodNotAllowed || res.Map()["error_type"] != "MethodNotAllowed" {
+			t.Errorf("%s: %d %s, want 405 MethodNotAllowed", method, res.Status, res.Body)
+		}
+		if got := res.Header.Get("X-Request-ID"); got != "req-"+method {
+			t.Errorf("%s: X-Request-ID %q, want the request's", method, got)
+		}
 	}
 }
 

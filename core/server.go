@@ -55,6 +55,7 @@ func (p *Project) buildHandler() (*fiber.App, error) {
 	// A declared body above the limit reaches api.BodyLimit without fasthttp waiting for 8 KB of it.
 	app.Server().HeaderReceived = api.BodyLimitHeader(limit)
 	api.QuietParseErrors(app)
+	api.UnknownMethods(app)
 	app.Use(api.TrustProxies(st.NumProxies), api.JSONCharset())
 	app.Use(api.RequestID())
 	if st.AccessLog {

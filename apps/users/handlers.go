@@ -33,19 +33,19 @@ func authBody(u *User, token string) authOut {
 
 type registerIn struct {
 	Email     string `json:"email" validate:"required,max=254,email"`
-	Password  string `json:"password" validate:"required,max=4096"`
+	Password  string `json:"password" validate:"required,max=4096" trim:"false"`
 	FirstName string `json:"first_name" validate:"max=120"`
 	LastName  string `json:"last_name" validate:"max=120"`
 }
 
 type loginIn struct {
 	Email    string `json:"email" validate:"required,max=254"`
-	Password string `json:"password" validate:"required,max=4096"`
+	Password string `json:"password" validate:"required,max=4096" trim:"false"`
 }
 
 type passwordChangeIn struct {
-	CurrentPassword string `json:"current_password" validate:"required,max=4096"`
-	NewPassword     string `json:"new_password" validate:"required,max=4096"`
+	CurrentPassword string `json:"current_password" validate:"required,max=4096" trim:"false"`
+	NewPassword     string `json:"new_password" validate:"required,max=4096" trim:"false"`
 }
 
 type passwordResetIn struct {
@@ -54,7 +54,7 @@ type passwordResetIn struct {
 
 type passwordResetConfirmIn struct {
 	Token       string `json:"token" validate:"required,max=200"`
-	NewPassword string `json:"new_password" validate:"required,max=4096"`
+	NewPassword string `json:"new_password" validate:"required,max=4096" trim:"false"`
 }
 
 type meIn struct {

@@ -43,6 +43,9 @@ func jsonName(f reflect.StructField) string {
 // a NUL character (\u0000), at any depth, is a ValidationError on its field
 // ("Null characters are not allowed.", like DRF): no database stores it.
 //
+// Strings are trimmed of surrounding white space before validation, as DRF's
+// CharField does, but in fields tagged `trim:"false"` (passwords, tokens).
+//
 // A compressed body (any Content-Encoding but identity) is refused with 415:
 // Fiber would inflate it in memory past the body size limit.
 func Bind(c *fiber.Ctx, dst any) error {
@@ -85,7 +88,41 @@ func Decode(body []byte, contentType string, dst any) error {
 		}
 		return Parse("JSON parse error - " + jsonErrText(err))
 	}
+	trimStrings(reflect.ValueOf(dst))
 	return check(dst, raw)
+}
+
+// trimStrings strips leading and trailing white space from the string and
+// *string fields of the struct v points to (and of its nested structs), as
+// Django REST framework's CharField does (trim_whitespace): " ann@example.com"
+// from a phone keyboard's autocompletion is ann@example.com, and "   " is
+// blank. A field tagged `trim:"false"` (a password, a token) is kept as sent.
+func trimStrings(v reflect.Value) {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() || f.Tag.Get("trim") == "false" {
+			continue
+		}
+		fv := v.Field(i)
+		switch {
+		case fv.Kind() == reflect.String:
+			fv.SetString(strings.TrimSpace(fv.String()))
+		case fv.Kind() == reflect.Pointer && !fv.IsNil() && fv.Elem().Kind() == reflect.String:
+			fv.Elem().SetString(strings.TrimSpace(fv.Elem().String()))
+		default:
+			trimStrings(fv)
+		}
+	}
 }
 
 // Validate checks dst's `validate` tags as Bind does, and refuses NUL

@@ -120,6 +120,36 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// TestDecodeTrimsStrings: strings and *strings, nested ones too, lose their
+// surrounding white space before validation (DRF's trim_whitespace), but in
+// fields tagged trim:"false".
+func TestDecodeTrimsStrings(t *testing.T) {
+	t.Parallel()
+	type inner struct {
+		City string `json:"city"`
+	}
+	var dst struct {
+		Email    string  `json:"email" validate:"required,email"`
+		Nickname *string `json:"nickname"`
+		Blank    string  `json:"blank"`
+		Password string  `json:"password" trim:"false"`
+		Address  inner   `json:"address"`
+	}
+	body := `{"email":" a@example.com\n","nickname":"\t Al ","blank":"   ","password":" p w ","address":{"city":" Lyon "}}`
+	if err := api.Decode([]byte(body), "application/json", &dst); err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if dst.Email != "a@example.com" || dst.Nickname == nil || *dst.Nickname != "Al" || dst.Blank != "" ||
+		dst.Password != " p w " || dst.Address.City != "Lyon" {
+		t.Errorf("decoded %+v (nickname %v)", dst, *dst.Nickname)
+	}
+	// A required field of white space only is blank.
+	err := api.Decode([]byte(`{"email":"   "}`), "application/json", &dst)
+	if e := asAPIError(t, err); len(e.Errors) != 1 || e.Errors[0].Message != "This field may not be blank." {
+		t.Errorf("white space only: %v", e.Errors)
+	}
+}
+
 func TestDecodeWrongTypeNamesField(t *testing.T) {
 	t.Parallel()
 	var dst signup

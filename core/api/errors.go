@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 )
 
@@ -266,4 +267,32 @@ func quietParseError(err error) error {
 		return fiber.NewError(fiber.StatusBadRequest, msgMalformedBody)
 	}
 	return fiber.NewError(fiber.StatusBadRequest, msgMalformedHead)
+}
+
+// UnknownMethods wraps the server's handler so that a request whose method
+// the application does not know (FOO, PROPFIND, a lower-case get) answers 405
+// MethodNotAllowed in the error shape, with its X-Request-ID, as Django
+// answers a method no view handles. Fiber answers those itself, before any
+// middleware runs, with a plain-text 400 "Invalid http method".
+func UnknownMethods(app *fiber.App) {
+	known := map[string]bool{}
+	for _, m := range app.Config().RequestMethods {
+		known[m] = true
+	}
+	next := app.Server().Handler
+	app.Server().Handler = func(ctx *fasthttp.RequestCtx) {
+		if known[string(ctx.Method())] {
+			next(ctx)
+			return
+		}
+		id := string(ctx.Request.Header.Peek(fiber.HeaderXRequestID))
+		if !requestIDRe.MatchString(id) {
+			id = uuid.NewString()
+		}
+		ctx.Response.Header.Set(fiber.HeaderXRequestID, id)
+		ctx.Response.Header.Set(fiber.HeaderAllow, strings.Join(app.Config().RequestMethods, ", "))
+		ctx.SetStatusCode(fiber.StatusMethodNotAllowed)
+		ctx.SetContentType(MIMEJSON)
+		ctx.SetBodyString(`{"error_type":"` + TypeMethodNotAllowed + `","errors":[{"message":"Method not allowed."}]}`)
+	}
 }

@@ -96,6 +96,8 @@ func TestPagination(t *testing.T) {
 		{query: "per_page=500", wantCount: 100, wantFirst: 0, wantNext: "http://example.com/api/items?offset=100&per_page=100"},
 		{query: "offset=100&per_page=100", wantCount: 20, wantFirst: 100, wantPrev: "http://example.com/api/items?offset=0&per_page=100"},
 		{query: "offset=500", wantCount: 0, wantPrev: "http://example.com/api/items?offset=470&per_page=30"},
+		// The largest offset: no next page (Offset+PerPage would overflow into a negative offset).
+		{query: "offset=9223372036854775807", wantCount: 0, wantPrev: "http://example.com/api/items?offset=9223372036854775777&per_page=30"},
 		{query: "search=caf%C3%A9+au+lait&offset=30", wantCount: 30, wantFirst: 30,
 			wantNext: "http://example.com/api/items?offset=60&per_page=30&search=caf%C3%A9+au+lait",
 			wantPrev: "http://example.com/api/items?offset=0&per_page=30&search=caf%C3%A9+au+lait"},

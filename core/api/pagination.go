@@ -81,7 +81,9 @@ func NewList[T any](c *fiber.Ctx, base string, p Page, count int, results []T) L
 		s := base + c.Path() + "?" + q.Encode()
 		return &s
 	}
-	if p.Offset+p.PerPage < count {
+	// count-Offset, not Offset+PerPage: an offset near the largest int would
+	// overflow into a negative "next" offset.
+	if count-p.Offset > p.PerPage {
 		l.Next = link(p.Offset + p.PerPage)
 	}
 	if p.Offset > 0 {

@@ -81,12 +81,12 @@ func SetDateTime(ch *Changes, field string, v *string, dst *time.Time) bool {
 	if v == nil {
 		return false
 	}
-	t, err := time.Parse(time.RFC3339Nano, *v)
-	if err != nil {
+	t, ok := api.ParseDateTime(*v)
+	if !ok {
 		ch.Fail(field, MsgDateTimeFormat)
 		return false
 	}
-	*dst = t.UTC().Truncate(time.Microsecond)
+	*dst = t
 	ch.Set(field)
 	return true
 }

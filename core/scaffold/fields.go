@@ -343,7 +343,8 @@ func (f *Field) Invalid() []Case {
 	case Date:
 		return []Case{{"not a date", `"26/11/2026"`}, {"month 13", `"2026-13-01"`}, {"with a time", `"2026-11-26T10:00:00Z"`}}
 	case DateTime:
-		return []Case{{"no time zone", `"2026-11-26T18:05:09"`}, {"a date", `"2026-11-26"`}, {"garbage", `"yesterday"`}}
+		// A time without a zone is UTC, as Django REST framework reads it (USE_TZ, TIME_ZONE UTC).
+		return []Case{{"no minutes", `"2026-11-26T18"`}, {"a date", `"2026-11-26"`}, {"garbage", `"yesterday"`}}
 	case UUID:
 		return []Case{{"not a UUID", `"not-a-uuid"`}}
 	case FK:
