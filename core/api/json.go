@@ -28,6 +28,11 @@ func JSONCharset() fiber.Handler {
 // or application/*+json) that names no charset.
 func setJSONCharset(h *fasthttp.ResponseHeader) {
 	ct := h.ContentType()
+	if bytes.Equal(ct, []byte(fiber.MIMEApplicationJSON)) {
+		// What c.JSON sets: the common case, without the parsing below.
+		h.SetContentType(fiber.MIMEApplicationJSONCharsetUTF8)
+		return
+	}
 	mt, params, _ := bytes.Cut(ct, []byte(";"))
 	mt = bytes.ToLower(bytes.TrimSpace(mt))
 	if !bytes.Equal(mt, []byte(fiber.MIMEApplicationJSON)) &&
