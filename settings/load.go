@@ -486,6 +486,15 @@ func (s *Settings) validate() []string {
 	if s.NumProxies < 0 {
 		p = append(p, "NUM_PROXIES must not be negative")
 	}
+	if s.SecureHSTSSeconds < 0 {
+		p = append(p, "SECURE_HSTS_SECONDS must not be negative")
+	}
+	if s.RequestTimeout < 0 {
+		p = append(p, "REQUEST_TIMEOUT must not be negative (0s turns it off)")
+	}
+	if s.ShutdownTimeout <= 0 {
+		p = append(p, "SHUTDOWN_TIMEOUT must be more than 0s")
+	}
 	for _, o := range s.CORSAllowedOrigins {
 		if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "") {
 			p = append(p, fmt.Sprintf("CORS_ALLOWED_ORIGINS: %q is not an origin like https://example.com", o))

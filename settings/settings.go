@@ -69,7 +69,12 @@ type Settings struct {
 	// LogSQL logs every SQL statement (migrations included) to stderr; off by
 	// default whatever LOG_LEVEL says, since it buries everything else.
 	LogSQL          bool          `setting:"LOG_SQL"`
+	// ShutdownTimeout bounds a graceful stop (SIGTERM): in-flight requests
+	// and deliveries get this long; Heroku kills a dyno 30 s after SIGTERM.
 	ShutdownTimeout time.Duration `setting:"SHUTDOWN_TIMEOUT"`
+	// RequestTimeout cancels a request's context after this long and answers
+	// 503 ServiceUnavailable (under the Heroku router's 30 s H12). 0 is none.
+	RequestTimeout time.Duration `setting:"REQUEST_TIMEOUT"`
 	MaxUploadSize   Size          `setting:"MAX_UPLOAD_SIZE"`
 
 	AuthTokenTTL         time.Duration `setting:"AUTH_TOKEN_TTL"`
@@ -77,6 +82,16 @@ type Settings struct {
 	AuthThrottleRate     Rate          `setting:"AUTH_THROTTLE_RATE"`
 	APIThrottleRate      Rate          `setting:"API_THROTTLE_RATE"`
 	NumProxies           int           `setting:"NUM_PROXIES"`
+
+	// SecureSSLRedirect redirects plain-HTTP GET and HEAD requests to https
+	// (the scheme read through NUM_PROXIES) and refuses other plain-HTTP
+	// methods, as Django's SECURE_SSL_REDIRECT.
+	SecureSSLRedirect bool `setting:"SECURE_SSL_REDIRECT"`
+	// SecureHSTSSeconds is the Strict-Transport-Security max-age sent on https
+	// responses; 0 sends none. The two flags add includeSubDomains and preload.
+	SecureHSTSSeconds           int  `setting:"SECURE_HSTS_SECONDS"`
+	SecureHSTSIncludeSubdomains bool `setting:"SECURE_HSTS_INCLUDE_SUBDOMAINS"`
+	SecureHSTSPreload           bool `setting:"SECURE_HSTS_PRELOAD"`
 
 	// EmailBackend names the registered mail backend (see core/mail).
 	EmailBackend       string        `setting:"EMAIL_BACKEND"`
