@@ -68,14 +68,14 @@ type Settings struct {
 	LogLevel  string `setting:"LOG_LEVEL"`
 	// LogSQL logs every SQL statement (migrations included) to stderr; off by
 	// default whatever LOG_LEVEL says, since it buries everything else.
-	LogSQL          bool          `setting:"LOG_SQL"`
+	LogSQL bool `setting:"LOG_SQL"`
 	// ShutdownTimeout bounds a graceful stop (SIGTERM): in-flight requests
 	// and deliveries get this long; Heroku kills a dyno 30 s after SIGTERM.
 	ShutdownTimeout time.Duration `setting:"SHUTDOWN_TIMEOUT"`
 	// RequestTimeout cancels a request's context after this long and answers
 	// 503 ServiceUnavailable (under the Heroku router's 30 s H12). 0 is none.
 	RequestTimeout time.Duration `setting:"REQUEST_TIMEOUT"`
-	MaxUploadSize   Size          `setting:"MAX_UPLOAD_SIZE"`
+	MaxUploadSize  Size          `setting:"MAX_UPLOAD_SIZE"`
 
 	AuthTokenTTL         time.Duration `setting:"AUTH_TOKEN_TTL"`
 	PasswordResetTimeout time.Duration `setting:"PASSWORD_RESET_TIMEOUT"`
