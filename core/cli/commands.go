@@ -19,6 +19,7 @@ import (
 
 	"manouche/core/db"
 	"manouche/migrations"
+	"manouche/migrations/autodetect"
 )
 
 func (cl *commandLine) runserverCmd() *cobra.Command {
@@ -309,7 +310,7 @@ reflects: for CI.`,
 			if len(args) == 2 {
 				name = args[1]
 			}
-			paths, err := migrations.WriteChanges(dir, name, time.Now(), changes)
+			paths, err := autodetect.WriteChanges(dir, name, time.Now(), changes)
 			if err != nil {
 				return err
 			}
