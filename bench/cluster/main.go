@@ -121,6 +121,14 @@ func run() (int, error) {
 		go func() { defer wg.Done(); w.runClient(runCtx, i) }()
 	}
 	f := &faults{e: e, start: time.Now()}
+	// Per-request costs, measured before the first fault (at 5 s).
+	measured := make(chan string, 1)
+	go func() {
+		time.Sleep(time.Second)
+		a := e.snapshot(runCtx, w)
+		time.Sleep(3500 * time.Millisecond)
+		measured <- costs(a, e.snapshot(runCtx, w))
+	}()
 	f.run(runCtx, *duration)
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -128,6 +136,7 @@ func run() (int, error) {
 	}
 	fmt.Println("cluster: workload done; waiting for the email queue to drain")
 	drained := e.waitQueue(ctx, 120*time.Second)
+	fmt.Println("costs before any fault:", <-measured)
 	return report(ctx, e, w, f, rt, drained), nil
 }
 
