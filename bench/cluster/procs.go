@@ -78,20 +78,6 @@ func (p *proc) signal(sig syscall.Signal, wait time.Duration) (exited bool, took
 
 func (p *proc) kill() { p.signal(syscall.SIGKILL, 10*time.Second) }
 
-func (p *proc) alive() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.done == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
 // freePort asks the kernel for a free TCP port on the loopback.
 func freePort() int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

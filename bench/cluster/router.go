@@ -33,8 +33,6 @@ type backend struct {
 	healthy atomic.Bool
 }
 
-type backendKey struct{}
-
 func newRouter(addrs []string) *router {
 	r := &router{}
 	for _, a := range addrs {
