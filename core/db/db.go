@@ -129,6 +129,12 @@ func parseURL(raw string, o Options) (Config, error) {
 			u.RawQuery = q.Encode()
 			dsn = u.String()
 		}
+		// What pgx would refuse when connecting (an unknown sslmode, a bad
+		// port), refused now, as a malformed setting rather than a failed
+		// connection. pgx's message shows the URL without its password.
+		if _, err := pgconn.ParseConfig(dsn); err != nil {
+			return Config{}, fmt.Errorf("%s is not a valid postgres:// URL: %v", name, err)
+		}
 		return Config{Dialect: dialect.PG, Driver: "pgx", DSN: dsn}, nil
 	case "sqlite":
 		if o.Pooler {
@@ -237,10 +243,20 @@ func openConfig(ctx context.Context, cfg Config, o Options) (*bun.DB, error) {
 		if name == "" {
 			name = "DATABASE_URL"
 		}
-		return nil, fmt.Errorf("%s: cannot connect to %s: %w", name, describe(cfg), err)
+		return nil, &connectError{msg: fmt.Sprintf("%s: cannot connect to %s: %s", name, describe(cfg), Explain(err, name)), err: err}
 	}
 	return bdb, nil
 }
+
+// connectError is a failed connection, explained (see Explain), wrapping the
+// driver's error.
+type connectError struct {
+	msg string
+	err error
+}
+
+func (e *connectError) Error() string { return e.msg }
+func (e *connectError) Unwrap() error { return e.err }
 
 // IsPostgres reports whether db speaks Postgres.
 func IsPostgres(db bun.IDB) bool { return db.Dialect().Name() == dialect.PG }
