@@ -29,6 +29,11 @@ func (c *Cache) Probe(ctx context.Context) []checks.Issue {
 	where := fmt.Sprintf("Redis at %s (REDIS_URL)", opt.Addr)
 	var mu sync.Mutex
 	tlsVersion := ""
+	var handshakeErr error
+	handshakeTimeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		handshakeTimeout = time.Until(dl) * 4 / 5
+	}
 	tlsConfig := opt.TLSConfig
 	opt.TLSConfig = nil
 	opt.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -38,9 +43,17 @@ func (c *Cache) Probe(ctx context.Context) []checks.Issue {
 			return conn, err
 		}
 		tc := tls.Client(conn, tlsConfig)
-		if err := tc.HandshakeContext(ctx); err != nil {
+		// Before the probe's own deadline, so that a port that does not
+		// speak TLS is told from one that does not answer.
+		hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
 			_ = conn.Close()
-			return nil, fmt.Errorf("TLS handshake: %w", err)
+			err = fmt.Errorf("TLS handshake: %w", err)
+			mu.Lock()
+			handshakeErr = err
+			mu.Unlock()
+			return nil, err
 		}
 		mu.Lock()
 		tlsVersion = tls.VersionName(tc.ConnectionState().Version)
@@ -57,6 +70,11 @@ func (c *Cache) Probe(ctx context.Context) []checks.Issue {
 	client := redis.NewClient(&opt)
 	defer client.Close()
 	if err := client.Ping(ctx).Err(); err != nil {
+		mu.Lock()
+		if handshakeErr != nil {
+			err = handshakeErr // go-redis may report only its own deadline
+		}
+		mu.Unlock()
 		return []checks.Issue{checks.Errorf("cache.E001",
 			"%s does not answer: %s The web process still runs (the cache falls back to the database), but rate limits and revoked tokens then hold in one process only.",
 			where, explain(err))}
@@ -75,10 +93,10 @@ func explain(err error) string {
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	switch {
+	case strings.Contains(msg, "TLS handshake"), strings.Contains(msg, "tls:"):
+		return msg + ". rediss:// needs a Redis that speaks TLS on that port, redis:// one that does not: check REDIS_URL."
 	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.Contains(msg, "invalid password"):
 		return msg + ". Check the password in REDIS_URL (redis://:PASSWORD@HOST:PORT)."
-	case strings.Contains(msg, "TLS handshake"), strings.Contains(msg, "tls:"):
-		return msg + ". rediss:// needs a Redis that speaks TLS on that port; redis:// one that does not."
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("the host %q is unknown. Check the host in REDIS_URL.", dnsErr.Name)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrPoolTimeout):

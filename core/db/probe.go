@@ -32,8 +32,8 @@ type Probe struct {
 }
 
 // Probe implements checks.Prober: the database answers; on Postgres, TLS is
-// in use (required with Options.RequireTLS unless the server is this
-// machine), and max_connections leaves room for Budget.
+// in use (an ERROR without it under Options.RequireTLS, a WARNING to another
+// machine otherwise), and max_connections leaves room for Budget.
 func (p Probe) Probe(ctx context.Context) []checks.Issue {
 	name := p.Options.Name
 	if name == "" {
@@ -90,14 +90,10 @@ func (p Probe) Probe(ctx context.Context) []checks.Issue {
 			v = serverVersion.String
 		}
 		out = append(out, checks.Infof(id+".I001", "%s: %s answers; TLS in use (%s).", name, describe(cfg), v))
-	case p.Options.RequireTLS && !checks.IsLocal(host):
-		out = append(out, checks.Errorf(id+".E002",
-			"%s: TLS not in use on the connection to %s: the traffic, password included, crosses the network in clear. Add sslmode=require to %s (DATABASE_REQUIRE_TLS adds it when %s has no sslmode) and turn ssl on in the server.",
-			name, describe(cfg), name, name))
 	case p.Options.RequireTLS:
-		out = append(out, checks.Warningf(id+".W002",
-			"%s: TLS not in use on the connection to %s (DATABASE_REQUIRE_TLS is on, but the server is this machine, so nothing crosses a network). Heroku Postgres requires TLS: keep sslmode=require there.",
-			name, describe(cfg)))
+		out = append(out, checks.Errorf(id+".E002",
+			"%s: TLS not in use on the connection to %s, but DATABASE_REQUIRE_TLS is on (as in production): the traffic, password included, would cross the network in clear. Remove sslmode=disable/allow/prefer from %s (DATABASE_REQUIRE_TLS then asks for sslmode=require) and turn ssl on in the server.",
+			name, describe(cfg), name))
 	default:
 		if !checks.IsLocal(host) {
 			out = append(out, checks.Warningf(id+".W002",
