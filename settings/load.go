@@ -469,7 +469,7 @@ func (s *Settings) validate() []string {
 	if s.DBMaxConns < 1 {
 		p = append(p, fmt.Sprintf("DB_MAX_CONNS=%d must be at least 1: it caps each Postgres pool of a process", s.DBMaxConns))
 	}
-	if s.DBMaxIdleConns < 0 || s.DBMaxIdleConns > max(s.DBMaxConns, 1) {
+	if s.DBMaxIdleConns < 0 || s.DBMaxConns >= 1 && s.DBMaxIdleConns > s.DBMaxConns {
 		p = append(p, fmt.Sprintf("DB_MAX_IDLE_CONNS=%d must be between 0 and DB_MAX_CONNS (%d)", s.DBMaxIdleConns, s.DBMaxConns))
 	}
 	if s.RedisURL != "" {

@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 )
 
@@ -76,20 +75,4 @@ func IsLocal(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// Redact returns raw, a URL, with its password replaced by ********, for
-// messages; a value that does not parse as a URL is not shown at all.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(a malformed URL)"
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return strings.Replace(u.String(), ":xxxxx@", ":********@", 1)
-		}
-	}
-	return u.String()
 }
