@@ -141,5 +141,11 @@ func TestProbePostgres(t *testing.T) {
 		if is := find(t, issues, "database.I001"); !strings.Contains(is.Msg, "TLS in use (TLSv1.") || len(issues) != 1 {
 			t.Errorf("sslmode=require: %v", issues)
 		}
+		// Through a pooler pg_stat_ssl would describe the pooler's own
+		// connection: the probe reads the TLS state of its own connection.
+		issues = probe(t, db.Probe{URL: withQuery(t, base, "sslmode", "require"), Options: db.Options{Name: "DATABASE_CONNECTION_POOL_URL", RequireTLS: true, Pooler: true}})
+		if is := find(t, issues, "database_pool.I001"); !strings.Contains(is.Msg, "TLS in use (TLS 1.") || len(issues) != 1 {
+			t.Errorf("pooler, sslmode=require: %v", issues)
+		}
 	})
 }
