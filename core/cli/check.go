@@ -324,7 +324,7 @@ phase can run it: migrate && check --deploy.`,
 			default:
 				issues = append(issues, cl.projectIssues(ctx, p, deploy)...)
 			}
-			return report(cmd, issues, level)
+			return report(cmd, issues, level, st.SilencedSystemChecks)
 		},
 	}
 	cmd.Flags().BoolVar(&deploy, "deploy", false, "check the settings for a production deployment and probe every service")
@@ -372,11 +372,16 @@ func (cl *commandLine) projectIssues(ctx context.Context, p *core.Project, deplo
 
 // report prints the issues, Django's way, and fails when one is at level
 // or above. INFO lines say what the probes found working; they are not
-// counted as issues.
-func report(cmd *cobra.Command, issues []Issue, level checks.Level) error {
+// counted as issues. Issues whose id is silenced (SILENCED_SYSTEM_CHECKS)
+// are neither printed nor counted.
+func report(cmd *cobra.Command, issues []Issue, level checks.Level, silenced []string) error {
 	out := cmd.OutOrStdout()
-	failing, counted := 0, 0
+	failing, counted, quiet := 0, 0, 0
 	for _, is := range issues {
+		if slices.Contains(silenced, is.ID) {
+			quiet++
+			continue
+		}
 		fmt.Fprintln(out, is)
 		if is.Level == checks.Info {
 			continue
@@ -386,10 +391,14 @@ func report(cmd *cobra.Command, issues []Issue, level checks.Level) error {
 			failing++
 		}
 	}
+	note := ""
+	if quiet > 0 {
+		note = fmt.Sprintf(" (%d silenced)", quiet)
+	}
 	if counted == 0 {
-		fmt.Fprintln(out, "System check identified no issues.")
+		fmt.Fprintf(out, "System check identified no issues%s.\n", note)
 	} else {
-		fmt.Fprintf(out, "System check identified %d issue(s).\n", counted)
+		fmt.Fprintf(out, "System check identified %d issue(s)%s.\n", counted, note)
 	}
 	if failing > 0 {
 		return fmt.Errorf("check: %d issue(s) at or above %s", failing, level)

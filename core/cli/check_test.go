@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -283,5 +284,22 @@ func TestCheckDeployPendingMigrations(t *testing.T) {
 	stdout, _, code := app.Command("", "check", "--deploy")
 	if code != 1 || !strings.Contains(stdout, "ERROR migrations.E003") {
 		t.Errorf("exit %d:\n%s", code, stdout)
+	}
+}
+
+// TestCheckSilenced: SILENCED_SYSTEM_CHECKS hides issues by id, as in
+// Django, and the summary says how many; a silenced ERROR does not fail.
+func TestCheckSilenced(t *testing.T) {
+	t.Parallel()
+	app := testkit.New(t, testkit.NoMigrate{}, testkit.Settings{"SILENCED_SYSTEM_CHECKS": "security.W008,migrations.E003,queue.E001"})
+	stdout, stderr, code := app.Command("", "check", "--deploy")
+	if code != 0 {
+		t.Errorf("exit %d with the ERRORs silenced: %s%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout, "security.W008") || strings.Contains(stdout, "migrations.E003") || !strings.Contains(stdout, "security.W004") {
+		t.Errorf("silenced ids reported, or others not:\n%s", stdout)
+	}
+	if !regexp.MustCompile(`System check identified \d+ issue\(s\) \(3 silenced\)\.`).MatchString(stdout) {
+		t.Errorf("summary does not count the silenced issues:\n%s", stdout)
 	}
 }
