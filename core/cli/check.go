@@ -234,6 +234,10 @@ func headerIssues(p *core.Project) (out []Issue) {
 	}
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Host = requestHost(p.Settings)
+	// As the platform's router sends it: over https, so that an SSL redirect
+	// (trusted through NUM_PROXIES) answers with the page, not a redirect.
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
 	resp, err := app.Test(req, 10_000)
 	if err != nil {
 		return []Issue{checks.Warningf("core.W002", "could not ask the HTTP handler for / to read its security headers: %v", err)}
