@@ -226,7 +226,7 @@ func (p *Project) openFollowers(ctx context.Context) error {
 		}
 		urls, names = append(urls, entry), append(names, name)
 	}
-	f, err := db.OpenFollowers(ctx, p.DB, urls, names, dbOptions(st, ""), st.DatabaseReplicaMaxLag, time.Second, p.Log)
+	f, err := db.OpenFollowers(ctx, p.DB, urls, names, DatabaseOptions(st, ""), st.DatabaseReplicaMaxLag, time.Second, p.Log)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"manouche/core"
+	"manouche/core/server"
 	"manouche/core/cache"
 	"manouche/core/checks"
 	"manouche/core/db"
@@ -228,10 +229,11 @@ func headerIssues(p *core.Project) (out []Issue) {
 			out = append(out, checks.Errorf("core.E002", "building the HTTP handler failed: %v", r))
 		}
 	}()
-	app, err := p.Handler()
+	srv, err := server.New(p)
 	if err != nil {
 		return []Issue{checks.Errorf("core.E002", "building the HTTP handler failed: %v", err)}
 	}
+	app := srv.Handler()
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Host = requestHost(p.Settings)
 	// As the platform's router sends it: over https, so that an SSL redirect
