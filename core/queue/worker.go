@@ -21,6 +21,8 @@ type emailWorker struct {
 // memory and the retry only records the delivery.
 func (w *emailWorker) Work(ctx context.Context, job *river.Job[emailArgs]) error {
 	q := w.q
+	q.inHand.Add(1)
+	defer q.inHand.Add(-1)
 	msg := job.Args.Message
 	if msg == nil {
 		return river.JobCancel(errors.New("queue: job has no message"))

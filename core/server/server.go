@@ -12,8 +12,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,6 +33,12 @@ type Server struct {
 	app *fiber.App
 	// owners maps a route (its first handler) to the app that added it.
 	owners map[*fiber.Handler]string
+	// base is the parent of every request's context; the drain cancels it
+	// (cause errShuttingDown) for requests still running at SHUTDOWN_TIMEOUT.
+	base       context.Context
+	cancelBase context.CancelCauseFunc
+	// inflight counts the requests inside their handlers.
+	inflight atomic.Int64
 }
 
 // New builds the project's HTTP application: the middleware stack, the
@@ -40,6 +47,7 @@ type Server struct {
 // no installed app provides authentication.
 func New(p *core.Project) (*Server, error) {
 	s := &Server{p: p, owners: map[*fiber.Handler]string{}}
+	s.base, s.cancelBase = context.WithCancelCause(context.Background())
 	if err := s.build(); err != nil {
 		return nil, err
 	}
@@ -91,17 +99,8 @@ func (s *Server) build() error {
 		CrossOriginEmbedderPolicy: "unsafe-none",
 		CrossOriginResourcePolicy: "cross-origin",
 	}))
-	if age := hstsAge(st.SiteScheme); age > 0 {
-		// HSTS on https responses only, the scheme read as api.Scheme reads it
-		// (behind NUM_PROXIES proxies, from X-Forwarded-Proto): helmet's own
-		// check, c.Protocol(), trusts no proxy and would never see https there.
-		hsts := "max-age=" + strconv.Itoa(age) + "; includeSubDomains"
-		app.Use(func(c *fiber.Ctx) error {
-			if api.Scheme(c) == "https" {
-				c.Set(fiber.HeaderStrictTransportSecurity, hsts)
-			}
-			return c.Next()
-		})
+	if st.SecureHSTSSeconds > 0 {
+		app.Use(hsts(st.SecureHSTSSeconds, st.SecureHSTSIncludeSubdomains, st.SecureHSTSPreload))
 	}
 	if len(st.CORSAllowedOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
@@ -113,6 +112,13 @@ func (s *Server) build() error {
 	}
 	app.Use(allowedHosts(st.AllowedHosts))
 	app.Use(api.RefuseNUL())
+	if st.SecureSSLRedirect {
+		app.Use(sslRedirect())
+	}
+	// From here on a request has a deadline (REQUEST_TIMEOUT) and is
+	// cancelled by a drain that runs out of time: throttles, authentication
+	// and handlers all run under it.
+	app.Use(s.requestContext(st.RequestTimeout))
 
 	app.Get("/health", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -185,13 +191,6 @@ func allowedHosts(hosts []string) fiber.Handler {
 	}
 }
 
-func hstsAge(scheme string) int {
-	if scheme == "https" {
-		return 31536000
-	}
-	return 0
-}
-
 // Serve runs the project's HTTP server on addr until ctx is cancelled
 // (SIGTERM, SIGINT): Listen, New and Server.Serve.
 func Serve(ctx context.Context, p *core.Project, addr string, ready func(net.Addr)) error {
@@ -208,23 +207,113 @@ func Serve(ctx context.Context, p *core.Project, addr string, ready func(net.Add
 }
 
 // Serve runs the server on ln (see Listen), which it closes, until ctx is
-// cancelled (SIGTERM, SIGINT), then stops accepting connections and waits up
-// to SHUTDOWN_TIMEOUT for in-flight requests before returning.
+// cancelled (SIGTERM, SIGINT), then drains within SHUTDOWN_TIMEOUT, as a
+// dyno must before Heroku's SIGKILL 30 s after SIGTERM:
+//
+//   - it stops accepting (the listener closes: new connections are refused)
+//     and closes idle keep-alive connections at once, and each busy one as
+//     soon as its request is answered;
+//   - in-flight requests run on until ShutdownPhases' cut; those still
+//     running then have their context cancelled (queries abort, transactions
+//     roll back) and answer 503;
+//   - at the hard limit every connection left is closed, whatever its
+//     handler is doing, and Serve returns: within SHUTDOWN_TIMEOUT.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
 	p, app := s.p, s.app
+	tl := &trackingListener{Listener: ln, conns: map[net.Conn]struct{}{}}
 	if ready != nil {
 		ready(ln.Addr())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listener(ln) }()
+	go func() { errc <- app.Listener(tl) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	p.Log.Info("shutting down: draining in-flight requests", "timeout", p.Settings.ShutdownTimeout)
-	if err := app.ShutdownWithTimeout(p.Settings.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	timeout := p.Settings.ShutdownTimeout
+	start := time.Now()
+	cut, hard := ShutdownPhases(timeout)
+	p.Log.Info("shutting down: draining in-flight requests", "timeout", timeout)
+	dctx, cancel := context.WithDeadline(context.Background(), start.Add(cut))
+	err := app.Server().ShutdownWithContext(dctx)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		tl.closeAll()
 		return fmt.Errorf("runserver: shutdown: %w", err)
 	}
+	p.Log.Warn("shutting down: cancelling the requests still running at SHUTDOWN_TIMEOUT",
+		"requests", s.inflight.Load(), "connections", app.Server().GetOpenConnectionsCount())
+	s.cancelBase(errShuttingDown)
+	for time.Since(start) < hard && s.inflight.Load() > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := s.inflight.Load(); n > 0 {
+		p.Log.Error("shutting down: closing the connections of requests that ignored their cancellation", "requests", n)
+	}
+	tl.closeAll()
 	return nil
+}
+
+// ShutdownPhases splits a SHUTDOWN_TIMEOUT: in-flight work runs until cut;
+// then it is cancelled and has until hard to wind up (answer 503, put a
+// delivery back); what is left of the timeout after hard is for closing the
+// process's connections. For 25 s: 22 s and 24 s.
+func ShutdownPhases(timeout time.Duration) (cut, hard time.Duration) {
+	reserve := min(max(timeout/5, 50*time.Millisecond), 3*time.Second)
+	return timeout - reserve, timeout - reserve/3
+}
+
+// trackingListener remembers the connections it accepted, so that a drain
+// that runs out of time can close them.
+type trackingListener struct {
+	net.Listener
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+// closeAll closes every connection still open and refuses those accepted later.
+func (l *trackingListener) closeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	for c := range l.conns {
+		_ = c.(*trackedConn).Conn.Close()
+	}
+	clear(l.conns)
+}
+
+type trackedConn struct {
+	net.Conn
+	l    *trackingListener
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
