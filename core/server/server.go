@@ -14,13 +14,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
+	"github.com/valyala/fasthttp"
 
 	"manouche/core"
 	"manouche/core/api"
@@ -37,8 +37,6 @@ type Server struct {
 	// (cause errShuttingDown) for requests still running at SHUTDOWN_TIMEOUT.
 	base       context.Context
 	cancelBase context.CancelCauseFunc
-	// inflight counts the requests inside their handlers.
-	inflight atomic.Int64
 }
 
 // New builds the project's HTTP application: the middleware stack, the
@@ -220,7 +218,8 @@ func Serve(ctx context.Context, p *core.Project, addr string, ready func(net.Add
 //     handler is doing, and Serve returns: within SHUTDOWN_TIMEOUT.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
 	p, app := s.p, s.app
-	tl := &trackingListener{Listener: ln, conns: map[net.Conn]struct{}{}}
+	tl := &trackingListener{Listener: ln, conns: map[net.Conn]fasthttp.ConnState{}}
+	app.Server().ConnState = tl.setState
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -246,12 +245,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 		return fmt.Errorf("runserver: shutdown: %w", err)
 	}
 	p.Log.Warn("shutting down: cancelling the requests still running at SHUTDOWN_TIMEOUT",
-		"requests", s.inflight.Load(), "connections", app.Server().GetOpenConnectionsCount())
+		"requests", tl.active(), "connections", app.Server().GetOpenConnectionsCount())
 	s.cancelBase(errShuttingDown)
-	for time.Since(start) < hard && s.inflight.Load() > 0 {
+	// A connection is active until its response is written.
+	for time.Since(start) < hard && tl.active() > 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := s.inflight.Load(); n > 0 {
+	if n := tl.active(); n > 0 {
 		p.Log.Error("shutting down: closing the connections of requests that ignored their cancellation", "requests", n)
 	}
 	tl.closeAll()
@@ -267,12 +267,13 @@ func ShutdownPhases(timeout time.Duration) (cut, hard time.Duration) {
 	return timeout - reserve, timeout - reserve/3
 }
 
-// trackingListener remembers the connections it accepted, so that a drain
-// that runs out of time can close them.
+// trackingListener remembers the connections it accepted and their state
+// (the server's ConnState hook), so that a drain that runs out of time can
+// wait for the responses being written and then close what is left.
 type trackingListener struct {
 	net.Listener
 	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	conns  map[net.Conn]fasthttp.ConnState
 	closed bool
 }
 
@@ -287,33 +288,52 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 		_ = c.Close()
 		return nil, net.ErrClosed
 	}
-	tc := &trackedConn{Conn: c, l: l}
-	l.conns[tc] = struct{}{}
-	return tc, nil
+	l.conns[c] = fasthttp.StateNew
+	return c, nil
 }
 
-// closeAll closes every connection still open and refuses those accepted later.
+// setState is the server's ConnState hook.
+func (l *trackingListener) setState(c net.Conn, state fasthttp.ConnState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch state {
+	case fasthttp.StateClosed, fasthttp.StateHijacked:
+		delete(l.conns, c)
+	default:
+		if _, ok := l.conns[c]; ok {
+			l.conns[c] = state
+		}
+	}
+}
+
+// active counts the connections serving a request.
+func (l *trackingListener) active() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, st := range l.conns {
+		if st == fasthttp.StateActive {
+			n++
+		}
+	}
+	return n
+}
+
+// closeAll cuts every connection still open (the client reads the end of
+// the stream) and refuses those accepted later. A TCP connection is shut
+// down rather than closed: the server still owns it, and fasthttp panics
+// when it sets a deadline on a closed one after its handler returns.
 func (l *trackingListener) closeAll() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
 	for c := range l.conns {
-		_ = c.(*trackedConn).Conn.Close()
+		if tcp, ok := c.(*net.TCPConn); ok {
+			_ = tcp.CloseRead()
+			_ = tcp.CloseWrite()
+			continue
+		}
+		_ = c.Close()
 	}
 	clear(l.conns)
-}
-
-type trackedConn struct {
-	net.Conn
-	l    *trackingListener
-	once sync.Once
-}
-
-func (c *trackedConn) Close() error {
-	c.once.Do(func() {
-		c.l.mu.Lock()
-		delete(c.l.conns, c)
-		c.l.mu.Unlock()
-	})
-	return c.Conn.Close()
 }

@@ -37,8 +37,6 @@ var (
 // database answers at the deadline.
 func (s *Server) requestContext(d time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		s.inflight.Add(1)
-		defer s.inflight.Add(-1)
 		ctx, cancel := context.WithCancel(s.base)
 		if d > 0 {
 			ctx, cancel = context.WithTimeoutCause(s.base, d, errRequestTimeout)
