@@ -235,7 +235,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	cut, hard := ShutdownPhases(timeout)
 	p.Log.Info("shutting down: draining in-flight requests", "timeout", timeout)
 	dctx, cancel := context.WithDeadline(context.Background(), start.Add(cut))
-	err := app.Server().ShutdownWithContext(dctx)
+	err := app.ShutdownWithContext(dctx)
 	cancel()
 	if err == nil {
 		return nil
