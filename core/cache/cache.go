@@ -226,6 +226,9 @@ type Cache struct {
 	lastLog    time.Time
 	suppressed int
 	pending    map[string]struct{} // deletes to replay once Redis is back
+
+	models sync.Map    // name -> *Model
+	gens   generations // the tables' generations, in process
 }
 
 // New returns a Cache for cfg. It fails only on a malformed Redis URL: an
