@@ -117,7 +117,8 @@ func (m *Model) Tables() []string { return m.tables }
 // identifies the result completely: the SQL with its arguments, plus
 // anything else the result depends on); on a miss it calls load, caches
 // its value and decodes that into dst. Values are encoded as by Set
-// ([]byte as they are, anything else as MessagePack).
+// ([]byte as they are, anything else as MessagePack). A *[]byte dst may
+// receive the cached bytes themselves, without a copy: never modify them.
 func (m *Model) Once(ctx context.Context, query string, dst any, load func(ctx context.Context) (any, error)) error {
 	if err := checkDst(dst); err != nil {
 		return err
@@ -139,8 +140,14 @@ func (m *Model) Once(ctx context.Context, query string, dst any, load func(ctx c
 		return c.decode(m.name, b, dst)
 	}
 	key := m.key(stamp, query)
-	if p, ok := m.local.get(key); ok && c.cc.Unmarshal(p, dst) == nil {
-		return nil
+	if p, ok := m.local.get(key); ok {
+		if bp, raw := dst.(*[]byte); raw && len(p) > 0 {
+			*bp = p // no copy: the hot path of every cached page
+			return nil
+		}
+		if c.cc.Unmarshal(p, dst) == nil {
+			return nil
+		}
 	}
 	store := true
 	if c.rdb != nil {

@@ -168,7 +168,7 @@ func (h *handlers[T]) appendRows(c *fiber.Ctx, b []byte, rows []T) ([]byte, erro
 // without re-encoding it: the same bytes c.JSON(api.NewList(...)) writes.
 func sendList(c *fiber.Ctx, base string, p api.Page, count int, results []byte) error {
 	l := api.NewList[json.RawMessage](c, base, p, count, nil)
-	b := make([]byte, 0, len(results)+256)
+	b := make([]byte, 0, 256)
 	b = append(b, `{"count":`...)
 	b = strconv.AppendInt(b, int64(count), 10)
 	b = append(b, `,"next":`...)
@@ -176,9 +176,15 @@ func sendList(c *fiber.Ctx, base string, p api.Page, count int, results []byte) 
 	b = append(b, `,"previous":`...)
 	b = appendLink(b, l.Previous)
 	b = append(b, `,"results":`...)
-	b = append(b, results...)
-	b = append(b, '}')
-	return sendJSON(c, fiber.StatusOK, b)
+	// Written into the response's pooled buffer: no copy of the page is made
+	// per request besides that one.
+	c.Status(fiber.StatusOK)
+	res := c.Response()
+	res.Header.SetContentType(fiber.MIMEApplicationJSON)
+	res.SetBody(b)
+	res.AppendBody(results)
+	res.AppendBodyString("}")
+	return nil
 }
 
 func appendLink(b []byte, s *string) []byte {
@@ -189,10 +195,10 @@ func appendLink(b []byte, s *string) []byte {
 	return append(b, enc...)
 }
 
-// sendJSON writes an encoded JSON body.
+// sendJSON writes an encoded JSON body (copied: body may be cached bytes).
 func sendJSON(c *fiber.Ctx, status int, body []byte) error {
 	c.Status(status)
 	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
-	c.Response().SetBodyRaw(body)
+	c.Response().SetBody(body)
 	return nil
 }
