@@ -218,7 +218,8 @@ type Cache struct {
 	prefix string
 	group  singleflight.Group
 
-	localMu sync.Mutex // serialises in-process writes (set-if-absent)
+	localMu sync.Mutex       // serialises in-process writes (set-if-absent)
+	lfu     *gocache.TinyLFU // the in-process store (nil with Redis)
 
 	downUntil atomic.Int64 // Unix ns before which Redis is bypassed
 
@@ -273,7 +274,8 @@ func New(cfg Config) (*Cache, error) {
 	}
 	c := &Cache{cfg: cfg, log: cfg.Logger, prefix: cfg.Prefix, pending: map[string]struct{}{}}
 	if strings.TrimSpace(cfg.RedisURL) == "" {
-		c.cc = gocache.New(&gocache.Options{LocalCache: gocache.NewTinyLFU(cfg.LocalSize, cfg.LocalTTL)})
+		c.lfu = gocache.NewTinyLFU(cfg.LocalSize, cfg.LocalTTL)
+		c.cc = gocache.New(&gocache.Options{LocalCache: c.lfu})
 		return c, nil
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
@@ -606,6 +608,11 @@ func (c *Cache) write(ctx context.Context, key string, b []byte, ttl time.Durati
 				}
 			}
 		}
+		// TinyLFU's Set of a key it holds adds a second element for it
+		// instead of replacing the first, and evicting one of the two later
+		// can bring the older value back (a revoked token, a tombstone
+		// undone): remove the key first.
+		c.lfu.Del(k)
 		return c.cc.Set(&gocache.Item{Ctx: ctx, Key: k, Value: b, TTL: ttl})
 	}
 	if !c.usable() {
