@@ -92,7 +92,10 @@ func AdminPages(p *core.Project, rs []Resource) []admin.ModelAdmin {
 // generations of the model's table and of the tables its foreign keys point
 // to; every write through the view set or its admin page gives the table a
 // new generation on every process once it is done, so no process serves the
-// old rows after the write's response. NoCache turns this off.
+// old rows after the write's response. NoCache turns this off. File and
+// image URLs are cached with their row (cache.DefaultModelTTL, 5 minutes,
+// at most): presigned S3 URLs (AWS_QUERYSTRING_AUTH) are served with at
+// least AWS_QUERYSTRING_EXPIRE minus that left to live.
 type ModelViewSet[T any] struct {
 	// Path is the routes' path under the app's prefix.
 	Path string
