@@ -160,6 +160,7 @@ type handlers[T any] struct {
 	order  string
 
 	lists, objects *cache.Model // nil with NoCache
+	mediaDir       string
 }
 
 // Routes mounts the API. A model the view set cannot serve (no UUID primary
@@ -230,8 +231,11 @@ func (v *ModelViewSet[T]) handlers(p *core.Project) (*handlers[T], error) {
 	if col != "id" {
 		h.order += ", " + m.Alias + ".id" + dir
 	}
-	if v.MediaDir == "" {
-		v.MediaDir = strings.Replace(m.Table, "_", "/", 1)
+	// Derived here, not written back to v: several projects (parallel
+	// tests) may mount the same view set at once.
+	h.mediaDir = v.MediaDir
+	if h.mediaDir == "" {
+		h.mediaDir = strings.Replace(m.Table, "_", "/", 1)
 	}
 	h.setupCache()
 	return h, nil
@@ -451,7 +455,7 @@ func (h *handlers[T]) upload(f models.Field) fiber.Handler {
 		}
 		defer func() { _ = file.Close() }()
 		ctx := c.UserContext()
-		dir := h.v.MediaDir + "/" + f.Column
+		dir := h.mediaDir + "/" + f.Column
 		var body io.Reader = file
 		name, opts := dir+"/"+fh.Filename, storage.SaveOptions{}
 		if image {
