@@ -1,9 +1,6 @@
 package rest
 
-import (
-	"strconv"
-	"unicode/utf8"
-)
+import "unicode/utf8"
 
 // appendJSONString appends s as a JSON string exactly as encoding/json
 // writes it (HTML-safe: <, > and & escaped; U+2028 and U+2029 escaped;
@@ -60,6 +57,3 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
-
-// appendJSONInt appends an integer.
-func appendJSONInt(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }
