@@ -91,6 +91,15 @@
 // New does not fail when Redis is unreachable (the process starts and falls
 // back to the database); it fails on a malformed URL. Use Ping for readiness.
 //
+// # Model caches
+//
+// Model (model.go) caches query results (a page of rows and its count, a
+// row) under keys derived from the query and from the generations of the
+// tables it reads; Touch, after a write commits, gives a table a new
+// generation on every process through Set and the near layer's broadcast.
+// The generated resources of core/rest use it; see Model for why a read
+// racing a write cannot leave a stale entry behind.
+//
 // # Values
 //
 // Values are encoded with go-redis/cache's codec: []byte and string as they
