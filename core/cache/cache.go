@@ -91,6 +91,15 @@
 // New does not fail when Redis is unreachable (the process starts and falls
 // back to the database); it fails on a malformed URL. Use Ping for readiness.
 //
+// # Model caches
+//
+// Model (model.go) caches query results (a page of rows and its count, a
+// row) under keys derived from the query and from the generations of the
+// tables it reads; Touch, after a write commits, gives a table a new
+// generation on every process through Set and the near layer's broadcast.
+// The generated resources of core/rest use it; see Model for why a read
+// racing a write cannot leave a stale entry behind.
+//
 // # Values
 //
 // Values are encoded with go-redis/cache's codec: []byte and string as they
@@ -218,7 +227,8 @@ type Cache struct {
 	prefix string
 	group  singleflight.Group
 
-	localMu sync.Mutex // serialises in-process writes (set-if-absent)
+	localMu sync.Mutex       // serialises in-process writes (set-if-absent)
+	lfu     *gocache.TinyLFU // the in-process store (nil with Redis)
 
 	downUntil atomic.Int64 // Unix ns before which Redis is bypassed
 
@@ -226,6 +236,9 @@ type Cache struct {
 	lastLog    time.Time
 	suppressed int
 	pending    map[string]struct{} // deletes to replay once Redis is back
+
+	models sync.Map    // name -> *Model
+	gens   generations // the tables' generations, in process
 }
 
 // New returns a Cache for cfg. It fails only on a malformed Redis URL: an
@@ -270,7 +283,8 @@ func New(cfg Config) (*Cache, error) {
 	}
 	c := &Cache{cfg: cfg, log: cfg.Logger, prefix: cfg.Prefix, pending: map[string]struct{}{}}
 	if strings.TrimSpace(cfg.RedisURL) == "" {
-		c.cc = gocache.New(&gocache.Options{LocalCache: gocache.NewTinyLFU(cfg.LocalSize, cfg.LocalTTL)})
+		c.lfu = gocache.NewTinyLFU(cfg.LocalSize, cfg.LocalTTL)
+		c.cc = gocache.New(&gocache.Options{LocalCache: c.lfu})
 		return c, nil
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
@@ -603,6 +617,11 @@ func (c *Cache) write(ctx context.Context, key string, b []byte, ttl time.Durati
 				}
 			}
 		}
+		// TinyLFU's Set of a key it holds adds a second element for it
+		// instead of replacing the first, and evicting one of the two later
+		// can bring the older value back (a revoked token, a tombstone
+		// undone): remove the key first.
+		c.lfu.Del(k)
 		return c.cc.Set(&gocache.Item{Ctx: ctx, Key: k, Value: b, TTL: ttl})
 	}
 	if !c.usable() {

@@ -1,12 +1,13 @@
 package rest
 
 import (
-	"bytes"
 	"context"
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +53,8 @@ type Serializer[T any] struct {
 type plan struct {
 	model          *models.Model
 	out            []models.Field // shown, in order
+	keys           [][]byte       // the JSON keys of out, with their colon
+	custom         []bool         // out's types that encode themselves (json.Marshaler...)
 	in             []models.Field // written from bodies, in order
 	files          []models.Field // uploaded on their own routes
 	create, update reflect.Type   // request bodies: a pointer field per input field
@@ -111,6 +114,8 @@ func (s *Serializer[T]) build() (*plan, error) {
 	for _, f := range fields {
 		if !in(s.WriteOnly, f) {
 			p.out = append(p.out, f)
+			p.keys = append(p.keys, append(appendJSONString(nil, f.Name), ':'))
+			p.custom = append(p.custom, encodesItself(m.Type.FieldByIndex(f.Index).Type))
 		}
 		if f.Kind == models.KindImage || f.Kind == models.KindFile {
 			p.files = append(p.files, f)
@@ -128,6 +133,25 @@ func (s *Serializer[T]) build() (*plan, error) {
 	}
 	p.create, p.update = reflect.StructOf(createFields), reflect.StructOf(updateFields)
 	return p, nil
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// encodesItself says whether encoding/json encodes t (or *t) with a method
+// of its own rather than by its kind.
+func encodesItself(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	for _, u := range []reflect.Type{t, reflect.PointerTo(t)} {
+		if u.Implements(jsonMarshaler) || u.Implements(textMarshaler) {
+			return true
+		}
+	}
+	return false
 }
 
 func tag(name, rules string) reflect.StructTag {
@@ -191,49 +215,74 @@ func (s *Serializer[T]) Output(c *fiber.Ctx, p *core.Project, obj *T) (json.RawM
 	if err != nil {
 		return nil, err
 	}
-	v := reflect.ValueOf(obj).Elem()
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, f := range pl.out {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		key, _ := json.Marshal(f.Name)
-		buf.Write(key)
-		buf.WriteByte(':')
-		val, err := outputValue(c, p, f, v.FieldByIndex(f.Index))
-		if err != nil {
-			return nil, fmt.Errorf("rest: %s.%s: %w", pl.model.Type, f.GoName, err)
-		}
-		buf.Write(val)
-	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return s.appendOutput(make([]byte, 0, 256), c, p, pl, obj)
 }
 
-func outputValue(c *fiber.Ctx, p *core.Project, f models.Field, v reflect.Value) ([]byte, error) {
+// appendOutput appends obj's JSON to b: keys encoded once (plan.keys),
+// strings, ids, instants, integers and booleans encoded without
+// encoding/json's reflection, anything else with it.
+func (s *Serializer[T]) appendOutput(b []byte, c *fiber.Ctx, p *core.Project, pl *plan, obj *T) ([]byte, error) {
+	v := reflect.ValueOf(obj).Elem()
+	b = append(b, '{')
+	for i, f := range pl.out {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, pl.keys[i]...)
+		var err error
+		if b, err = appendValue(b, c, p, f, v.FieldByIndex(f.Index), pl.custom[i]); err != nil {
+			return nil, fmt.Errorf("rest: %s.%s: %w", pl.model.Type, f.GoName, err)
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendValue appends one field's value; custom says its type has a JSON or
+// text encoding of its own, which encoding/json then uses.
+func appendValue(b []byte, c *fiber.Ctx, p *core.Project, f models.Field, v reflect.Value, custom bool) ([]byte, error) {
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
-			return []byte("null"), nil
+			return append(b, "null"...), nil
 		}
 		v = v.Elem()
 	}
 	switch f.Kind {
 	case models.KindUUID, models.KindFK:
 		if u, ok := v.Interface().(uuid.UUID); ok {
-			return json.Marshal(u.String())
+			b = append(b, '"')
+			b = append(b, u.String()...)
+			return append(b, '"'), nil
 		}
 	case models.KindDateTime:
-		return json.Marshal(v.Interface().(time.Time).UTC().Format(TimeFormat))
+		b = append(b, '"')
+		b = v.Interface().(time.Time).UTC().AppendFormat(b, TimeFormat)
+		return append(b, '"'), nil
 	case models.KindDate:
-		return json.Marshal(v.Interface().(time.Time).Format(time.DateOnly))
+		b = append(b, '"')
+		b = v.Interface().(time.Time).AppendFormat(b, time.DateOnly)
+		return append(b, '"'), nil
 	case models.KindImage, models.KindFile:
 		if u := mediaURL(c, p, v.String()); u != nil {
-			return json.Marshal(*u)
+			return appendJSONString(b, *u), nil
 		}
-		return []byte("null"), nil
+		return append(b, "null"...), nil
 	}
-	return json.Marshal(v.Interface())
+	switch k := v.Kind(); {
+	case custom:
+	case k == reflect.String:
+		return appendJSONString(b, v.String()), nil
+	case k == reflect.Bool:
+		return strconv.AppendBool(b, v.Bool()), nil
+	case k >= reflect.Int && k <= reflect.Int64:
+		return strconv.AppendInt(b, v.Int(), 10), nil
+	case k >= reflect.Uint && k <= reflect.Uint64:
+		return strconv.AppendUint(b, v.Uint(), 10), nil
+	}
+	enc, err := json.Marshal(v.Interface())
+	if err != nil {
+		return nil, err
+	}
+	return append(b, enc...), nil
 }
 
 // mediaURL is the absolute URL of a stored file, or nil when there is none.

@@ -19,6 +19,7 @@ import (
 	"manouche/admin"
 	"manouche/core"
 	"manouche/core/api"
+	"manouche/core/cache"
 	"manouche/core/models"
 	"manouche/core/storage"
 )
@@ -85,6 +86,16 @@ func AdminPages(p *core.Project, rs []Resource) []admin.ModelAdmin {
 //
 // Every route needs a signed-in user. Rows are not owned: any signed-in user
 // reads and changes any row. An id that is not a UUID is not found (404).
+//
+// Reads go through the model cache (see Cached and cache.Model): a page
+// (its rows and count) and a row are cached under their SQL query and the
+// generations of the model's table and of the tables its foreign keys point
+// to; every write through the view set or its admin page gives the table a
+// new generation on every process once it is done, so no process serves the
+// old rows after the write's response. NoCache turns this off. File and
+// image URLs are cached with their row (cache.DefaultModelTTL, 5 minutes,
+// at most): presigned S3 URLs (AWS_QUERYSTRING_AUTH) are served with at
+// least AWS_QUERYSTRING_EXPIRE minus that left to live.
 type ModelViewSet[T any] struct {
 	// Path is the routes' path under the app's prefix.
 	Path string
@@ -104,14 +115,40 @@ type ModelViewSet[T any] struct {
 	Admin admin.Options
 	// Public, when set, serves the routes to anonymous clients too.
 	Public bool
+	// NoCache, when set, reads the database on every request instead of
+	// going through the model cache.
+	NoCache bool
+	// CacheDepends are other tables whose writes change what this view set
+	// shows (a Serializer.Validate or hand-written output that reads them);
+	// the tables of the model's foreign keys are always included.
+	CacheDepends []string
 }
 
 // Model is the bun model, for makemigrations.
 func (v *ModelViewSet[T]) Model() any { return (*T)(nil) }
 
 // AdminPage derives the admin page from the model and v.Admin.
-func (v *ModelViewSet[T]) AdminPage(*core.Project) (admin.ModelAdmin, error) {
-	return admin.FromModel((*T)(nil), v.Admin)
+// Its saves invalidate the view set's cached pages and rows, after the
+// page's own AfterSave.
+func (v *ModelViewSet[T]) AdminPage(p *core.Project) (admin.ModelAdmin, error) {
+	o := v.Admin
+	m, err := models.Describe((*T)(nil))
+	if err != nil {
+		return admin.ModelAdmin{}, err
+	}
+	after := o.AfterSave
+	o.AfterSave = func(ctx context.Context, id string) {
+		if after != nil {
+			after(ctx, id)
+		}
+		if p == nil || p.Cache == nil {
+			return
+		}
+		if err := p.Cache.Touch(ctx, m.Table); err != nil {
+			p.Log.Warn("rest: invalidate cached rows after an admin save", "table", m.Table, "error", err)
+		}
+	}
+	return admin.FromModel((*T)(nil), o)
 }
 
 // handlers serves one view set in one project.
@@ -121,6 +158,9 @@ type handlers[T any] struct {
 	m      *models.Model
 	search []string // columns
 	order  string
+
+	lists, objects *cache.Model // nil with NoCache
+	mediaDir       string
 }
 
 // Routes mounts the API. A model the view set cannot serve (no UUID primary
@@ -191,9 +231,13 @@ func (v *ModelViewSet[T]) handlers(p *core.Project) (*handlers[T], error) {
 	if col != "id" {
 		h.order += ", " + m.Alias + ".id" + dir
 	}
-	if v.MediaDir == "" {
-		v.MediaDir = strings.Replace(m.Table, "_", "/", 1)
+	// Derived here, not written back to v: several projects (parallel
+	// tests) may mount the same view set at once.
+	h.mediaDir = v.MediaDir
+	if h.mediaDir == "" {
+		h.mediaDir = strings.Replace(m.Table, "_", "/", 1)
 	}
+	h.setupCache()
 	return h, nil
 }
 
@@ -207,17 +251,29 @@ func (h *handlers[T]) reply(c *fiber.Ctx, status int, obj *T) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(status).JSON(body)
+	return sendJSON(c, status, body)
 }
 
-// list answers a page of rows.
+// list answers a page of rows. Bad parameters are refused before the cache
+// is looked up.
 func (h *handlers[T]) list(c *fiber.Ctx) error {
 	page, err := api.PageOf(c)
 	if err != nil {
 		return err
 	}
 	var rows []T
-	q := h.p.DB.NewSelect().Model(&rows).OrderExpr(h.order).
+	q := h.listQuery(c, page, &rows)
+	count, results, err := h.page(c, q, &rows)
+	if err != nil {
+		return err
+	}
+	return sendList(c, h.siteURL(), page, count, results)
+}
+
+// listQuery is the query of a page: every filter of the request is in it,
+// since its SQL is the page's cache key.
+func (h *handlers[T]) listQuery(c *fiber.Ctx, page api.Page, rows *[]T) *bun.SelectQuery {
+	q := h.p.DB.NewSelect().Model(rows).OrderExpr(h.order).
 		Limit(int64(page.PerPage)).Offset(int64(page.Offset))
 	if s := c.Query("search"); s != "" && len(h.search) > 0 {
 		pattern := "%" + LikeEscaper.Replace(strings.ToLower(s)) + "%"
@@ -228,17 +284,7 @@ func (h *handlers[T]) list(c *fiber.Ctx) error {
 			return q
 		})
 	}
-	count, err := q.ScanAndCount(c.UserContext())
-	if err != nil {
-		return fmt.Errorf("rest: list %s: %w", h.m.Table, err)
-	}
-	out := make([]json.RawMessage, len(rows))
-	for i := range rows {
-		if out[i], err = h.out(c, &rows[i]); err != nil {
-			return err
-		}
-	}
-	return c.JSON(api.NewList(c, h.siteURL(), page, int(count), out))
+	return q
 }
 
 // create adds a row and answers it with 201.
@@ -260,6 +306,7 @@ func (h *handlers[T]) create(c *fiber.Ctx) error {
 	if _, err := h.p.DB.NewInsert().Model(obj).Exec(ctx); err != nil {
 		return fmt.Errorf("rest: create %s: %w", h.m.Table, err)
 	}
+	h.touch(c)
 	return h.reply(c, fiber.StatusCreated, obj)
 }
 
@@ -270,13 +317,17 @@ func (h *handlers[T]) setAuto(v reflect.Value, column string, val reflect.Value)
 	}
 }
 
-// get answers one row.
+// get answers one row, through the cache.
 func (h *handlers[T]) get(c *fiber.Ctx) error {
-	obj, err := h.find(c)
+	q, obj, err := h.findQuery(c)
 	if err != nil {
 		return err
 	}
-	return h.reply(c, fiber.StatusOK, obj)
+	body, err := h.object(c, q, obj)
+	if err != nil {
+		return err
+	}
+	return sendJSON(c, fiber.StatusOK, body)
 }
 
 // update changes the fields the body sends and answers the row.
@@ -307,6 +358,7 @@ func (h *handlers[T]) update(c *fiber.Ctx) error {
 		if n, err := res.RowsAffected(); err == nil && n == 0 {
 			return api.NotFound("") // deleted meanwhile
 		}
+		h.touch(c)
 	}
 	return h.reply(c, fiber.StatusOK, obj)
 }
@@ -325,6 +377,7 @@ func (h *handlers[T]) delete(c *fiber.Ctx) error {
 	if n, err := res.RowsAffected(); err == nil && n == 0 {
 		return api.NotFound("")
 	}
+	h.touch(c)
 	pl, _ := h.v.Serializer.compile()
 	if len(pl.files) > 0 {
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -337,20 +390,39 @@ func (h *handlers[T]) delete(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// find loads the row of the path's id; an id that is not a UUID is not found either.
+// find loads the row of the path's id from the database; an id that is not
+// a UUID is not found either.
 func (h *handlers[T]) find(c *fiber.Ctx) (*T, error) {
-	id, err := uuid.Parse(c.Params("id"))
+	q, obj, err := h.findQuery(c)
 	if err != nil {
-		return nil, api.NotFound("")
+		return nil, err
 	}
-	obj := new(T)
-	if err := h.p.DB.NewSelect().Model(obj).Where(h.m.Alias+".id = ?", id).Scan(c.UserContext()); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, api.NotFound("")
-		}
-		return nil, fmt.Errorf("rest: load %s %s: %w", h.m.Table, id, err)
+	if err := h.scanOne(c.UserContext(), q); err != nil {
+		return nil, err
 	}
 	return obj, nil
+}
+
+// findQuery is the query of the row of the path's id: every filter of the
+// request is in it, since its SQL is the row's cache key.
+func (h *handlers[T]) findQuery(c *fiber.Ctx) (*bun.SelectQuery, *T, error) {
+	id, err := uuid.Parse(c.Params("id"))
+	if err != nil {
+		return nil, nil, api.NotFound("")
+	}
+	obj := new(T)
+	return h.p.DB.NewSelect().Model(obj).Where(h.m.Alias+".id = ?", id), obj, nil
+}
+
+// scanOne runs a one-row query; no row is a 404.
+func (h *handlers[T]) scanOne(ctx context.Context, q *bun.SelectQuery) error {
+	if err := q.Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return api.NotFound("")
+		}
+		return fmt.Errorf("rest: load %s: %w", h.m.Table, err)
+	}
+	return nil
 }
 
 // siteURL is the base of the absolute links of lists: the request's own host
@@ -383,7 +455,7 @@ func (h *handlers[T]) upload(f models.Field) fiber.Handler {
 		}
 		defer func() { _ = file.Close() }()
 		ctx := c.UserContext()
-		dir := h.v.MediaDir + "/" + f.Column
+		dir := h.mediaDir + "/" + f.Column
 		var body io.Reader = file
 		name, opts := dir+"/"+fh.Filename, storage.SaveOptions{}
 		if image {
@@ -420,6 +492,7 @@ func (h *handlers[T]) upload(f models.Field) fiber.Handler {
 			h.deleteFile(bg, c, stored)
 			return err
 		}
+		h.touch(c)
 		h.deleteFile(bg, c, old)
 		return h.reply(c, fiber.StatusOK, obj)
 	}

@@ -269,6 +269,7 @@ func TestModelApp(t *testing.T) {
 		`Manual models.File ` + "`",
 		"var productCategories = &rest.ModelViewSet[ProductCategory]{",
 		`Path:  "/product_categories",`, `Admin: admin.Options{Title: "Product categories"},`,
+		"line `NoCache: true,` below", // the model cache is on by default, one line turns it off
 		`"example.com/site/apps/users"`, `"example.com/site/migrations"`, `"example.com/site/core/rest"`,
 	} {
 		if !strings.Contains(model, want) {
