@@ -376,18 +376,6 @@ func (p *Project) Close() error {
 	return errors.Join(errs...)
 }
 
-// NewLogger builds the process logger: text in development, JSON in production
-// (LOG_FORMAT), at LOG_LEVEL.
-func NewLogger(st *settings.Settings, out *os.File) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(st.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if st.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(out, opts))
-	}
-	return slog.New(slog.NewTextHandler(out, opts))
-}
-
 // Service is a long-running part of a process that runs beside the web server
 // (the email worker when RUN_WORKER is on). Start returns once it runs; Stop
 // lets it finish the work in hand within ctx's deadline.

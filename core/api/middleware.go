@@ -55,6 +55,10 @@ func Recover(log *slog.Logger) fiber.Handler {
 	}
 }
 
+// AccessLogMessage is the message of the access log's records: a handler can
+// recognise them (core's development handler writes them as one short line).
+const AccessLogMessage = "request"
+
 // AccessLog logs one line per request with log/slog: method, path, status,
 // bytes, duration, client IP and request id. clientIP tells the client's
 // address (behind trusted proxies, the one they report); nil means the
@@ -77,7 +81,7 @@ func AccessLog(log *slog.Logger, clientIP func(*fiber.Ctx) string) fiber.Handler
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		log.LogAttrs(c.UserContext(), level, "request",
+		log.LogAttrs(c.UserContext(), level, AccessLogMessage,
 			slog.String("method", c.Method()),
 			slog.String("path", c.Path()),
 			slog.Int("status", status),
