@@ -148,12 +148,17 @@ func Unavailable(errs ...FieldError) *Error {
 
 // ErrorHandler returns the Fiber error handler that turns every error into the
 // shape of the API contract. Unknown errors are logged with the request id and
-// answer 500 ServerError, with the error's text only when debug is on.
+// answer 500 ServerError, with the error's text only when debug is on. With
+// debug on, a page request (WantsHTML: a browser's, outside /api) that fails
+// with a server error gets the technical debug page instead (WriteDebugPage).
 func ErrorHandler(log *slog.Logger, debug bool, bodyLimit int64) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		apiErr := From(err, debug, bodyLimit)
 		if apiErr.Status >= 500 && apiErr.Type == TypeServerError {
 			log.Error("request failed", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
+			if debug && WantsHTML(c) {
+				return WriteDebugPage(c, err)
+			}
 		}
 		return Write(c, apiErr)
 	}

@@ -41,14 +41,15 @@ func RequestIDOf(c *fiber.Ctx) string {
 func requestID(c *fiber.Ctx) string { return RequestIDOf(c) }
 
 // Recover turns a panic in a handler into a 500 ServerError (through the error
-// handler) and logs it with its stack and the request id.
+// handler: a *PanicError) and logs it with its stack and the request id.
 func Recover(log *slog.Logger) fiber.Handler {
 	return func(c *fiber.Ctx) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
+				stack := debug.Stack()
 				log.Error("panic serving request", "request_id", requestID(c), "method", c.Method(), "path", c.Path(),
-					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				err = fmt.Errorf("panic: %v", r)
+					"panic", fmt.Sprint(r), "stack", string(stack))
+				err = &PanicError{Value: r, Stack: stack}
 			}
 		}()
 		return c.Next()
