@@ -15,19 +15,14 @@ import (
 )
 
 // PanicError is the error Recover returns for a panic: the panic's value and
-// the stack of the goroutine that panicked.
+// the stack of the goroutine that panicked. It wraps nothing, even when the
+// value is an error: a panic answers 500 whatever it carries.
 type PanicError struct {
 	Value any
 	Stack []byte
 }
 
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
-
-// Unwrap returns the panic's value when it is an error (panic(err)).
-func (e *PanicError) Unwrap() error {
-	err, _ := e.Value.(error)
-	return err
-}
 
 // WantsHTML reports whether a request is a browser's page request: not under
 // /api, and its Accept header takes text/html. The debug page answers those;
