@@ -191,6 +191,9 @@ func (r *reloader) run(ctx context.Context, bin string) error {
 	files := r.scan()
 	cur, err := r.start(ctx, bin)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped (CONTROL-C) while the first server started
+		}
 		return err
 	}
 	fmt.Fprintln(r.out, "Watching for file changes (runserver --noreload turns it off).")
