@@ -272,7 +272,7 @@ func (r *reloader) run(ctx context.Context, bin string) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			fmt.Fprintf(r.errOut, "%v: the server keeps running the previous code.\n", err)
+			fmt.Fprintf(r.errOut, "The new server did not start (%v): the server keeps running the previous code.\n", strings.TrimPrefix(err.Error(), "runserver: "))
 			if next != lastBin {
 				_ = os.Remove(next)
 			}
@@ -322,7 +322,7 @@ func (r *reloader) start(ctx context.Context, bin string) (*child, error) {
 			return c, nil
 		}
 		<-c.done
-		return nil, fmt.Errorf("the new server exited before serving (%v)", c.err)
+		return nil, fmt.Errorf("runserver: the server exited before serving (%v)", c.err)
 	case <-ctx.Done():
 		r.stop(c)
 		r.wait(c)
