@@ -2,13 +2,14 @@ package main_test
 
 import (
 	"encoding/json"
-	"io"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"manouche/core/testkit"
 )
 
 // TestFirstLineNamesTheVersion: the first line every process writes (stdout
@@ -55,23 +56,21 @@ func TestFirstLineNamesTheVersion(t *testing.T) {
 	t.Run("runserver (web)", func(t *testing.T) {
 		cmd, out, _ := startServer(t, bin, dir, prod)
 		stopServer(t, cmd, out)
-		checkJSON(t, out.all()[0], "runserver")
+		checkJSON(t, out.Lines()[0], "runserver")
 	})
 
 	t.Run("worker", func(t *testing.T) {
 		cmd := exec.Command(bin, "worker")
 		cmd.Dir, cmd.Env = dir, prod
-		r, w := io.Pipe()
-		cmd.Stdout, cmd.Stderr = w, w
-		out := newLines()
-		go out.read(r)
+		out := testkit.NewOutput()
+		cmd.Stdout, cmd.Stderr = out.Writer(), out.Writer()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); _ = w.Close() })
-		out.waitFor(t, regexp.MustCompile(`^Worker .* started`), 60*time.Second)
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); _ = out.Close() })
+		out.WaitFor(t, 0, regexp.MustCompile(`^Worker .* started`), 60*time.Second)
 		stopServer(t, cmd, out)
-		checkJSON(t, out.all()[0], "worker")
+		checkJSON(t, out.Lines()[0], "worker")
 	})
 
 	t.Run("development", func(t *testing.T) {

@@ -1,9 +1,7 @@
 package main_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,62 +9,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"manouche/core/server"
+	"manouche/core/testkit"
 )
-
-// lines collects what a process writes, line by line, as it writes it.
-type lines struct {
-	mu    sync.Mutex
-	lines []string
-	added chan struct{}
-}
-
-func newLines() *lines { return &lines{added: make(chan struct{}, 1)} }
-
-func (l *lines) read(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		l.mu.Lock()
-		l.lines = append(l.lines, sc.Text())
-		l.mu.Unlock()
-		select {
-		case l.added <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (l *lines) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.lines...)
-}
-
-func (l *lines) String() string { return strings.Join(l.all(), "\n") }
-
-// waitFor waits until a line matches re and returns its submatches.
-func (l *lines) waitFor(t *testing.T, re *regexp.Regexp, timeout time.Duration) []string {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		for _, line := range l.all() {
-			if m := re.FindStringSubmatch(line); m != nil {
-				return m
-			}
-		}
-		select {
-		case <-l.added:
-		case <-deadline:
-			t.Fatalf("no line matches %s after %s; output:\n%s", re, timeout, l)
-		}
-	}
-}
 
 var (
 	servingRe = regexp.MustCompile(`serving on http://([0-9.]+:[0-9]+)/`)
@@ -75,27 +24,25 @@ var (
 
 // startServer starts bin runserver on a free port in dir and returns its
 // output so far (stdout and stderr together) once it serves, and its address.
-func startServer(t *testing.T, bin, dir string, env []string) (*exec.Cmd, *lines, string) {
+func startServer(t *testing.T, bin, dir string, env []string) (*exec.Cmd, *testkit.Output, string) {
 	t.Helper()
 	cmd := exec.Command(bin, "runserver", "127.0.0.1:0")
 	cmd.Dir, cmd.Env = dir, env
-	r, w := io.Pipe()
-	cmd.Stdout, cmd.Stderr = w, w
-	out := newLines()
-	go out.read(r)
+	out := testkit.NewOutput()
+	cmd.Stdout, cmd.Stderr = out.Writer(), out.Writer()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		_ = w.Close()
+		_ = out.Close()
 	})
-	addr := out.waitFor(t, servingRe, 60*time.Second)[1]
+	addr := out.WaitFor(t, 0, servingRe, 60*time.Second)[1]
 	return cmd, out, addr
 }
 
-func stopServer(t *testing.T, cmd *exec.Cmd, out *lines) {
+func stopServer(t *testing.T, cmd *exec.Cmd, out *testkit.Output) {
 	t.Helper()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -128,7 +75,7 @@ func TestRunserverOutput(t *testing.T) {
 	}{{"first run migrates", true}, {"second run", false}} {
 		t.Run(run.name, func(t *testing.T) {
 			cmd, out, addr := startServer(t, bin, dir, env)
-			startup := out.all()
+			startup := out.Lines()
 			applied := 0
 			if len(startup) == 0 || !startupRe.MatchString(startup[0]) {
 				t.Errorf("the first line is not the startup log line: %q", startup)
@@ -149,7 +96,7 @@ func TestRunserverOutput(t *testing.T) {
 			if !run.wantApplied && applied != 0 {
 				t.Errorf("the second run applied %d migrations; output:\n%s", applied, out)
 			}
-			before := len(out.all())
+			before := len(out.Lines())
 			res, err := http.Get("http://" + addr + "/health")
 			if err != nil {
 				t.Fatal(err)
@@ -157,7 +104,7 @@ func TestRunserverOutput(t *testing.T) {
 			res.Body.Close()
 			// One request, one line; then nothing while idle.
 			time.Sleep(3 * time.Second)
-			got := out.all()[before:]
+			got := out.Lines()[before:]
 			if len(got) != 1 || !strings.Contains(got[0], "/health") {
 				t.Errorf("one request and 3 s idle printed %d lines, want the request's line only:\n%s", len(got), strings.Join(got, "\n"))
 			}
@@ -237,17 +184,14 @@ func TestRunserverDiesWithGoRun(t *testing.T) {
 	env = append(env, "SETTINGS=development", "DATABASE_URL=sqlite://"+filepath.Join(tmp, "db.sqlite3"), "MEDIA_ROOT="+filepath.Join(tmp, "media"))
 	cmd := exec.Command("go", "run", ".", "runserver", "127.0.0.1:0")
 	cmd.Dir, cmd.Env = root, env
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	out := newLines()
-	go out.read(stdout)
+	out := testkit.NewOutput()
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out.Writer(), out.Writer()
+	cmd.WaitDelay = 15 * time.Second // the program go run started holds the output too
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addr := out.waitFor(t, servingRe, 5*time.Minute)[1]
+	addr := out.WaitFor(t, 0, servingRe, 5*time.Minute)[1]
 	_, portText, _ := net.SplitHostPort(addr)
 	var port int
 	fmt.Sscan(portText, &port)

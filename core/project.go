@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -147,17 +148,7 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 		return nil, err
 	}
 
-	projectTemplates := opts.Templates
-	if projectTemplates == nil {
-		projectTemplates = projecttemplates.FS
-	}
-	layers := []fs.FS{projectTemplates}
-	for _, app := range p.apps {
-		if t, ok := app.(Templater); ok {
-			layers = append(layers, t.Templates())
-		}
-	}
-	overlay := templates.Overlay(layers...)
+	overlay := templates.Overlay(p.templateLayers(opts.Templates)...)
 	p.Templates = templates.New(overlay, st.Debug)
 	p.Emails = mail.NewRenderer(overlay)
 
@@ -174,6 +165,46 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 		return nil, err
 	}
 	return p, nil
+}
+
+// templateLayers are the template file systems, in shadowing order: the
+// project's templates/ (or the one of opts.Templates), then each Templater
+// app's. With DEBUG on, in a process started from the project's source folder
+// (`go run . runserver`), each layer is read from its folder on disk first
+// (TemplateSourceDirs), so an edited template shows at the next render
+// without a rebuild; the embedded copy still serves what the folder lacks.
+func (p *Project) templateLayers(projectTemplates fs.FS) []fs.FS {
+	var dirs []string
+	if p.Settings.Debug {
+		if wd, err := os.Getwd(); err == nil {
+			dirs = TemplateSourceDirs(wd, p.apps)
+			for i, d := range dirs {
+				if d != "" {
+					dirs[i] = filepath.Join(wd, d)
+				}
+			}
+		}
+	}
+	fromDisk := func(i int, embedded fs.FS) fs.FS {
+		if i < len(dirs) && dirs[i] != "" {
+			return templates.Overlay(os.DirFS(dirs[i]), embedded)
+		}
+		return embedded
+	}
+	var layers []fs.FS
+	if projectTemplates != nil {
+		layers = append(layers, projectTemplates) // a test's own: never the folder on disk
+	} else {
+		layers = append(layers, fromDisk(0, projecttemplates.FS))
+	}
+	i := 1
+	for _, app := range p.apps {
+		if t, ok := app.(Templater); ok {
+			layers = append(layers, fromDisk(i, t.Templates()))
+			i++
+		}
+	}
+	return layers
 }
 
 // DatabaseOptions are the settings' database options for the URL named
@@ -422,18 +453,6 @@ func (p *Project) Close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// NewLogger builds the process logger: text in development, JSON in production
-// (LOG_FORMAT), at LOG_LEVEL.
-func NewLogger(st *settings.Settings, out *os.File) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(st.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if st.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(out, opts))
-	}
-	return slog.New(slog.NewTextHandler(out, opts))
 }
 
 // logStartup writes the process's first log line: the version, the command

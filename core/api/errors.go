@@ -150,13 +150,18 @@ func Unavailable(errs ...FieldError) *Error {
 // shape of the API contract. Unknown errors are logged with the request id and
 // answer 500 ServerError, with the error's text only when debug is on; errors
 // that mean a backing service is down (IsUnavailable) answer 503
-// ServiceUnavailable and are logged as warnings.
+// ServiceUnavailable and are logged as warnings. With debug on, a page
+// request (WantsHTML: a browser's, outside /api) that fails with a server
+// error gets the technical debug page instead (WriteDebugPage).
 func ErrorHandler(log *slog.Logger, debug bool, bodyLimit int64) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		apiErr := From(err, debug, bodyLimit)
 		switch {
 		case apiErr.Status >= 500 && apiErr.Type == TypeServerError:
 			log.Error("request failed", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
+			if debug && WantsHTML(c) {
+				return WriteDebugPage(c, err)
+			}
 		case apiErr.Status == http.StatusServiceUnavailable && apiErr.cause != nil:
 			log.Warn("request failed: a service is unavailable", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
 		}

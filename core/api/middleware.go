@@ -41,19 +41,24 @@ func RequestIDOf(c *fiber.Ctx) string {
 func requestID(c *fiber.Ctx) string { return RequestIDOf(c) }
 
 // Recover turns a panic in a handler into a 500 ServerError (through the error
-// handler) and logs it with its stack and the request id.
+// handler: a *PanicError) and logs it with its stack and the request id.
 func Recover(log *slog.Logger) fiber.Handler {
 	return func(c *fiber.Ctx) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
+				stack := debug.Stack()
 				log.Error("panic serving request", "request_id", requestID(c), "method", c.Method(), "path", c.Path(),
-					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				err = fmt.Errorf("panic: %v", r)
+					"panic", fmt.Sprint(r), "stack", string(stack))
+				err = &PanicError{Value: r, Stack: stack}
 			}
 		}()
 		return c.Next()
 	}
 }
+
+// AccessLogMessage is the message of the access log's records: a handler can
+// recognise them (core's development handler writes them as one short line).
+const AccessLogMessage = "request"
 
 // AccessLog logs one line per request with log/slog: method, path, status,
 // bytes, duration, client IP and request id. clientIP tells the client's
@@ -77,7 +82,7 @@ func AccessLog(log *slog.Logger, clientIP func(*fiber.Ctx) string) fiber.Handler
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		log.LogAttrs(c.UserContext(), level, "request",
+		log.LogAttrs(c.UserContext(), level, AccessLogMessage,
 			slog.String("method", c.Method()),
 			slog.String("path", c.Path()),
 			slog.Int("status", status),

@@ -23,7 +23,7 @@ import (
 )
 
 func (cl *commandLine) runserverCmd() *cobra.Command {
-	var noMigrate bool
+	var noMigrate, noReload bool
 	cmd := &cobra.Command{
 		Use:   "runserver [ADDR]",
 		Short: "Start the web server",
@@ -34,7 +34,16 @@ first, so the first run needs nothing else, and models with changes that no
 migration reflects are reported. SIGTERM and SIGINT stop accepting
 connections and let in-flight requests finish within SHUTDOWN_TIMEOUT; under
 ` + "`go run`" + `, the server also stops when go run is killed. A port already in use
-is reported with the process holding it (on Linux).`,
+is reported with the process holding it (on Linux).
+
+In development, run from the project's folder (` + "`go run . runserver`" + `), it
+reloads: a change to a Go file, a migration, a settings file or .env rebuilds
+the project (go build) and replaces the server, which applies new migrations
+as it starts; the listening socket stays open, so requests made meanwhile
+wait and are answered, never refused. A build that fails prints the compiler's
+errors and the previous server keeps serving. Templates are read from disk at
+each render: changing one needs no restart. --noreload turns reloading off;
+production never reloads.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -48,10 +57,24 @@ is reported with the process holding it (on Linux).`,
 					return err
 				}
 			}
-			// The port first: when it is taken, that is the one line to print.
-			ln, err := server.Listen(addr)
+			ln, notifyReady, child, err := inheritedListener()
 			if err != nil {
 				return err
+			}
+			if !child && !noReload && st.Layer == "development" {
+				if root, ok := cl.reloadRoot(cmd.ErrOrStderr()); ok {
+					childArgs := []string{"runserver", "--noreload"}
+					if noMigrate {
+						childArgs = append(childArgs, "--nomigrate")
+					}
+					return cl.superviseRunserver(ctx, cmd, addr, root, childArgs)
+				}
+			}
+			if !child {
+				// The port first: when it is taken, that is the one line to print.
+				if ln, err = server.Listen(addr); err != nil {
+					return err
+				}
 			}
 			defer ln.Close()
 			p, err := cl.load(ctx)
@@ -60,6 +83,10 @@ is reported with the process holding it (on Linux).`,
 			}
 			ctx, cancel := server.StopWithGoRun(ctx)
 			defer cancel()
+			if child {
+				ctx, cancel = stopWithParent(ctx)
+				defer cancel()
+			}
 			out := cmd.OutOrStdout()
 			if st.Layer == "development" && !noMigrate {
 				if err := migrateAll(ctx, p, out, true); err != nil {
@@ -96,6 +123,9 @@ is reported with the process holding it (on Linux).`,
 			}()
 			err = srv.Serve(ctx, ln, func(a net.Addr) {
 				fmt.Fprintf(out, "%s %s (SETTINGS=%s) serving on http://%s/\nQuit with CONTROL-C.\n", st.SiteName, version.Get(), st.Layer, a)
+				if notifyReady != nil {
+					notifyReady()
+				}
 			})
 			stopServing()
 			<-servicesDone
@@ -103,6 +133,7 @@ is reported with the process holding it (on Linux).`,
 		},
 	}
 	cmd.Flags().BoolVar(&noMigrate, "nomigrate", false, "do not apply pending migrations before starting (development)")
+	cmd.Flags().BoolVar(&noReload, "noreload", false, "do not rebuild and restart the server when the project's files change (development)")
 	return cmd
 }
 

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	_ "manouche/core/mail" // the mail backends own EMAIL_* settings the layer files set
 	"manouche/core/scaffold"
 	_ "manouche/core/storage" // the storage backends own MEDIA_ROOT, which testing.toml sets
+	"manouche/core/testkit"
 	"manouche/core/testkit/testdb"
 	"manouche/settings"
 )
@@ -56,12 +56,12 @@ func TestGeneratedApps(t *testing.T) {
 	if deadline, ok := t.Deadline(); ok && time.Until(deadline) < minTime {
 		t.Skipf("needs about %s and the test binary's -timeout leaves %s: run with -timeout=30m", minTime, time.Until(deadline).Round(time.Second))
 	}
-	root := repoRoot(t)
+	root := testkit.ProjectRoot(t)
 	src := t.TempDir()
-	copyRepo(t, root, src)
+	testkit.CopyProject(t, root, src)
 	addProjectApps(t, src)
 	dir := t.TempDir()
-	copyRepo(t, src, dir)
+	testkit.CopyProject(t, src, dir)
 	resetToFramework(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
@@ -444,85 +444,6 @@ func run(ctx context.Context, t *testing.T, dir string, env []string, name strin
 	return string(out)
 }
 
-// repoRoot is the folder of go.mod above the test's folder.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-}
-
-// copyRepo copies the project's files into dst, as they are in the working
-// tree: those git tracks or would track (not ignored) when git is there, else
-// every file; never version control, databases, media or .env.
-func copyRepo(t *testing.T, src, dst string) {
-	t.Helper()
-	var files []string
-	if out, err := exec.Command("git", "-C", src, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output(); err == nil && len(out) > 0 {
-		for _, f := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
-			if !skipFile(f) {
-				files = append(files, filepath.FromSlash(f))
-			}
-		}
-	} else {
-		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(src, p)
-			if d.IsDir() {
-				if d.Name() == ".git" || skipFile(filepath.ToSlash(rel)) {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if !skipFile(filepath.ToSlash(rel)) {
-				files = append(files, rel)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(src, f))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // deleted in the working tree, not yet in git
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dst, f)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// skipFile reports whether a project file stays out of the copy: databases,
-// Redis dumps, media, test artifacts, .env.
-func skipFile(rel string) bool {
-	base := path.Base(rel)
-	first, _, _ := strings.Cut(rel, "/")
-	return strings.Contains(base, ".sqlite3") || strings.HasSuffix(base, ".rdb") || base == ".env" ||
-		first == "media" || first == "test-artifacts" || first == "node_modules"
-}
-
 // TestFrameworkCopy checks the copy TestGeneratedApps starts from, in a
 // project that has followed the tutorial and added apps of its own: the
 // project's apps, their settings sections and templates are gone, the
@@ -530,9 +451,9 @@ func skipFile(rel string) bool {
 // refused, succeeds.
 func TestFrameworkCopy(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
+	root := testkit.ProjectRoot(t)
 	src := t.TempDir()
-	copyRepo(t, root, src)
+	testkit.CopyProject(t, root, src)
 	addProjectApps(t, src)
 	if err := os.WriteFile(filepath.Join(src, "settings", "staging.toml"),
 		[]byte("SITE_NAME = \"Staging\"\nwiki.TITLE = \"Wiki\"\n\n[blog.extra]\nX = 1\n\n[other]\nwiki.Y = 2\n"), 0o644); err != nil {
@@ -545,7 +466,7 @@ func TestFrameworkCopy(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	copyRepo(t, src, dir)
+	testkit.CopyProject(t, src, dir)
 	removed := resetToFramework(t, dir)
 	for _, app := range []string{"blog", "wiki"} {
 		if !slices.Contains(removed, app) {
