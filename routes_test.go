@@ -10,6 +10,7 @@ import (
 
 	"manouche/apps"
 	"manouche/core"
+	"manouche/core/server"
 	"manouche/core/testkit"
 )
 
@@ -31,19 +32,16 @@ var testApps = append(append([]core.App{}, apps.Installed...),
 
 func TestRoutes(t *testing.T) {
 	a := testkit.New(t, testkit.Apps(testApps))
-	routes, err := a.Project.Routes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	byKey := map[string]core.Route{}
+	routes := a.Server.Routes()
+	byKey := map[string]server.Route{}
 	for _, r := range routes {
 		if r.Method == fiber.MethodHead {
 			t.Errorf("HEAD %s is listed: Fiber adds one beside each GET", r.Path)
 		}
 		byKey[r.Method+" "+r.Path] = r
 	}
-	tests := []core.Route{
-		{Method: "GET", Path: "/health", App: "core", Handler: "core.(*Project).buildHandler", Auth: "none"},
+	tests := []server.Route{
+		{Method: "GET", Path: "/health", App: "core", Handler: "server.(*Server).build", Auth: "none"},
 		{Method: "POST", Path: "/api/auth/register", App: "users", Handler: "users.(*handlers).register", Auth: "none"},
 		{Method: "POST", Path: "/api/auth/logout", App: "users", Handler: "users.(*handlers).logout", Auth: "token"},
 		{Method: "GET", Path: "/api/me", App: "users", Handler: "users.(*handlers).me", Auth: "token"},

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"manouche/core"
+	"manouche/core/server"
 )
 
 // lines collects what a process writes, line by line, as it writes it.
@@ -243,17 +243,17 @@ func TestRunserverDiesWithGoRun(t *testing.T) {
 	_, portText, _ := net.SplitHostPort(addr)
 	var port int
 	fmt.Sscan(portText, &port)
-	server, _, ok := core.PortHolder(port)
+	pid, _, ok := server.PortHolder(port)
 	if !ok {
 		t.Fatalf("cannot find the process serving %s", addr)
 	}
 	t.Cleanup(func() {
-		if p, err := os.FindProcess(server); err == nil {
+		if p, err := os.FindProcess(pid); err == nil {
 			_ = p.Kill()
 		}
 	})
-	if server == cmd.Process.Pid {
-		t.Fatalf("go run (pid %d) serves %s itself: expected its child to", server, addr)
+	if pid == cmd.Process.Pid {
+		t.Fatalf("go run (pid %d) serves %s itself: expected its child to", pid, addr)
 	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -268,5 +268,5 @@ func TestRunserverDiesWithGoRun(t *testing.T) {
 		c.Close()
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("10 s after go run was killed, process %d still serves %s", server, addr)
+	t.Fatalf("10 s after go run was killed, process %d still serves %s", pid, addr)
 }

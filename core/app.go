@@ -152,3 +152,11 @@ func Lookup(installed []App, name string) (App, bool) {
 	}
 	return nil, false
 }
+
+// RouteAuthDescriber is a Router whose routes are guarded by something other
+// than RequireAuth, such as the admin's staff session. RouteAuth says what
+// the route method path requires, for the routes command ("" when it requires
+// nothing).
+type RouteAuthDescriber interface {
+	RouteAuth(method, path string) string
+}

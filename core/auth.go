@@ -118,23 +118,6 @@ func (m requireAuth) handle(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// authenticated reports whether the request carries a valid bearer token,
-// and then remembers its user for RequireAuth (one lookup per request). Only
-// such a request leaves the anonymous API throttle: an Authorization header
-// alone, malformed, unknown, expired or revoked, does not.
-func (p *Project) authenticated(c *fiber.Ctx) bool {
-	token, ok := BearerToken(c)
-	if !ok || p.auth == nil {
-		return false
-	}
-	u, err := p.auth.Authenticate(c.UserContext(), token)
-	if err != nil || u == nil {
-		return false
-	}
-	c.Locals(userKey, u)
-	return true
-}
-
 // BearerToken returns the token of an `Authorization: Bearer <token>` header.
 func BearerToken(c *fiber.Ctx) (string, bool) {
 	h := strings.TrimSpace(c.Get(fiber.HeaderAuthorization))

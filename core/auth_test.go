@@ -81,11 +81,8 @@ func TestRequireAuthWithoutProvider(t *testing.T) {
 	if p.Auth() != nil {
 		t.Errorf("Auth() = %v with no provider installed", p.Auth())
 	}
-	if _, err := p.Handler(); err == nil || err.Error() != noProvider {
-		t.Errorf("Handler error = %v, want %q", err, noProvider)
-	}
-	if _, err := p.Routes(); err == nil || !strings.Contains(err.Error(), "no installed app provides authentication") {
-		t.Errorf("Routes error = %v", err)
+	if err := p.MountRoutes(fiber.New(), nil); err == nil || err.Error() != noProvider {
+		t.Errorf("MountRoutes error = %v, want %q", err, noProvider)
 	}
 
 	// runserver exits 1 with the message, before serving.

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/uptrace/bun"
 
 	"manouche/core/cache"
@@ -64,15 +63,10 @@ type Project struct {
 	// apps that use RequireAuth with no authenticator.
 	mounting string
 	authErrs []error
+	mounted  bool
 	// shared holds the values Shared builds, once per project.
 	sharedMu sync.Mutex
 	shared   map[string]any
-
-	handlerOnce sync.Once
-	handler     *fiber.App
-	handlerErr  error
-	// routeOwners maps a route (its first handler) to the app that added it.
-	routeOwners map[*fiber.Handler]string
 }
 
 type check struct {

@@ -10,6 +10,8 @@ type GeneratedFile struct {
 	Direction string
 	// Dialect is "postgres" or "sqlite".
 	Dialect string
+	// Bun is the dialect as bun names it.
+	Bun dialect.Name
 }
 
 // generatedDialects are the dialects a generated migration has SQL for, by
@@ -33,7 +35,7 @@ func Generated(base string) []GeneratedFile {
 	var files []GeneratedFile
 	for _, d := range generatedDialects {
 		for _, dir := range []string{"up", "down"} {
-			files = append(files, GeneratedFile{Name: base + "." + dir + "." + d.name + ".sql", Direction: dir, Dialect: d.name})
+			files = append(files, GeneratedFile{Name: base + "." + dir + "." + d.name + ".sql", Direction: dir, Dialect: d.name, Bun: d.bun})
 		}
 	}
 	return files

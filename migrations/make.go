@@ -11,6 +11,10 @@ import (
 
 var nameRe = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
+// ValidName reports whether name can name a migration: lower-case letters,
+// digits and underscores, starting with a letter.
+func ValidName(name string) bool { return nameRe.MatchString(name) }
+
 // MakeEmpty writes a new, empty up/down pair named NAME into dir, timestamped
 // with now (UTC), and returns the two paths. It never overwrites a file.
 func MakeEmpty(dir, name string, now time.Time) (up, down string, err error) {

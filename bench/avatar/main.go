@@ -51,6 +51,7 @@ import (
 
 	"manouche/bench/storage/loadtest"
 	"manouche/core"
+	"manouche/core/server"
 	"manouche/settings"
 )
 
@@ -176,7 +177,7 @@ func startProject(ctx context.Context, tmp, endpoint, bucket string) (string, er
 	}
 	addrc := make(chan net.Addr, 1)
 	errc := make(chan error, 1)
-	go func() { errc <- p.Serve(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
+	go func() { errc <- server.Serve(ctx, p, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
 	select {
 	case a := <-addrc:
 		return "http://" + a.String(), nil

@@ -24,6 +24,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"manouche/core"
+	"manouche/core/server"
 	"manouche/settings"
 )
 
@@ -36,11 +37,11 @@ const concurrency = 32
 // buffered, the log lines go through a buffer flushed every 100 ms instead of
 // one write(2) per line (the candidate fix the *BufferedLog benchmarks measure).
 func projectHandler(b *testing.B, level string, buffered bool) *fiber.App {
-	app, err := project(b, level, buffered).Handler()
+	srv, err := server.New(project(b, level, buffered))
 	if err != nil {
 		b.Fatal(err)
 	}
-	return app
+	return srv.Handler()
 }
 
 func project(b *testing.B, level string, buffered bool) *core.Project {
@@ -85,7 +86,7 @@ func fullStack(b *testing.B, level string, buffered bool) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
+	go func() { done <- server.Serve(ctx, p, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
 	select {
 	case a := <-addrc:
 		b.Cleanup(func() { cancel(); <-done })

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"manouche/core"
+	"manouche/core/server"
 	"manouche/core/version"
 	"net"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"manouche/core/db"
 	"manouche/migrations"
+	"manouche/migrations/autodetect"
 )
 
 func (cl *commandLine) runserverCmd() *cobra.Command {
@@ -48,12 +50,12 @@ is reported with the process holding it (on Linux).`,
 				}
 			}
 			// The port first: when it is taken, that is the one line to print.
-			ln, err := core.Listen(addr)
+			ln, err := server.Listen(addr)
 			if err != nil {
 				return err
 			}
 			defer ln.Close()
-			ctx, cancel := core.StopWithGoRun(ctx)
+			ctx, cancel := server.StopWithGoRun(ctx)
 			defer cancel()
 			out := cmd.OutOrStdout()
 			if st.Layer == "development" && !noMigrate {
@@ -73,7 +75,11 @@ is reported with the process holding it (on Linux).`,
 				return err
 			}
 			defer stopBackground()
-			return p.ServeListener(ctx, ln, func(a net.Addr) {
+			srv, err := server.New(p)
+			if err != nil {
+				return err
+			}
+			return srv.Serve(ctx, ln, func(a net.Addr) {
 				fmt.Fprintf(out, "%s %s (SETTINGS=%s) serving on http://%s/\nQuit with CONTROL-C.\n", st.SiteName, version.Get(), st.Layer, a)
 			})
 		},
@@ -304,7 +310,7 @@ reflects: for CI.`,
 			if len(args) == 2 {
 				name = args[1]
 			}
-			paths, err := migrations.WriteChanges(dir, name, time.Now(), changes)
+			paths, err := autodetect.WriteChanges(dir, name, time.Now(), changes)
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"manouche/migrations"
+	"manouche/migrations/autodetect"
 )
 
 // modelChanges compares an installed app's models (core.Modeler) with the schema
@@ -17,7 +18,7 @@ import (
 // app's migrations are read from apps/APP/migrations when that folder exists
 // (files written since the last build count); otherwise from the binary. It
 // returns nil changes for an app without models or migrations.
-func modelChanges(ctx context.Context, installed []core.App, app core.App, onDisk bool) (*migrations.Changes, error) {
+func modelChanges(ctx context.Context, installed []core.App, app core.App, onDisk bool) (*autodetect.Changes, error) {
 	modeler, ok := app.(core.Modeler)
 	if !ok {
 		return nil, nil
@@ -42,7 +43,7 @@ func modelChanges(ctx context.Context, installed []core.App, app core.App, onDis
 			own.FS = os.DirFS(dir)
 		}
 	}
-	return migrations.Detect(ctx, app.Name(), modeler.Models(), append(sources, own))
+	return autodetect.Detect(ctx, app.Name(), modeler.Models(), append(sources, own))
 }
 
 // UnmigratedApps returns the names of the apps of installed whose models have

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"manouche/core"
+	"manouche/core/server"
 )
 
 func (cl *commandLine) routesCmd() *cobra.Command {
@@ -29,11 +29,11 @@ app that added it, the handler that answers and the authentication it needs
 					err = fmt.Errorf("routes: %v (has `go run . migrate` run?)", r)
 				}
 			}()
-			routes, err := p.Routes()
+			srv, err := server.New(p)
 			if err != nil {
 				return err
 			}
-			return core.WriteRoutes(cmd.OutOrStdout(), routes)
+			return server.WriteRoutes(cmd.OutOrStdout(), srv.Routes())
 		},
 	}
 }

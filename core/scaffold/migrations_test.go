@@ -14,6 +14,7 @@ import (
 
 	"manouche/core/scaffold"
 	"manouche/migrations"
+	"manouche/migrations/autodetect"
 )
 
 // tutorialPost is the model startapp writes for the tutorial's blog (its
@@ -62,7 +63,7 @@ func TestMigrationFilesAgree(t *testing.T) {
 
 	models := []any{(*tutorialPost)(nil)}
 	startappDir := filepath.Join(root, "apps", "blog", "migrations")
-	changes, err := migrations.Detect(ctx, "blog", models, []migrations.Source{{App: "blog", FS: os.DirFS(startappDir)}})
+	changes, err := autodetect.Detect(ctx, "blog", models, []migrations.Source{{App: "blog", FS: os.DirFS(startappDir)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,11 +73,11 @@ func TestMigrationFilesAgree(t *testing.T) {
 
 	// makemigrations for the model of an app with no migration yet.
 	dir := t.TempDir()
-	changes, err = migrations.Detect(ctx, "blog", models, []migrations.Source{{App: "blog", FS: os.DirFS(dir)}})
+	changes, err = autodetect.Detect(ctx, "blog", models, []migrations.Source{{App: "blog", FS: os.DirFS(dir)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	paths, err := migrations.WriteChanges(dir, changes.SuggestName(), now, changes)
+	paths, err := autodetect.WriteChanges(dir, changes.SuggestName(), now, changes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestMigrationFilesAgree(t *testing.T) {
 	}
 	// Each file of one applies where the other's does: makemigrations' SQL,
 	// applied, leaves no changes either.
-	changes, err = migrations.Detect(ctx, "blog", models, []migrations.Source{{App: "blog", FS: os.DirFS(dir)}})
+	changes, err = autodetect.Detect(ctx, "blog", models, []migrations.Source{{App: "blog", FS: os.DirFS(dir)}})
 	if err != nil || !changes.Empty() {
 		t.Errorf("after makemigrations' own migration: %v %q", err, changes.Operations())
 	}

@@ -37,6 +37,7 @@ import (
 	"manouche/core"
 	"manouche/core/cli"
 	"manouche/core/mail"
+	"manouche/core/server"
 	"manouche/core/testenv"
 	"manouche/core/testkit/testdb"
 	"manouche/settings"
@@ -74,7 +75,8 @@ func Main(m *testing.M, apps []core.App) {
 // App is a running test project.
 type App struct {
 	*core.Project
-	// Handler is the project's Fiber application.
+	// Server is the project's HTTP stack (core/server); Handler its Fiber application.
+	Server  *server.Server
 	Handler *fiber.App
 	// Client sends requests to Handler in memory.
 	Client *Client
@@ -173,11 +175,12 @@ func New(t testing.TB, options ...any) *App {
 		}
 	}
 	app := &App{Project: p, DatabaseURL: dbURL, t: t, settings: sopts, options: coreOpts}
-	handler, err := p.Handler()
+	srv, err := server.New(p)
 	if err != nil {
 		t.Fatalf("testkit: %v", err)
 	}
-	app.Handler = handler
+	app.Server = srv
+	app.Handler = srv.Handler()
 	app.Client = &Client{t: t, app: app.Handler, header: map[string]string{}}
 	return app
 }
@@ -223,7 +226,12 @@ func (a *App) Serve() string {
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- a.Project.Serve(ctx, "127.0.0.1:0", func(addr net.Addr) { addrc <- addr.String() })
+		ln, err := server.Listen("127.0.0.1:0")
+		if err != nil {
+			done <- err
+			return
+		}
+		done <- a.Server.Serve(ctx, ln, func(addr net.Addr) { addrc <- addr.String() })
 	}()
 	select {
 	case addr := <-addrc:

@@ -1,4 +1,4 @@
-package migrations_test
+package autodetect_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"manouche/apps/users"
 	"manouche/core/testkit/testdb"
 	"manouche/migrations"
+	"manouche/migrations/autodetect"
 )
 
 // The schema the base migration below creates, as models.
@@ -144,7 +145,7 @@ func source(fsys fstest.MapFS) []migrations.Source {
 
 func TestDetectNoChanges(t *testing.T) {
 	t.Parallel()
-	ch, err := migrations.Detect(context.Background(), "blog", []any{(*author)(nil)}, source(baseMigration))
+	ch, err := autodetect.Detect(context.Background(), "blog", []any{(*author)(nil)}, source(baseMigration))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func TestDetectChanges(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			ch, err := migrations.Detect(ctx, "blog", tc.models, source(baseMigration))
+			ch, err := autodetect.Detect(ctx, "blog", tc.models, source(baseMigration))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -276,7 +277,7 @@ func TestDetectChanges(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			paths, err := migrations.WriteChanges(dir, ch.SuggestName(), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), ch)
+			paths, err := autodetect.WriteChanges(dir, ch.SuggestName(), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), ch)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -284,7 +285,7 @@ func TestDetectChanges(t *testing.T) {
 				t.Fatalf("wrote %v, want four files", paths)
 			}
 			src := []migrations.Source{{App: "blog", FS: os.DirFS(dir)}}
-			again, err := migrations.Detect(ctx, "blog", tc.models, src)
+			again, err := autodetect.Detect(ctx, "blog", tc.models, src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -325,7 +326,7 @@ func TestDetectUsersApp(t *testing.T) {
 	t.Parallel()
 	app := users.App{}
 	srcs := []migrations.Source{migrations.Framework(), {App: app.Name(), FS: app.Migrations()}}
-	ch, err := migrations.Detect(context.Background(), app.Name(), app.Models(), srcs)
+	ch, err := autodetect.Detect(context.Background(), app.Name(), app.Models(), srcs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +352,7 @@ func TestDetectBadInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := migrations.Detect(context.Background(), tc.app, tc.models, source(baseMigration))
+			_, err := autodetect.Detect(context.Background(), tc.app, tc.models, source(baseMigration))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
@@ -362,7 +363,7 @@ func TestDetectBadInput(t *testing.T) {
 func TestDetectBrokenMigration(t *testing.T) {
 	t.Parallel()
 	fsys := fstest.MapFS{"20260101000000_init.up.sql": {Data: []byte("CREATE TABLE (;")}}
-	_, err := migrations.Detect(context.Background(), "blog", []any{(*author)(nil)}, source(fsys))
+	_, err := autodetect.Detect(context.Background(), "blog", []any{(*author)(nil)}, source(fsys))
 	if err == nil || !strings.Contains(err.Error(), "scratch SQLite database") {
 		t.Fatalf("err = %v, want the migration's failure", err)
 	}
@@ -370,11 +371,11 @@ func TestDetectBrokenMigration(t *testing.T) {
 
 func TestWriteChangesRefusesEmpty(t *testing.T) {
 	t.Parallel()
-	ch, err := migrations.Detect(context.Background(), "blog", []any{(*author)(nil)}, source(baseMigration))
+	ch, err := autodetect.Detect(context.Background(), "blog", []any{(*author)(nil)}, source(baseMigration))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := migrations.WriteChanges(t.TempDir(), "x", time.Now(), ch); err == nil {
+	if _, err := autodetect.WriteChanges(t.TempDir(), "x", time.Now(), ch); err == nil {
 		t.Fatal("WriteChanges with no changes: no error")
 	}
 }
@@ -410,7 +411,7 @@ type reviewPlain struct {
 
 // roundTrip writes ch beside fsys in a temporary folder and returns the
 // folder's source.
-func roundTrip(t *testing.T, fsys fstest.MapFS, ch *migrations.Changes) []migrations.Source {
+func roundTrip(t *testing.T, fsys fstest.MapFS, ch *autodetect.Changes) []migrations.Source {
 	t.Helper()
 	dir := t.TempDir()
 	for name, f := range fsys {
@@ -418,7 +419,7 @@ func roundTrip(t *testing.T, fsys fstest.MapFS, ch *migrations.Changes) []migrat
 			t.Fatal(err)
 		}
 	}
-	if _, err := migrations.WriteChanges(dir, ch.SuggestName(), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), ch); err != nil {
+	if _, err := autodetect.WriteChanges(dir, ch.SuggestName(), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), ch); err != nil {
 		t.Fatal(err)
 	}
 	return []migrations.Source{{App: "blog", FS: os.DirFS(dir)}}
@@ -428,7 +429,7 @@ func TestDetectForeignKeyOnExistingTable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	models := []any{(*author)(nil), (*review)(nil)}
-	ch, err := migrations.Detect(ctx, "blog", models, source(withReviews))
+	ch, err := autodetect.Detect(ctx, "blog", models, source(withReviews))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +448,7 @@ func TestDetectForeignKeyOnExistingTable(t *testing.T) {
 		}
 	}
 	src := roundTrip(t, withReviews, ch)
-	again, err := migrations.Detect(ctx, "blog", models, src)
+	again, err := autodetect.Detect(ctx, "blog", models, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,14 +480,14 @@ func TestDetectRebuildOfReferencedTableRefusedOnSQLite(t *testing.T) {
 	base["20260101000002_fk.up.sqlite.sql"] = &fstest.MapFile{Data: []byte("DROP TABLE reviews;\nCREATE TABLE reviews (id INTEGER PRIMARY KEY, author_id BIGINT NOT NULL REFERENCES authors (id) ON DELETE CASCADE, body TEXT NOT NULL);\n")}
 	base["20260101000002_fk.up.postgres.sql"] = &fstest.MapFile{Data: []byte("ALTER TABLE reviews ADD CONSTRAINT reviews_author_id_fkey FOREIGN KEY (author_id) REFERENCES authors (id) ON DELETE CASCADE;\n")}
 	models := []any{(*authorBigAge)(nil), (*review)(nil)}
-	ch, err := migrations.Detect(ctx, "blog", models, source(base))
+	ch, err := autodetect.Detect(ctx, "blog", models, source(base))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if w := strings.Join(ch.Warnings(), "\n"); !strings.Contains(w, "rebuild table authors, which reviews reference") {
 		t.Errorf("warnings = %q", w)
 	}
-	_, err = migrations.Detect(ctx, "blog", models, roundTrip(t, base, ch))
+	_, err = autodetect.Detect(ctx, "blog", models, roundTrip(t, base, ch))
 	if err == nil || !strings.Contains(err.Error(), "SQLite cannot rebuild authors while other tables have foreign keys to it") {
 		t.Fatalf("err = %v, want the guard's message", err)
 	}
@@ -502,7 +503,7 @@ type authorRenamed struct {
 
 func TestDetectRenameIsDropAndAddWithWarning(t *testing.T) {
 	t.Parallel()
-	ch, err := migrations.Detect(context.Background(), "blog", []any{(*authorRenamed)(nil)}, source(baseMigration))
+	ch, err := autodetect.Detect(context.Background(), "blog", []any{(*authorRenamed)(nil)}, source(baseMigration))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +518,7 @@ func TestDetectRenameIsDropAndAddWithWarning(t *testing.T) {
 func TestDetectDroppedModel(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	ch, err := migrations.Detect(ctx, "blog", []any{(*author)(nil)}, source(withReviews))
+	ch, err := autodetect.Detect(ctx, "blog", []any{(*author)(nil)}, source(withReviews))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,11 +526,11 @@ func TestDetectDroppedModel(t *testing.T) {
 		t.Fatalf("operations = %q", ops)
 	}
 	src := roundTrip(t, withReviews, ch)
-	if again, err := migrations.Detect(ctx, "blog", []any{(*author)(nil)}, src); err != nil || !again.Empty() {
+	if again, err := autodetect.Detect(ctx, "blog", []any{(*author)(nil)}, src); err != nil || !again.Empty() {
 		t.Fatalf("after the migration: %v %v", again.Operations(), err)
 	}
 	// Its down migration brings the table back as it was.
-	if again, err := migrations.Detect(ctx, "blog", []any{(*author)(nil), (*reviewPlain)(nil)}, source(withReviews)); err != nil || !again.Empty() {
+	if again, err := autodetect.Detect(ctx, "blog", []any{(*author)(nil), (*reviewPlain)(nil)}, source(withReviews)); err != nil || !again.Empty() {
 		t.Fatalf("the original schema: %v %v", again.Operations(), err)
 	}
 	testdb.Each(t, func(t *testing.T, _ testdb.Dialect, url string) {
@@ -550,12 +551,12 @@ func TestDetectDroppedModel(t *testing.T) {
 func TestDetectTableOfAnotherApp(t *testing.T) {
 	t.Parallel()
 	srcs := []migrations.Source{{App: "library", FS: baseMigration}, {App: "blog", FS: fstest.MapFS{}}}
-	_, err := migrations.Detect(context.Background(), "blog", []any{(*author)(nil)}, srcs)
+	_, err := autodetect.Detect(context.Background(), "blog", []any{(*author)(nil)}, srcs)
 	if err == nil || !strings.Contains(err.Error(), "table authors of a model is created by the migrations of another app") {
 		t.Fatalf("err = %v", err)
 	}
 	// With its own model list empty of it, the other app's table is left alone.
-	ch, err := migrations.Detect(context.Background(), "blog", []any{(*book)(nil)}, srcs)
+	ch, err := autodetect.Detect(context.Background(), "blog", []any{(*book)(nil)}, srcs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +572,7 @@ func BenchmarkDetectUsers(b *testing.B) {
 	app := users.App{}
 	srcs := []migrations.Source{migrations.Framework(), {App: app.Name(), FS: app.Migrations()}}
 	for b.Loop() {
-		ch, err := migrations.Detect(context.Background(), app.Name(), app.Models(), srcs)
+		ch, err := autodetect.Detect(context.Background(), app.Name(), app.Models(), srcs)
 		if err != nil || !ch.Empty() {
 			b.Fatal(err, ch.Operations())
 		}

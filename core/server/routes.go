@@ -1,16 +1,16 @@
-package core
+package server
 
 import (
 	"fmt"
 	"io"
-	"reflect"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/gofiber/fiber/v2"
+
+	"manouche/core"
 )
 
 // Route is one route of the project's HTTP application, as the routes
@@ -23,27 +23,15 @@ type Route struct {
 	// Handler is the function that answers, such as users.(*handlers).me.
 	Handler string
 	// Auth is what the route requires: "token" (RequireAuth), what the app
-	// says through RouteAuthDescriber (the admin: "staff session"), or "none".
+	// says through core.RouteAuthDescriber (the admin: "staff session"), or "none".
 	Auth string
-}
-
-// RouteAuthDescriber is a Router whose routes are guarded by something other
-// than RequireAuth, such as the admin's staff session. RouteAuth says what
-// the route method path requires, for the routes command ("" when it requires
-// nothing).
-type RouteAuthDescriber interface {
-	RouteAuth(method, path string) string
 }
 
 // Routes lists every route of the project's HTTP application (Handler), in
 // path order, with the app that added it, its handler and what authentication
 // it requires. HEAD routes that Fiber adds beside each GET are left out.
-func (p *Project) Routes() ([]Route, error) {
-	app, err := p.Handler()
-	if err != nil {
-		return nil, err
-	}
-	requireAuth := funcName(requireAuth{p}.handle)
+func (s *Server) Routes() []Route {
+	app, p := s.app, s.p
 	endpoints := map[*fiber.Handler]bool{}
 	for _, r := range app.GetRoutes(true) {
 		if len(r.Handlers) > 0 {
@@ -65,17 +53,17 @@ func (p *Project) Routes() ([]Route, error) {
 		if !endpoints[&r.Handlers[0]] {
 			u := use{method: r.Method, prefix: strings.TrimSuffix(r.Path, "/")}
 			for _, h := range r.Handlers {
-				u.auth = u.auth || funcName(h) == requireAuth
+				u.auth = u.auth || core.IsRequireAuth(h)
 			}
 			uses = append(uses, u)
 			continue
 		}
-		rt := Route{Method: r.Method, Path: r.Path, App: "core", Handler: shortFuncName(funcName(r.Handlers[len(r.Handlers)-1]))}
-		if owner, ok := p.routeOwners[&r.Handlers[0]]; ok {
+		rt := Route{Method: r.Method, Path: r.Path, App: "core", Handler: shortFuncName(core.FuncName(r.Handlers[len(r.Handlers)-1]))}
+		if owner, ok := s.owners[&r.Handlers[0]]; ok {
 			rt.App = owner
 		}
 		for _, h := range r.Handlers {
-			if funcName(h) == requireAuth {
+			if core.IsRequireAuth(h) {
 				rt.Auth = "token"
 			}
 		}
@@ -84,9 +72,9 @@ func (p *Project) Routes() ([]Route, error) {
 		}
 		out = append(out, rt)
 	}
-	describers := map[string]RouteAuthDescriber{}
-	for _, a := range p.apps {
-		if d, ok := a.(RouteAuthDescriber); ok {
+	describers := map[string]core.RouteAuthDescriber{}
+	for _, a := range p.Apps() {
+		if d, ok := a.(core.RouteAuthDescriber); ok {
 			describers[a.Name()] = d
 		}
 	}
@@ -121,7 +109,7 @@ func (p *Project) Routes() ([]Route, error) {
 		}
 		return order[routes[i].Method] < order[routes[j].Method]
 	})
-	return routes, nil
+	return routes
 }
 
 // collapseFiles turns the routes of a folder of static files (the admin's 48
@@ -169,32 +157,18 @@ func collapseFiles(routes []Route) []Route {
 	return out
 }
 
-// recordRouteOwners attributes the routes added since the last call to app.
-func (p *Project) recordRouteOwners(app *fiber.App, name string) {
-	if p.routeOwners == nil {
-		p.routeOwners = map[*fiber.Handler]string{}
-	}
-	for _, stack := range app.Stack() {
+// recordOwners attributes the routes added since the last call to app.
+func (s *Server) recordOwners(app string) {
+	for _, stack := range s.app.Stack() {
 		for _, r := range stack {
 			if len(r.Handlers) == 0 {
 				continue
 			}
-			if _, ok := p.routeOwners[&r.Handlers[0]]; !ok {
-				p.routeOwners[&r.Handlers[0]] = name
+			if _, ok := s.owners[&r.Handlers[0]]; !ok {
+				s.owners[&r.Handlers[0]] = app
 			}
 		}
 	}
-}
-
-func funcName(h fiber.Handler) string {
-	if h == nil {
-		return ""
-	}
-	f := runtime.FuncForPC(reflect.ValueOf(h).Pointer())
-	if f == nil {
-		return ""
-	}
-	return f.Name()
 }
 
 var closureSuffix = regexp.MustCompile(`(\.func\d+)+$|-fm$`)

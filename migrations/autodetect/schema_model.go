@@ -1,7 +1,8 @@
-package migrations
+package autodetect
 
 import (
 	"fmt"
+	"manouche/migrations"
 	"reflect"
 	"sort"
 	"strings"
@@ -90,7 +91,7 @@ func modelTable(tables *schema.Tables, m any) (def *tableDef, err error) {
 		}
 		def.Indexes = append(def.Indexes, indexDef{Name: name, Table: t.Name, Columns: cols, Unique: true})
 	}
-	if mi, ok := m.(ModelIndexes); ok {
+	if mi, ok := m.(migrations.ModelIndexes); ok {
 		def.managed = true
 		for _, ix := range mi.Indexes() {
 			if len(ix.Columns) == 0 {

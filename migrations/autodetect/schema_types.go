@@ -1,4 +1,4 @@
-package migrations
+package autodetect
 
 import (
 	"strings"
@@ -14,7 +14,7 @@ type tableDef struct {
 	// sqliteSQL is the CREATE TABLE statement SQLite recorded, for a table read
 	// from the scratch database ("" for a model's table).
 	sqliteSQL string
-	// managed is true for a model that implements ModelIndexes.
+	// managed is true for a model that implements migrations.ModelIndexes.
 	managed bool
 }
 

@@ -1,4 +1,10 @@
-package core
+// Package server is the project's HTTP stack: the middleware every request
+// passes through (proxies, request ids, logs, panics, body limits, security
+// headers, CORS, ALLOWED_HOSTS), the health endpoints, the apps' routes
+// (mounted by core.Project.MountRoutes) and one error handler, so that every
+// error answers in the API's error shape; and the listener runserver serves
+// on, with a graceful drain on SIGTERM.
+package server
 
 import (
 	"context"
@@ -15,22 +21,36 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
 
+	"manouche/core"
 	"manouche/core/api"
 	"manouche/core/storage"
 )
 
-// Handler returns the project's HTTP application, built on first use: the
-// middleware stack, the health endpoints, every app's routes, and one error
-// handler so that every error, from routing to panics, answers in the API's
-// error shape. Every call returns the same application. It fails when an
-// app's routes need a signed-in user and no installed app provides
-// authentication.
-func (p *Project) Handler() (*fiber.App, error) {
-	p.handlerOnce.Do(func() { p.handler, p.handlerErr = p.buildHandler() })
-	return p.handler, p.handlerErr
+// Server is a project's HTTP application.
+type Server struct {
+	p   *core.Project
+	app *fiber.App
+	// owners maps a route (its first handler) to the app that added it.
+	owners map[*fiber.Handler]string
 }
 
-func (p *Project) buildHandler() (*fiber.App, error) {
+// New builds the project's HTTP application: the middleware stack, the
+// health endpoints and every app's routes. Build one per project (an app's
+// Routes runs once). It fails when an app's routes need a signed-in user and
+// no installed app provides authentication.
+func New(p *core.Project) (*Server, error) {
+	s := &Server{p: p, owners: map[*fiber.Handler]string{}}
+	if err := s.build(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler returns the Fiber application (for app.Test and benchmarks).
+func (s *Server) Handler() *fiber.App { return s.app }
+
+func (s *Server) build() error {
+	p := s.p
 	st := p.Settings
 	limit := int64(st.MaxUploadSize)
 	app := fiber.New(fiber.Config{
@@ -52,6 +72,7 @@ func (p *Project) buildHandler() (*fiber.App, error) {
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 	})
+	s.app = app
 	// A declared body above the limit reaches api.BodyLimit without fasthttp waiting for 8 KB of it.
 	app.Server().HeaderReceived = api.BodyLimitHeader(limit)
 	api.QuietParseErrors(app)
@@ -104,12 +125,12 @@ func (p *Project) buildHandler() (*fiber.App, error) {
 		var errs []api.FieldError
 		for _, name := range []string{"database", "cache", "queue", "storage"} {
 			if err, ok := failed[name]; ok {
-				errs = append(errs, api.FieldErr(name, p.checkMessage(name, err)))
+				errs = append(errs, api.FieldErr(name, checkMessage(p, name, err)))
 				delete(failed, name)
 			}
 		}
 		for name, err := range failed {
-			errs = append(errs, api.FieldErr(name, p.checkMessage(name, err)))
+			errs = append(errs, api.FieldErr(name, checkMessage(p, name, err)))
 		}
 		return api.Unavailable(errs...)
 	})
@@ -123,35 +144,14 @@ func (p *Project) buildHandler() (*fiber.App, error) {
 	// A request with a valid bearer token is not counted in the anonymous
 	// bucket; one with a missing, malformed, unknown or revoked token is.
 	app.Use("/api", api.Versioning(), p.Throttle("api", st.APIThrottleRate, func(c *fiber.Ctx) bool {
-		return c.Method() == fiber.MethodOptions || p.authenticated(c)
+		return c.Method() == fiber.MethodOptions || p.Authenticated(c)
 	}))
 
-	p.recordRouteOwners(app, "core")
-	for _, a := range p.apps {
-		if r, ok := a.(Router); ok {
-			prefix := r.Prefix()
-			p.mu.Lock()
-			p.mounting = a.Name()
-			p.mu.Unlock()
-			if prefix == "" || prefix == "/" {
-				r.Routes(app, p)
-			} else {
-				r.Routes(app.Group(strings.TrimSuffix(prefix, "/")), p)
-			}
-			p.recordRouteOwners(app, a.Name())
-		}
-	}
-	p.mu.Lock()
-	p.mounting = ""
-	errs := errors.Join(p.authErrs...)
-	p.mu.Unlock()
-	if errs != nil {
-		return nil, errs
-	}
-	return app, nil
+	s.recordOwners("core")
+	return p.MountRoutes(app, s.recordOwners)
 }
 
-func (p *Project) checkMessage(name string, err error) string {
+func checkMessage(p *core.Project, name string, err error) string {
 	p.Log.Warn("readiness check failed", "check", name, "error", err)
 	if p.Settings.Debug {
 		return fmt.Sprintf("%s is unavailable: %v", name, err)
@@ -192,29 +192,26 @@ func hstsAge(scheme string) int {
 	return 0
 }
 
-// ClientIP returns the client's address (see api.ClientIP): the socket's, or
-// with NUM_PROXIES trusted proxies the address NUM_PROXIES entries from the
-// right of X-Forwarded-For, the way Django REST framework's throttles read it.
-func (p *Project) ClientIP(c *fiber.Ctx) string { return api.ClientIP(c) }
-
-// Serve runs the HTTP server on addr until ctx is cancelled (SIGTERM, SIGINT),
-// then stops accepting connections and waits up to SHUTDOWN_TIMEOUT for
-// in-flight requests before returning.
-func (p *Project) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
+// Serve runs the project's HTTP server on addr until ctx is cancelled
+// (SIGTERM, SIGINT): Listen, New and Server.Serve.
+func Serve(ctx context.Context, p *core.Project, addr string, ready func(net.Addr)) error {
 	ln, err := Listen(addr)
 	if err != nil {
 		return err
 	}
-	return p.ServeListener(ctx, ln, ready)
-}
-
-// ServeListener is Serve on a listener already open (see Listen); it closes it.
-func (p *Project) ServeListener(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
-	app, err := p.Handler()
+	s, err := New(p)
 	if err != nil {
 		_ = ln.Close()
 		return err
 	}
+	return s.Serve(ctx, ln, ready)
+}
+
+// Serve runs the server on ln (see Listen), which it closes, until ctx is
+// cancelled (SIGTERM, SIGINT), then stops accepting connections and waits up
+// to SHUTDOWN_TIMEOUT for in-flight requests before returning.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
+	p, app := s.p, s.app
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -1,9 +1,10 @@
-package migrations
+package autodetect
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	"manouche/migrations"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,7 +19,7 @@ import (
 // temporary folder and returns the tables the last source created (tables
 // that existed before it are left out), read back from SQLite, and for every
 // table the tables whose foreign keys reference it.
-func scratchSchema(ctx context.Context, sources []Source) (map[string]*tableDef, map[string][]string, error) {
+func scratchSchema(ctx context.Context, sources []migrations.Source) (map[string]*tableDef, map[string][]string, error) {
 	dir, err := os.MkdirTemp("", "manouche-makemigrations-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("scratch database: %w", err)
@@ -33,14 +34,14 @@ func scratchSchema(ctx context.Context, sources []Source) (map[string]*tableDef,
 	defer db.Close()
 
 	last := sources[len(sources)-1]
-	if _, err := New(db, sources[:len(sources)-1]...).Migrate(ctx); err != nil {
+	if _, err := migrations.New(db, sources[:len(sources)-1]...).Migrate(ctx); err != nil {
 		return nil, nil, fmt.Errorf("apply the migrations of the apps before %s to a scratch SQLite database: %w", last.App, err)
 	}
 	before, err := tableNames(ctx, db)
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := New(db, sources...).Migrate(ctx); err != nil {
+	if _, err := migrations.New(db, sources...).Migrate(ctx); err != nil {
 		return nil, nil, fmt.Errorf("apply the migrations of %s to a scratch SQLite database: %w", last.App, err)
 	}
 	after, err := tableNames(ctx, db)
@@ -49,7 +50,7 @@ func scratchSchema(ctx context.Context, sources []Source) (map[string]*tableDef,
 	}
 	out := map[string]*tableDef{}
 	for name, createSQL := range after {
-		if _, ok := before[name]; ok || name == Table {
+		if _, ok := before[name]; ok || name == migrations.Table {
 			continue
 		}
 		t, err := inspectTable(ctx, db, name, createSQL)
@@ -61,7 +62,7 @@ func scratchSchema(ctx context.Context, sources []Source) (map[string]*tableDef,
 	// A table created before the app's migrations may not be claimed by one
 	// of its models; report it through a placeholder.
 	for name := range before {
-		if _, ok := out[name]; !ok && name != Table {
+		if _, ok := out[name]; !ok && name != migrations.Table {
 			out[name] = nil
 		}
 	}

@@ -1,4 +1,4 @@
-package core_test
+package server_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"manouche/core"
+	"manouche/core/server"
 	"manouche/core/testkit"
 	"manouche/settings"
 )
@@ -104,9 +105,9 @@ func TestAccessLog(t *testing.T) {
 // handler returns p's HTTP handler, failing the test when it cannot be built.
 func handler(t testing.TB, p *core.Project) *fiber.App {
 	t.Helper()
-	app, err := p.Handler()
+	srv, err := server.New(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return app
+	return srv.Handler()
 }

@@ -1,4 +1,4 @@
-package core_test
+package server_test
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package core_test
+package server_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 
 	"manouche/core"
 	"manouche/core/api"
+	"manouche/core/server"
 	"manouche/core/testkit"
 )
 
@@ -276,14 +277,18 @@ func TestAllowedHosts(t *testing.T) {
 // refuses an oversized body itself ("body size exceeds the given limit")
 // before the server's error handler can answer.
 
-// serve runs p.Serve on a loopback port and returns its base URL and a stop
+// serve runs srv on a loopback port and returns its base URL and a stop
 // function that cancels the server and returns Serve's error.
-func serve(t *testing.T, p *core.Project) (string, context.CancelFunc, <-chan error) {
+func serve(t *testing.T, srv *server.Server) (string, context.CancelFunc, <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
+	ln, err := server.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- srv.Serve(ctx, ln, func(a net.Addr) { addrc <- a }) }()
 	select {
 	case a := <-addrc:
 		t.Cleanup(cancel)
@@ -301,7 +306,7 @@ func serve(t *testing.T, p *core.Project) (string, context.CancelFunc, <-chan er
 func TestBodyLimitOnRealListener(t *testing.T) {
 	t.Parallel()
 	app := testkit.New(t, testkit.Settings{"MAX_UPLOAD_SIZE": "1KB"})
-	base, _, _ := serve(t, app.Project)
+	base, _, _ := serve(t, app.Server)
 	tests := []struct {
 		size   int
 		status int
@@ -337,7 +342,7 @@ func TestBodyLimitOnRealListener(t *testing.T) {
 func TestGracefulDrain(t *testing.T) {
 	t.Parallel()
 	app := testkit.New(t, testkit.Settings{"SHUTDOWN_TIMEOUT": "5s"})
-	base, cancel, done := serve(t, app.Project)
+	base, cancel, done := serve(t, app.Server)
 	type result struct {
 		status int
 		body   string
@@ -386,7 +391,7 @@ func TestGracefulDrain(t *testing.T) {
 func TestServeConcurrentRequests(t *testing.T) {
 	t.Parallel()
 	app := testkit.New(t)
-	base, _, _ := serve(t, app.Project)
+	base, _, _ := serve(t, app.Server)
 	var wg sync.WaitGroup
 	errc := make(chan error, 64)
 	for i := range 64 {
@@ -421,7 +426,7 @@ func TestServeRefusesBusyAddress(t *testing.T) {
 	}
 	defer ln.Close()
 	app := testkit.New(t)
-	err = app.Project.Serve(context.Background(), ln.Addr().String(), nil)
+	err = server.Serve(context.Background(), app.Project, ln.Addr().String(), nil)
 	if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Fatalf("Serve on a busy address: %v, want an error naming it", err)
 	}

@@ -1,9 +1,10 @@
-package migrations
+package autodetect
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"manouche/migrations"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,32 +12,6 @@ import (
 
 	"github.com/uptrace/bun/dialect"
 )
-
-// Index is an index a model declares beyond its `unique` columns, through
-// the ModelIndexes interface.
-type Index struct {
-	// Name is the index's name; empty means <table>_<columns>_idx (or _key
-	// when unique).
-	Name    string
-	Columns []string
-	Unique  bool
-}
-
-// ModelIndexes is a bun model that declares its indexes. Single-column and
-// grouped unique indexes come from bun tags (`bun:"email,unique"`,
-// `bun:"a,unique:a_b"`); other indexes from this method:
-//
-//	func (*Post) Indexes() []migrations.Index {
-//		return []migrations.Index{{Columns: []string{"author_id", "created_at"}}}
-//	}
-//
-// A model that implements ModelIndexes has its indexes fully managed:
-// makemigrations drops the indexes of its table that neither the method nor
-// the tags declare (expression and partial indexes excepted). A model that
-// does not implement it only has missing unique indexes added.
-type ModelIndexes interface {
-	Indexes() []Index
-}
 
 // Changes is what makemigrations found between an app's models and the
 // schema its migrations produce, as dialect-neutral operations in the order
@@ -106,7 +81,7 @@ func (c *Changes) SQL(d dialect.Name) (up, down string, err error) {
 // models (bun model pointers, as core.Modeler returns them). Sources before
 // the app's are applied first so that its foreign keys resolve; sources after
 // it are ignored. No Postgres server is needed.
-func Detect(ctx context.Context, app string, models []any, sources []Source) (*Changes, error) {
+func Detect(ctx context.Context, app string, models []any, sources []migrations.Source) (*Changes, error) {
 	idx := -1
 	for i, s := range sources {
 		if s.App == app {
@@ -185,7 +160,7 @@ func warnings(ops []operation, refs map[string][]string) []string {
 // overwrites a file and writes none when any exists. It returns the paths
 // written.
 func WriteChanges(dir, name string, now time.Time, c *Changes) ([]string, error) {
-	if !nameRe.MatchString(name) {
+	if !migrations.ValidName(name) {
 		return nil, fmt.Errorf("makemigrations: %q is not a migration name: use lower-case letters, digits and underscores, starting with a letter", name)
 	}
 	if c.Empty() {
@@ -193,15 +168,19 @@ func WriteChanges(dir, name string, now time.Time, c *Changes) ([]string, error)
 	}
 	type file struct{ path, body string }
 	sql := map[string]string{} // "up.postgres" → its SQL
-	for _, d := range generatedDialects {
-		up, down, err := c.SQL(d.bun)
+	generated := migrations.Generated(now.UTC().Format("20060102150405") + "_" + name)
+	for _, g := range generated {
+		if _, done := sql["up."+g.Dialect]; done {
+			continue
+		}
+		up, down, err := c.SQL(g.Bun)
 		if err != nil {
 			return nil, err
 		}
-		sql["up."+d.name], sql["down."+d.name] = up, down
+		sql["up."+g.Dialect], sql["down."+g.Dialect] = up, down
 	}
 	var files []file
-	for _, g := range Generated(now.UTC().Format("20060102150405") + "_" + name) {
+	for _, g := range generated {
 		files = append(files, file{filepath.Join(dir, g.Name), sql[g.Direction+"."+g.Dialect]})
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -241,7 +220,7 @@ func (c *Changes) SuggestName() string {
 			}
 		}
 		name := strings.Join(parts, "_")
-		if name != "" && len(name) <= 60 && nameRe.MatchString(name) {
+		if name != "" && len(name) <= 60 && migrations.ValidName(name) {
 			return name
 		}
 	}
