@@ -603,8 +603,23 @@ func TestHeroku(t *testing.T) {
 			want: regexp.MustCompile(`(?mi)^ERROR.*smtp.*(auth|password|credential|535)`)},
 		{name: "a missing bucket", extra: map[string]string{"AWS_STORAGE_BUCKET_NAME": "herokusim-missing"},
 			want: regexp.MustCompile(`(?m)^ERROR.*herokusim-missing`)},
-		{name: "Redis down", setup: func() func() { rd.stop(); return rd.start },
-			want: regexp.MustCompile(`(?mi)^ERROR.*redis`)},
+		{name: "Redis down", setup: func() func() {
+			rd.stop()
+			// A web dyno starts without Redis and serves, on the
+			// in-process cache, while check --deploy reports it.
+			web3 := hp.start("web.3", procs["web"], nil)
+			rt.route(web3)
+			if !waitFor(30*time.Second, func() bool { code, _, _ := call(c, "GET", base+"/health", nil, ""); return code == 200 }) {
+				t.Errorf("web.3 does not start with Redis down\n%s", tail(web3.out.String(), 30))
+			} else if code, _, body := call(c, "POST", base+"/api/auth/login", map[string]any{"email": email, "password": password}, ""); code != 200 {
+				t.Errorf("login on web.3 with Redis down: %d %s", code, body)
+			}
+			return func() {
+				rt.route(web)
+				web3.stop(syscall.SIGTERM, shutdownTimeout)
+				rd.start()
+			}
+		}, want: regexp.MustCompile(`(?mi)^ERROR.*redis`)},
 	} {
 		t.Run("check --deploy names "+tc.name, func(t *testing.T) {
 			if tc.setup != nil {

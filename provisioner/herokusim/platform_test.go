@@ -345,6 +345,7 @@ func startPostgres(t *testing.T, p *pki) *postgresServer {
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--pwfile="+pw,
 		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	initdb.Dir = dir // the postgres user may not enter the test's working directory
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
@@ -361,6 +362,7 @@ func startPostgres(t *testing.T, p *pki) *postgresServer {
 		"-c", "max_connections="+strconv.Itoa(MaxConnections),
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd.Dir = dir
 	srv := startService(t, "postgres", cmd)
 	t.Cleanup(func() { srv.stop(syscall.SIGINT, 15*time.Second) }) // fast shutdown, before the generic SIGTERM
 
