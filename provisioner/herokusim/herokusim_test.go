@@ -1,9 +1,11 @@
 package herokusim
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -257,8 +259,8 @@ func TestHeroku(t *testing.T) {
 		if code != 201 {
 			t.Fatalf("register: %d %s", code, body)
 		}
-		if got := h.Get("Strict-Transport-Security"); !strings.Contains(got, "max-age=31536000") {
-			t.Errorf("an https response's Strict-Transport-Security is %q: want max-age=31536000", got)
+		if got := h.Get("Strict-Transport-Security"); !strings.Contains(got, "max-age=31536000") || !strings.Contains(got, "includeSubDomains") {
+			t.Errorf("an https response's Strict-Transport-Security is %q: want production's max-age=31536000; includeSubDomains", got)
 		}
 		code, _, body = call(c, "POST", base+"/api/auth/login", map[string]any{"email": email, "password": password}, "")
 		if code != 200 {
@@ -499,6 +501,16 @@ func TestHeroku(t *testing.T) {
 		if !waitFor(3*time.Second, func() bool { return waiting(t, pg, web.pid()) > 0 }) {
 			t.Fatal("the request never reached the database")
 		}
+		idle := keepAlive(t, web.port) // a router connection between two requests
+		defer idle.Close()
+		idleClosed := make(chan time.Time, 1)
+		go func() {
+			_ = idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := idle.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				idleClosed <- time.Now()
+			}
+			close(idleClosed)
+		}()
 		sigterm := time.Now()
 		web.signal(syscall.SIGTERM)
 		if !waitFor(2*time.Second, func() bool {
@@ -511,7 +523,11 @@ func TestHeroku(t *testing.T) {
 			t.Errorf("web.1 still accepts connections 2 s after SIGTERM")
 		}
 		time.Sleep(time.Until(sigterm.Add(time.Second)))
+		releasedAt := time.Now()
 		release()
+		if at, ok := <-idleClosed; !ok || at.After(releasedAt) {
+			t.Errorf("web.1 did not close an idle keep-alive connection while draining (closed: %v)", ok)
+		}
 		r := <-done
 		if r.code != 200 || field(t, r.body, "first_name") != "drained" {
 			t.Errorf("the in-flight request: %d %s: want 200, finished after SIGTERM", r.code, r.body)
@@ -647,6 +663,29 @@ func TestHeroku(t *testing.T) {
 		t.Errorf("%d responses did not echo the router's X-Request-Id", n)
 	}
 	t.Logf("the simulation took %s", time.Since(started).Round(time.Second))
+}
+
+// keepAlive opens a connection to a web dyno as the router does, sends one
+// request on it and leaves it open, idle.
+func keepAlive(t *testing.T, port int) net.Conn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /health HTTP/1.1\r\nHost: %s\r\nX-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n\r\n", domain)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("GET /health on a kept-alive connection: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("GET /health on a kept-alive connection: %d (close %v)", resp.StatusCode, resp.Close)
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	return conn
 }
 
 // waiting counts the Postgres backends of process pid that wait on a lock.
