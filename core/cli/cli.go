@@ -211,6 +211,8 @@ func (cl *commandLine) root() *cobra.Command {
 		cl.dbshellCmd(),
 		cl.routesCmd(),
 		cl.versionCmd(),
+		cl.dumpdataCmd(),
+		cl.loaddataCmd(),
 	)
 	root.AddCommand(queue.Commands(func(ctx context.Context) (*queue.Queue, error) {
 		p, err := cl.load(ctx)

@@ -126,7 +126,7 @@ func Run(t *testing.T, scenarios ...Scenario) {
 // sharedBy returns a view of the shared project a for one subtest: its
 // clients and responses report to t, not to the test that built a.
 func (a *App) sharedBy(t testing.TB) *App {
-	v := &App{Project: a.Project, Handler: a.Handler, DatabaseURL: a.DatabaseURL, t: t, settings: a.settings, options: a.options}
+	v := &App{Project: a.Project, Server: a.Server, Handler: a.Handler, DatabaseURL: a.DatabaseURL, t: t, settings: a.settings, options: a.options}
 	v.Client = &Client{t: t, app: a.Handler, header: map[string]string{}}
 	return v
 }

@@ -36,6 +36,7 @@ import (
 
 	"manouche/core"
 	"manouche/core/cli"
+	"manouche/core/fixtures"
 	"manouche/core/mail"
 	"manouche/core/server"
 	"manouche/core/testenv"
@@ -298,4 +299,26 @@ func (a *App) RawJSON(method, target, body string, header ...string) *Response {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\r\n")
 	return line
+}
+
+// LoadData loads fixture files (dumpdata's JSON, see core/fixtures) into the
+// test's database, in one transaction, like Django's TestCase.fixtures. A
+// fixture that cannot be loaded fails the test.
+func (a *App) LoadData(files ...string) {
+	a.t.Helper()
+	ms, err := fixtures.Models(a.options.Apps)
+	if err != nil {
+		a.t.Fatalf("testkit: LoadData: %v", err)
+	}
+	data := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			a.t.Fatalf("testkit: LoadData: %v", err)
+		}
+		data[f] = b
+	}
+	if _, err := fixtures.Load(context.Background(), a.DB, ms, data, files); err != nil {
+		a.t.Fatalf("testkit: LoadData: %v", err)
+	}
 }
