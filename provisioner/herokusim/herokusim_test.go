@@ -144,12 +144,10 @@ func TestHeroku(t *testing.T) {
 		"AWS_STORAGE_BUCKET_NAME":   s3.Bucket,
 		"AWS_S3_REGION":             "us-east-1",
 		"AWS_S3_ENDPOINT_URL":       s3.URL,
-		// The simulation's own: short timeouts, a throttle the test's many
-		// password resets from one address stay under.
-		"REQUEST_TIMEOUT":    requestTimeout.String(),
-		"SHUTDOWN_TIMEOUT":   shutdownTimeout.String(),
-		"AUTH_THROTTLE_RATE": "1000/min",
-		"EMAIL_WORKERS":      fmt.Sprint(emailWorkers),
+		// The simulation's own: short timeouts, few deliveries at once.
+		"REQUEST_TIMEOUT":  requestTimeout.String(),
+		"SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
+		"EMAIL_WORKERS":    fmt.Sprint(emailWorkers),
 		// Mailgun's certificate is a public one; mailpit's is signed by the
 		// test's CA, which stands in for the dyno's trust store.
 		"SSL_CERT_FILE": pk.caFile,
@@ -370,6 +368,27 @@ func TestHeroku(t *testing.T) {
 		}
 	})
 
+	t.Run("the rate limit sees the client's address past the router", func(t *testing.T) {
+		// 10 logins a minute per client: X-Forwarded-For values the client
+		// makes up do not give it more, since the app reads the entry the
+		// router appended (NUM_PROXIES=1).
+		spoofer, other := rt.clientFrom("127.0.0.99"), rt.clientFrom("127.0.0.98")
+		wrong := map[string]any{"email": email, "password": "not the password"}
+		for i := range 10 {
+			hdr := map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i)}
+			if code, _, body := callWith(spoofer, "POST", base+"/api/auth/login", wrong, "", hdr); code != 400 {
+				t.Fatalf("wrong login %d: %d %s: want 400", i+1, code, body)
+			}
+		}
+		code, h, body := callWith(spoofer, "POST", base+"/api/auth/login", wrong, "", map[string]string{"X-Forwarded-For": "203.0.113.200"})
+		if code != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
+			t.Errorf("11th login in a minute with a made-up X-Forwarded-For: %d %s (Retry-After %q): want 429", code, body, h.Get("Retry-After"))
+		}
+		if code, _, body := call(other, "POST", base+"/api/auth/login", wrong, ""); code != 400 {
+			t.Errorf("a login from another client: %d %s: want 400, not throttled", code, body)
+		}
+	})
+
 	// ------------------------------------------------------------ budgets and timeouts
 	t.Run("64 concurrent clients stay inside the pools", func(t *testing.T) {
 		if code, _, body := call(c, "GET", base+"/api/me", nil, token); code != 200 { // the token is cached from here on
@@ -553,16 +572,20 @@ func TestHeroku(t *testing.T) {
 		// exactly one, across the restart.
 		const n = 20
 		const inbox = "drain.herokusim.test"
+		// Each user from an address of its own: the rate limits allow
+		// AUTH_THROTTLE_RATE (10/min) per client.
+		users := make([]*http.Client, n)
 		for i := range n {
+			users[i] = rt.clientFrom(fmt.Sprintf("127.0.0.%d", 10+i))
 			to := fmt.Sprintf("user%02d@%s", i, inbox)
-			if code, _, body := call(c, "POST", base+"/api/auth/register", map[string]any{"email": to, "password": password}, ""); code != 201 {
+			if code, _, body := call(users[i], "POST", base+"/api/auth/register", map[string]any{"email": to, "password": password}, ""); code != 201 {
 				t.Fatalf("register %s: %d %s", to, code, body)
 			}
 		}
 		mail.proxy.delay.Store(int64(150 * time.Millisecond)) // every SMTP reply: about a second a message
 		for i := range n {
 			to := fmt.Sprintf("user%02d@%s", i, inbox)
-			if code, _, body := call(c, "POST", base+"/api/auth/password_reset", map[string]any{"email": to}, ""); code != 200 {
+			if code, _, body := call(users[i], "POST", base+"/api/auth/password_reset", map[string]any{"email": to}, ""); code != 200 {
 				t.Fatalf("password_reset %s: %d %s", to, code, body)
 			}
 		}
@@ -710,6 +733,11 @@ func waiting(t *testing.T, pg *postgresServer, pid int) int {
 
 // call sends a JSON request (body nil: none) with an optional bearer token.
 func call(c *http.Client, method, u string, body any, token string) (int, http.Header, []byte) {
+	return callWith(c, method, u, body, token, nil)
+}
+
+// callWith is call with extra request headers.
+func callWith(c *http.Client, method, u string, body any, token string, hdr map[string]string) (int, http.Header, []byte) {
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -725,6 +753,9 @@ func call(c *http.Client, method, u string, body any, token string) (int, http.H
 	req.Header.Set("Accept", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	resp, err := c.Do(req)
 	if err != nil {

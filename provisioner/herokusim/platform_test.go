@@ -1027,9 +1027,16 @@ func (r *router) route(d *dyno) {
 // client is a browser-like client of https://DOMAIN and http://DOMAIN: its
 // connections go to the router, it trusts the router's certificate, keeps
 // cookies and does not follow redirects.
-func (r *router) client() *http.Client {
+func (r *router) client() *http.Client { return r.clientFrom("") }
+
+// clientFrom is client with its connections from the loopback address ip
+// (127.0.0.N), a client of its own for the router and the rate limits.
+func (r *router) clientFrom(ip string) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	if ip != "" {
+		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(ip)}
+	}
 	return &http.Client{
 		Jar:     jar,
 		Timeout: RouterTimeout + 10*time.Second,
