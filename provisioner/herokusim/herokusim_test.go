@@ -39,7 +39,7 @@ const domain = "manouche-herokusim.herokuapp.com"
 // the checks allow.
 const (
 	requestTimeout  = 4 * time.Second
-	shutdownTimeout = 10 * time.Second
+	shutdownTimeout = 6 * time.Second // under EMAIL_TIMEOUT (10 s): a stuck delivery must not be what ends the worker
 	dbMaxConns      = 3 // DB_MAX_CONNS's default: the budget under test
 	redisMaxConns   = 2 // REDIS_MAX_CONNS's default
 	emailWorkers    = 4 // EMAIL_WORKERS: deliveries at once
@@ -148,6 +148,8 @@ func TestHeroku(t *testing.T) {
 		"REQUEST_TIMEOUT":  requestTimeout.String(),
 		"SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
 		"EMAIL_WORKERS":    fmt.Sprint(emailWorkers),
+		// A delivery handed back at a restart is retried this soon.
+		"EMAIL_RETRY_BACKOFF": "2s",
 		// Mailgun's certificate is a public one; mailpit's is signed by the
 		// test's CA, which stands in for the dyno's trust store.
 		"SSL_CERT_FILE": pk.caFile,
@@ -616,6 +618,66 @@ func TestHeroku(t *testing.T) {
 		worker = hp.start("worker.2", procs["worker"], nil)
 		if !waitFor(90*time.Second, func() bool { return len(mail.search(t, inbox)) >= n }) {
 			t.Fatalf("%d of %d emails delivered 90 s after the restart (%d before it)\n%s", len(mail.search(t, inbox)), n, before, tail(worker.out.String(), 20))
+		}
+		time.Sleep(2 * time.Second) // a duplicate would arrive now
+		got := map[string]int{}
+		for _, m := range mail.search(t, inbox) {
+			for _, to := range m.To {
+				got[to.Address]++
+			}
+		}
+		for i := range n {
+			if to := fmt.Sprintf("user%02d@%s", i, inbox); got[to] != 1 {
+				t.Errorf("%s received %d reset emails across the restart: want 1", to, got[to])
+			}
+		}
+	})
+
+	t.Run("SIGTERM with deliveries stuck past SHUTDOWN_TIMEOUT: the worker exits in time and hands them back", func(t *testing.T) {
+		// Mailgun stops answering (every reply held 20 s): the deliveries in
+		// hand cannot finish, so the worker must give them back and exit
+		// before Heroku's SIGKILL; the next worker sends each exactly once.
+		const n = 6
+		const inbox = "stuck.herokusim.test"
+		users := make([]*http.Client, n)
+		for i := range n {
+			users[i] = rt.clientFrom(fmt.Sprintf("127.0.0.%d", 40+i))
+			to := fmt.Sprintf("user%02d@%s", i, inbox)
+			if code, _, body := call(users[i], "POST", base+"/api/auth/register", map[string]any{"email": to, "password": password}, ""); code != 201 {
+				t.Fatalf("register %s: %d %s", to, code, body)
+			}
+		}
+		mail.proxy.delay.Store(int64(20 * time.Second))
+		defer mail.proxy.delay.Store(0)
+		for i := range n {
+			to := fmt.Sprintf("user%02d@%s", i, inbox)
+			if code, _, body := call(users[i], "POST", base+"/api/auth/password_reset", map[string]any{"email": to}, ""); code != 200 {
+				t.Fatalf("password_reset %s: %d %s", to, code, body)
+			}
+		}
+		if !waitFor(10*time.Second, func() bool {
+			var running int
+			_ = pg.db.QueryRow("SELECT count(*) FROM river_job WHERE state = 'running'").Scan(&running)
+			return running > 0
+		}) {
+			t.Fatalf("%s took no email in 10 s\n%s", worker.name, tail(worker.out.String(), 20))
+		}
+		sigterm := time.Now()
+		worker.signal(syscall.SIGTERM)
+		exited := worker.wait(shutdownTimeout + 2*time.Second)
+		took := time.Since(sigterm)
+		if !exited || took > shutdownTimeout {
+			t.Errorf("%s exited %v %s after SIGTERM with deliveries stuck: SHUTDOWN_TIMEOUT is %s (Heroku kills at 30 s)",
+				worker.name, exited, took.Round(time.Millisecond), shutdownTimeout)
+			worker.stop(syscall.SIGKILL, 5*time.Second) // as Heroku's SIGKILL would
+		}
+		t.Logf("%s exited %s after SIGTERM (%v):\n%s", worker.name, took.Round(time.Millisecond), worker.err, tail(worker.out.String(), 4))
+		mail.proxy.delay.Store(0)
+		worker = hp.start("worker.3", procs["worker"], nil)
+		if !waitFor(90*time.Second, func() bool { return len(mail.search(t, inbox)) >= n }) {
+			var states string
+			_ = pg.db.QueryRow("SELECT coalesce(string_agg(state::text || ' attempt ' || attempt, ', '), '') FROM river_job WHERE args::text LIKE '%" + inbox + "%'").Scan(&states)
+			t.Fatalf("%d of %d handed-back emails delivered 90 s after the restart (jobs: %s)\n%s", len(mail.search(t, inbox)), n, states, tail(worker.out.String(), 20))
 		}
 		time.Sleep(2 * time.Second) // a duplicate would arrive now
 		got := map[string]int{}
