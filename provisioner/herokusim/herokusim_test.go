@@ -40,9 +40,9 @@ const domain = "manouche-herokusim.herokuapp.com"
 const (
 	requestTimeout  = 4 * time.Second
 	shutdownTimeout = 6 * time.Second // under EMAIL_TIMEOUT (10 s): a stuck delivery must not be what ends the worker
-	dbMaxConns      = 3 // DB_MAX_CONNS's default: the budget under test
-	redisMaxConns   = 2 // REDIS_MAX_CONNS's default
-	emailWorkers    = 4 // EMAIL_WORKERS: deliveries at once
+	dbMaxConns      = 3               // DB_MAX_CONNS's default: the budget under test
+	redisMaxConns   = 2               // REDIS_MAX_CONNS's default
+	emailWorkers    = 4               // EMAIL_WORKERS: deliveries at once
 )
 
 // TestHeroku plays Heroku on this machine; see the package comment.
