@@ -946,6 +946,9 @@ type router struct {
 // RouterTimeout is the router's limit (H12 after it).
 const RouterTimeout = 30 * time.Second
 
+// herokuKill is how long the dyno manager waits after SIGTERM before SIGKILL.
+const herokuKill = 30 * time.Second
+
 // routerError marks the responses the router makes itself.
 const routerError = "X-Herokusim-Router-Error"
 
