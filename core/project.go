@@ -34,7 +34,9 @@ type Project struct {
 	DB *bun.DB
 	// DirectDB is DATABASE_URL itself: migrations and their advisory lock,
 	// and the email queue, which need a session of their own.
-	DirectDB  *bun.DB
+	DirectDB *bun.DB
+	// Followers are DATABASE_REPLICA_URLS, nil without them: see ReadDB.
+	Followers *db.Followers
 	Log       *slog.Logger
 	Templates *templates.Set
 	// Cache is Redis when REDIS_URL is set, in-process otherwise.
@@ -125,6 +127,13 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 		p.AddCheck("database pooler", func(ctx context.Context) error { return pooled.PingContext(ctx) })
 	}
 
+	if len(st.DatabaseReplicaURLs) > 0 {
+		if err := p.openFollowers(ctx); err != nil {
+			_ = p.Close()
+			return nil, err
+		}
+	}
+
 	if err := p.openServices(ctx); err != nil {
 		_ = p.Close()
 		return nil, err
@@ -196,6 +205,31 @@ func openDatabases(ctx context.Context, st *settings.Settings) (direct, pooled *
 		return nil, nil, err
 	}
 	return direct, pooled, nil
+}
+
+// openFollowers opens DATABASE_REPLICA_URLS; an entry without "://" names
+// the variable that holds the URL (a Heroku follower's).
+func (p *Project) openFollowers(ctx context.Context) error {
+	st := p.Settings
+	var urls, names []string
+	for i, entry := range st.DatabaseReplicaURLs {
+		name := fmt.Sprintf("DATABASE_REPLICA_URLS[%d]", i)
+		if !strings.Contains(entry, "://") {
+			v := os.Getenv(entry)
+			if v == "" {
+				return fmt.Errorf("DATABASE_REPLICA_URLS names %s, which is not set", entry)
+			}
+			name, entry = entry, v
+		}
+		urls, names = append(urls, entry), append(names, name)
+	}
+	f, err := db.OpenFollowers(ctx, p.DB, urls, names, dbOptions(st, ""), st.DatabaseReplicaMaxLag, time.Second, p.Log)
+	if err != nil {
+		return err
+	}
+	p.Followers = f
+	p.OnClose(f.Close)
+	return nil
 }
 
 // Shared returns the project's value under key, built by build on first use

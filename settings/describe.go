@@ -33,7 +33,15 @@ func (s *Settings) Describe() []Line {
 					val = "'********'"
 				}
 			case "url":
-				val = fmt.Sprintf("%q", redactURL(v.String()))
+				if v.Kind() == reflect.Slice {
+					var urls []string
+					for i := range v.Len() {
+						urls = append(urls, redactURL(v.Index(i).String()))
+					}
+					val = fmt.Sprintf("%q", urls)
+				} else {
+					val = fmt.Sprintf("%q", redactURL(v.String()))
+				}
 			}
 			src := s.Sources[env]
 			if src == "" {

@@ -45,10 +45,17 @@ type Settings struct {
 	// connection budget); DBMaxIdleConns of them are kept open when idle;
 	// DBConnMaxLifetime recycles a connection after that long. SQLite
 	// ignores them.
-	DBMaxConns        int           `setting:"DB_MAX_CONNS"`
-	DBMaxIdleConns    int           `setting:"DB_MAX_IDLE_CONNS"`
-	DBConnMaxLifetime time.Duration `setting:"DB_CONN_MAX_LIFETIME"`
-	RedisURL          string        `setting:"REDIS_URL" secret:"url"`
+	// DatabaseReplicaURLs are Postgres followers for reads that tolerate
+	// lag (Project.ReadDB); an entry without "://" names the variable that
+	// holds the URL (HEROKU_POSTGRESQL_PINK_URL, a Heroku follower's).
+	// DatabaseReplicaMaxLag is how far behind a follower may replay and still
+	// be used.
+	DatabaseReplicaURLs   []string      `setting:"DATABASE_REPLICA_URLS" secret:"url"`
+	DatabaseReplicaMaxLag time.Duration `setting:"DATABASE_REPLICA_MAX_LAG"`
+	DBMaxConns            int           `setting:"DB_MAX_CONNS"`
+	DBMaxIdleConns        int           `setting:"DB_MAX_IDLE_CONNS"`
+	DBConnMaxLifetime     time.Duration `setting:"DB_CONN_MAX_LIFETIME"`
+	RedisURL              string        `setting:"REDIS_URL" secret:"url"`
 	// RedisMaxConns caps the Redis connections of a process.
 	RedisMaxConns int `setting:"REDIS_MAX_CONNS"`
 	// CacheKeyPrefix is put before every cache key, so projects can share a Redis.

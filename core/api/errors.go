@@ -148,12 +148,17 @@ func Unavailable(errs ...FieldError) *Error {
 
 // ErrorHandler returns the Fiber error handler that turns every error into the
 // shape of the API contract. Unknown errors are logged with the request id and
-// answer 500 ServerError, with the error's text only when debug is on.
+// answer 500 ServerError, with the error's text only when debug is on; errors
+// that mean a backing service is down (IsUnavailable) answer 503
+// ServiceUnavailable and are logged as warnings.
 func ErrorHandler(log *slog.Logger, debug bool, bodyLimit int64) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		apiErr := From(err, debug, bodyLimit)
-		if apiErr.Status >= 500 && apiErr.Type == TypeServerError {
+		switch {
+		case apiErr.Status >= 500 && apiErr.Type == TypeServerError:
 			log.Error("request failed", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
+		case apiErr.Status == http.StatusServiceUnavailable && apiErr.cause != nil:
+			log.Warn("request failed: a service is unavailable", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
 		}
 		return Write(c, apiErr)
 	}
@@ -197,6 +202,13 @@ func From(err error, debug bool, bodyLimit int64) *Error {
 			// status's name ("Conflict", "Gone"), like DRF's APIException subclasses.
 			return &Error{Status: fe.Code, Type: statusType(fe.Code), Errors: []FieldError{{Message: fe.Message}}}
 		}
+	}
+	if IsUnavailable(err) {
+		msg := "A service the server needs is unavailable: try again shortly."
+		if debug {
+			msg = err.Error()
+		}
+		return Unavailable(FieldError{Message: msg}).WithCause(err)
 	}
 	msg := "A server error occurred."
 	if debug {

@@ -85,6 +85,9 @@ type Options struct {
 	// ConnMaxLifetime closes a Postgres connection this long after it was
 	// opened (0: DefaultConnMaxLifetime; negative: never).
 	ConnMaxLifetime time.Duration
+	// NoPing opens the pool without connecting: a server that is down is
+	// found when used (a follower, which the application can do without).
+	NoPing bool
 }
 
 // ParseURL reads postgres://, postgresql:// and sqlite://PATH URLs.
@@ -228,6 +231,9 @@ func openConfig(ctx context.Context, cfg Config, o Options) (*bun.DB, error) {
 	}
 	if debug {
 		bdb = bdb.WithQueryHook(bundebug.NewQueryHook(bundebug.WithVerbose(true), bundebug.WithWriter(os.Stderr)))
+	}
+	if o.NoPing {
+		return bdb, nil
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -112,6 +112,9 @@ func (s *Server) build() error {
 		}))
 	}
 	app.Use(allowedHosts(st.AllowedHosts))
+	if p.Followers != nil {
+		app.Use(p.TrackWrites())
+	}
 	app.Use(api.RefuseNUL())
 
 	app.Get("/health", func(c *fiber.Ctx) error {

@@ -16,6 +16,9 @@ import (
 const (
 	// DatabaseURL is a Postgres URL; each test gets a fresh database or schema in it.
 	DatabaseURL = "TEST_DATABASE_URL"
+	// ReplicaURL is a Postgres streaming replica (a follower) of the server
+	// of DatabaseURL, for the tests of DATABASE_REPLICA_URLS.
+	ReplicaURL = "TEST_REPLICA_URL"
 	// RedisURL is a Redis URL, such as redis://127.0.0.1:6379/0.
 	RedisURL = "TEST_REDIS_URL"
 	// SMTPAddr is the host:port of a real SMTP server (mailpit in CI).
