@@ -8,7 +8,7 @@
 // That order is the order of migrations, routes, template shadowing and
 // commands. The required interface, App, is a name. Everything else is an optional
 // interface the core discovers by type assertion: Router, Migrator, Templater,
-// Commander, Configurable, ReadyHook, Modeler, Dependent. The core never imports an app.
+// Commander, Configurable, ReadyHook, Modeler, Dependent, DeployChecker. The core never imports an app.
 package core
 
 import (
@@ -20,6 +20,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/spf13/cobra"
+
+	"manouche/core/checks"
+	"manouche/settings"
 )
 
 // App is an installed application. Its name is unique, lower-case, and used
@@ -83,6 +86,12 @@ type ReadyHook interface {
 // Modeler is an app with bun models, for makemigrations and the admin.
 type Modeler interface {
 	Models() []any
+}
+
+// DeployChecker is an app with checks of its own for `check --deploy`, made
+// from the settings alone (the admin reports whether its cookies are Secure).
+type DeployChecker interface {
+	DeployChecks(st *settings.Settings) []checks.Issue
 }
 
 // Dependent is an app that needs other apps installed before it (an fk to

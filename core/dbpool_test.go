@@ -128,7 +128,8 @@ func TestMalformedConnectionSettings(t *testing.T) {
 		{"DB_MAX_IDLE_CONNS above", []string{"DB_MAX_CONNS=2", "DB_MAX_IDLE_CONNS=5"}, "DB_MAX_IDLE_CONNS=5 must be between 0 and DB_MAX_CONNS (2)", ""},
 		{"DB_CONN_MAX_LIFETIME", []string{"DB_CONN_MAX_LIFETIME=soon"}, "DB_CONN_MAX_LIFETIME", ""},
 		{"REDIS_MAX_CONNS", []string{"REDIS_MAX_CONNS=-1"}, "REDIS_MAX_CONNS=-1 must be at least 1", ""},
-		{"REDIS_URL", []string{"REDIS_URL=http://u:secretpw@h"}, "REDIS_URL must be a redis://", "secretpw"},
+		{"REDIS_URL", []string{"REDIS_URL=http://u:secretpw@h"}, `REDIS_URL="http://u:********@h" has the scheme "http", not redis, rediss or unix`, "secretpw"},
+		{"REDIS_URL not a URL", []string{"REDIS_URL=notaurl"}, `REDIS_URL="notaurl" is not a URL: use redis://`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := core.LoadSettings(settings.Options{Layer: "development", Environ: tc.env, DotEnv: "-", SkipAbsentApps: true}, []core.App{coreTestApp{}})

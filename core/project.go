@@ -168,8 +168,11 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 	return p, nil
 }
 
-// dbOptions are the settings' database options for the URL named name.
-func dbOptions(st *settings.Settings, name string) db.Options {
+// DatabaseOptions are the settings' database options for the URL named
+// name (DATABASE_URL or DATABASE_CONNECTION_POOL_URL): TLS and pool limits.
+// The project opens its databases with them, and `check --deploy` probes
+// with them.
+func DatabaseOptions(st *settings.Settings, name string) db.Options {
 	o := db.Options{
 		Name:            name,
 		Debug:           st.LogSQL,
@@ -190,14 +193,14 @@ func dbOptions(st *settings.Settings, name string) db.Options {
 // openDatabases opens DATABASE_URL, and DATABASE_CONNECTION_POOL_URL in
 // pooler mode when it is set (else pooled is direct).
 func openDatabases(ctx context.Context, st *settings.Settings) (direct, pooled *bun.DB, err error) {
-	direct, err = db.OpenOptions(ctx, st.DatabaseURL, dbOptions(st, "DATABASE_URL"))
+	direct, err = db.OpenOptions(ctx, st.DatabaseURL, DatabaseOptions(st, "DATABASE_URL"))
 	if err != nil {
 		return nil, nil, err
 	}
 	if st.DatabaseConnectionPoolURL == "" {
 		return direct, direct, nil
 	}
-	o := dbOptions(st, "DATABASE_CONNECTION_POOL_URL")
+	o := DatabaseOptions(st, "DATABASE_CONNECTION_POOL_URL")
 	o.Pooler = true
 	pooled, err = db.OpenOptions(ctx, st.DatabaseConnectionPoolURL, o)
 	if err != nil {
@@ -223,7 +226,7 @@ func (p *Project) openFollowers(ctx context.Context) error {
 		}
 		urls, names = append(urls, entry), append(names, name)
 	}
-	f, err := db.OpenFollowers(ctx, p.DB, urls, names, dbOptions(st, ""), st.DatabaseReplicaMaxLag, time.Second, p.Log)
+	f, err := db.OpenFollowers(ctx, p.DB, urls, names, DatabaseOptions(st, ""), st.DatabaseReplicaMaxLag, time.Second, p.Log)
 	if err != nil {
 		return err
 	}

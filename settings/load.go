@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/knadh/koanf/parsers/dotenv"
@@ -189,6 +190,14 @@ func Load(opts Options) (*Settings, error) {
 			}
 			if err := assign(v, merged.Get(key)); err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v (from %s)", envNameOf(key), err, origin[key]))
+				// Keep the value of the layers below, so that one bad value
+				// is one problem, not also the problems of a zero value
+				// (DB_MAX_CONNS=abc is not also "DB_MAX_CONNS=0 must be at least 1").
+				for i := len(sources) - 1; i >= 0; i-- {
+					if sources[i].name != origin[key] && sources[i].k.Exists(key) && assign(v, sources[i].k.Get(key)) == nil {
+						break
+					}
+				}
 			}
 			st.Sources[envNameOf(key)] = origin[key]
 		})
@@ -460,12 +469,12 @@ func (s *Settings) validate() []string {
 	if s.DBMaxConns < 1 {
 		p = append(p, fmt.Sprintf("DB_MAX_CONNS=%d must be at least 1: it caps each Postgres pool of a process", s.DBMaxConns))
 	}
-	if s.DBMaxIdleConns < 0 || s.DBMaxIdleConns > max(s.DBMaxConns, 1) {
+	if s.DBMaxIdleConns < 0 || s.DBMaxConns >= 1 && s.DBMaxIdleConns > s.DBMaxConns {
 		p = append(p, fmt.Sprintf("DB_MAX_IDLE_CONNS=%d must be between 0 and DB_MAX_CONNS (%d)", s.DBMaxIdleConns, s.DBMaxConns))
 	}
 	if s.RedisURL != "" {
-		if u, err := url.Parse(s.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			p = append(p, "REDIS_URL must be a redis://, rediss:// or unix:// URL")
+		if err := checkRedisURL(s.RedisURL); err != nil {
+			p = append(p, fmt.Sprintf("REDIS_URL=%q %v: use redis://[:PASSWORD@]HOST:PORT[/DB], rediss://... for TLS (Heroku Redis), or unix:///PATH", redactURL(s.RedisURL), err))
 		}
 	}
 	if s.RedisMaxConns < 1 {
@@ -506,6 +515,41 @@ func (s *Settings) validate() []string {
 		}
 	}
 	return p
+}
+
+// checkRedisURL accepts what go-redis's ParseURL accepts: redis:// and
+// rediss:// with a host and an optional database number, unix:// with a path.
+func checkRedisURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil && !strings.Contains(raw, "://"):
+		return errors.New("is not a URL")
+	case err != nil:
+		return fmt.Errorf("is not a valid URL (%s)", strings.ReplaceAll(errors.Unwrap(err).Error(), raw, redactURL(raw)))
+	case u.Scheme == "unix":
+		if u.Path == "" {
+			return errors.New("has no socket path")
+		}
+		return nil
+	case u.Scheme != "redis" && u.Scheme != "rediss":
+		if u.Scheme == "" {
+			return errors.New("is not a URL")
+		}
+		return fmt.Errorf("has the scheme %q, not redis, rediss or unix", u.Scheme)
+	case u.Hostname() == "":
+		return errors.New("has no host")
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("has the port %q, not a TCP port", port)
+		}
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" {
+		if n, err := strconv.Atoi(db); err != nil || n < 0 {
+			return fmt.Errorf("names the database %q, not a number", db)
+		}
+	}
+	return nil
 }
 
 // checkDatabaseURL accepts postgres://, postgresql:// and sqlite://PATH.

@@ -100,6 +100,10 @@ type Settings struct {
 	SecureHSTSIncludeSubdomains bool `setting:"SECURE_HSTS_INCLUDE_SUBDOMAINS"`
 	SecureHSTSPreload           bool `setting:"SECURE_HSTS_PRELOAD"`
 
+	// SilencedSystemChecks are ids of `check` issues not to report, as in
+	// Django (security.W021 for a site that will not join the HSTS preload list).
+	SilencedSystemChecks []string `setting:"SILENCED_SYSTEM_CHECKS"`
+
 	// EmailBackend names the registered mail backend (see core/mail).
 	EmailBackend       string        `setting:"EMAIL_BACKEND"`
 	DefaultFromEmail   string        `setting:"DEFAULT_FROM_EMAIL"`

@@ -403,6 +403,17 @@ func TestInvalidValuesAreNamed(t *testing.T) {
 		{"LOG_LEVEL=loud", []string{"LOG_LEVEL", "loud"}},
 		{"EMAIL_BACKEND=pigeon", []string{"EMAIL_BACKEND", "pigeon"}},
 		{"CORS_ALLOWED_ORIGINS=example.com", []string{"CORS_ALLOWED_ORIGINS"}},
+		{"DB_MAX_CONNS=abc", []string{"DB_MAX_CONNS", `"abc" is not a whole number`}},
+		{"DB_MAX_CONNS=0", []string{"DB_MAX_CONNS", "at least 1"}},
+		{"REDIS_MAX_CONNS=many", []string{"REDIS_MAX_CONNS", "many"}},
+		{"DB_CONN_MAX_LIFETIME=forever", []string{"DB_CONN_MAX_LIFETIME", "forever"}},
+		{"DATABASE_URL=postgres://%zz", []string{"DATABASE_URL", "not a valid URL"}},
+		{"DATABASE_CONNECTION_POOL_URL=postgres://%zz", []string{"DATABASE_CONNECTION_POOL_URL", "not a valid URL"}},
+		{"REDIS_URL=notaurl", []string{"REDIS_URL", "not a URL", "redis://"}},
+		{"REDIS_URL=redis://cache:99999/0", []string{"REDIS_URL", "99999", "not a TCP port"}},
+		{"REDIS_URL=redis://cache/x", []string{"REDIS_URL", `"x"`, "not a number"}},
+		{"REDIS_URL=redis://:hunter2@[::1", []string{"REDIS_URL", "not a valid URL"}},
+		{"REDIS_URL=rediss://", []string{"REDIS_URL", "no host"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {
@@ -410,6 +421,16 @@ func TestInvalidValuesAreNamed(t *testing.T) {
 			_, err := load(t, "development", []string{tt.env}, nil)
 			if err == nil {
 				t.Fatalf("%s: no error", tt.env)
+			}
+			// One bad value is one problem: not also the problems of the
+			// zero value it could not be read as (DB_MAX_CONNS=abc is not
+			// also "DB_MAX_CONNS=0 must be at least 1").
+			var se *settings.Error
+			if !errors.As(err, &se) || len(se.Problems) != 1 {
+				t.Errorf("want exactly one problem:\n%v", err)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("a password is shown:\n%v", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {

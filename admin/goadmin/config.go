@@ -164,3 +164,15 @@ func (a *Admin) boolValue(b bool) string {
 func bgContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
 }
+
+// CookieFlags are the attributes the admin gives its cookies.
+type CookieFlags struct {
+	SessionSecure, SessionHTTPOnly, CSRFSecure bool
+}
+
+// Cookies returns the attributes the admin gives its session and CSRF cookies
+// under c: the guard sets them from it, and `check --deploy` reports them
+// (Django's security.W012, W013, W016).
+func (c Config) Cookies() CookieFlags {
+	return CookieFlags{SessionSecure: c.SecureCookies, SessionHTTPOnly: true, CSRFSecure: c.SecureCookies}
+}

@@ -345,7 +345,7 @@ func (a *Admin) guard() fiber.Handler {
 			}
 		}
 		if c.Cookies(csrfCookie) != token {
-			c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: token, Path: admin.Prefix, SameSite: "Strict", Secure: a.cfg.SecureCookies})
+			c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: token, Path: admin.Prefix, SameSite: "Strict", Secure: a.cfg.Cookies().CSRFSecure})
 		}
 		if err := handOver(c, query, form, s.sid, false); err != nil {
 			return err
@@ -451,7 +451,7 @@ func (a *Admin) public(c *fiber.Ctx, rel string, r route, query url.Values, limi
 // sessionName is the name of the session cookie the browser holds: GoAdmin's, with the
 // __Host- prefix when cookies are Secure (then it is also Path=/ and has no Domain).
 func (a *Admin) sessionName() string {
-	if a.cfg.SecureCookies {
+	if a.cfg.Cookies().SessionSecure {
 		return hostSessionCookie
 	}
 	return sessionCookie
@@ -471,8 +471,8 @@ func (a *Admin) hardenSessionCookie(c *fiber.Ctx) {
 	ck.SetPath("/")
 	ck.SetDomain("")
 	ck.SetSameSite(fasthttp.CookieSameSiteLaxMode)
-	ck.SetSecure(a.cfg.SecureCookies)
-	ck.SetHTTPOnly(true)
+	ck.SetSecure(a.cfg.Cookies().SessionSecure)
+	ck.SetHTTPOnly(a.cfg.Cookies().SessionHTTPOnly)
 	c.Response().Header.SetCookie(ck)
 }
 
@@ -484,8 +484,8 @@ func (a *Admin) clearSessionCookie(c *fiber.Ctx) {
 	ck.SetPath("/")
 	ck.SetExpire(fasthttp.CookieExpireDelete)
 	ck.SetSameSite(fasthttp.CookieSameSiteLaxMode)
-	ck.SetSecure(a.cfg.SecureCookies)
-	ck.SetHTTPOnly(true)
+	ck.SetSecure(a.cfg.Cookies().SessionSecure)
+	ck.SetHTTPOnly(a.cfg.Cookies().SessionHTTPOnly)
 	c.Response().Header.SetCookie(ck)
 }
 

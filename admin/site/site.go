@@ -73,7 +73,7 @@ func (App) Routes(r fiber.Router, p *core.Project) {
 		SecretKey:     st.SecretKey,
 		SiteName:      st.SiteName,
 		Debug:         st.Debug && st.LogLevel == "debug",
-		SecureCookies: st.SiteScheme == "https",
+		SecureCookies: secureCookies(st),
 		Authenticate:  users.AdminAuthenticate(p),
 		LoadUser:      users.AdminLoadUser(p),
 		Models:        Pages(p),

@@ -180,13 +180,11 @@ func (e *env) setup(ctx context.Context, base string) error {
 
 	e.bin = *binPath
 	if e.bin == "" {
-		e.bin = filepath.Join(e.dir, "manouche")
-		build := exec.CommandContext(ctx, "go", "build", "-o", e.bin, ".")
-		build.Dir = projectRoot()
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("go build: %w", err)
+		bin, err := buildWithResource(ctx, e.dir)
+		if err != nil {
+			return err
 		}
+		e.bin = bin
 	}
 	e.appEnv = []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
@@ -228,6 +226,43 @@ func (e *env) setup(ctx context.Context, base string) error {
 		}
 	}
 	return nil
+}
+
+// buildWithResource copies the project (its tracked and untracked, not
+// ignored files) into dir/src, generates a resource there as a user would
+// (startapp notes --model Note), and builds the binary.
+func buildWithResource(ctx context.Context, dir string) (string, error) {
+	root, src := projectRoot(), filepath.Join(dir, "src")
+	list := exec.CommandContext(ctx, "git", "ls-files", "-co", "--exclude-standard", "-z")
+	list.Dir = root
+	out, err := list.Output()
+	if err != nil {
+		return "", fmt.Errorf("git ls-files: %w", err)
+	}
+	for _, f := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			continue // deleted in the work tree
+		}
+		dst := filepath.Join(src, f)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	for _, args := range [][]string{
+		{"go", "run", ".", "startapp", "notes", "--model", "Note", "--fields", "title:string:200 body:text"},
+		{"go", "build", "-o", filepath.Join(dir, "manouche"), "."},
+	} {
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Dir = src
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return filepath.Join(dir, "manouche"), nil
 }
 
 func projectRoot() string {

@@ -56,7 +56,7 @@ func report(ctx context.Context, e *env, w *workload, f *faults, rt *router, dra
 			}
 		}
 		switch r.op {
-		case "bad-type", "bad-token", "bad-json":
+		case "bad-type", "bad-token", "bad-json", "create-bad":
 			if r.status != 0 && r.status < 500 && (r.status < 400 || !r.shaped) {
 				badMalformed++
 			}
@@ -168,13 +168,42 @@ func report(ctx context.Context, e *env, w *workload, f *faults, rt *router, dra
 		}
 	}
 
+	// Notes: each acknowledged one read back through the API.
+	lostNotes, checkedNotes := 0, 0
+	for _, u := range w.users {
+		for id, n := range u.notes {
+			status, data := w.doAt(ctx, w.base, "final-read", "GET", notesPath+"/"+id, u.token, nil, "", false)
+			var got struct {
+				Title string `json:"title"`
+			}
+			_ = json.Unmarshal(data, &got)
+			checkedNotes++
+			ok := false
+			switch {
+			case n.deleted:
+				ok = status == 404
+			case status == 200:
+				ok = got.Title == n.title || slices.Contains(n.maybe, got.Title)
+			case status == 404:
+				ok = slices.Contains(n.maybe, "-")
+			}
+			if !ok {
+				lostNotes++
+				if len(writeNotes) < 5 {
+					writeNotes = append(writeNotes, fmt.Sprintf("note %s: %d %q, acknowledged title %q deleted %v", id, status, got.Title, n.title, n.deleted))
+				}
+			}
+		}
+	}
+
 	fmt.Println("\nemails: queued (acknowledged) ", expected, " unknown outcome ", maybe, " delivered ", delivered, " lost ", lost, " duplicated ", dups, " in flight at worker kills ", f.inFlight)
 	fmt.Println("\ninvariants:")
 	check(drained, "email queue drained after the run", "")
 	check(lost == 0, "no email lost", fmt.Sprintf("%d of %d acknowledged resets undelivered", lost, expected))
 	check(dups <= f.inFlight, "duplicates only from killed deliveries", fmt.Sprintf("%d duplicated, %d in flight at kills", dups, f.inFlight))
 	check(missingUsers == 0, "no acknowledged registration lost", fmt.Sprintf("%d of %d missing", missingUsers, len(w.users)))
-	check(lostPatches == 0, "no acknowledged PATCH lost", strings.Join(writeNotes, "; "))
+	check(lostPatches == 0, "no acknowledged PATCH /api/me lost", strings.Join(writeNotes, "; "))
+	check(lostNotes == 0 && checkedNotes > 0, "generated resource: acknowledged writes kept", fmt.Sprintf("%d notes checked, %d wrong", checkedNotes, lostNotes))
 	check(w.revocationFailures == 0, "revoked tokens refused on every web process", fmt.Sprintf("%d checks, %d failures %s", w.revocationChecks, w.revocationFailures, strings.Join(w.revocationNotes, "; ")))
 	check(len(bad5xx) == 0, "no 5xx outside faults; only shaped 503 inside", strings.Join(bad5xx, "; "))
 	check(hangs == 0, "no request hangs past REQUEST_TIMEOUT", fmt.Sprintf("%d over %s", hangs, *reqTO+2*time.Second))

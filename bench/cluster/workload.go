@@ -35,9 +35,22 @@ type user struct {
 	// sent after it.
 	firstName string
 	maybe     []string
+	// token is the registration's token (never logged out), to check the
+	// user's notes at the end; notes are the notes whose creation was
+	// acknowledged, by id, with the title a 2xx last acknowledged ("" once a
+	// DELETE was acknowledged) and the titles sent since with no answer.
+	token string
+	notes map[string]*note
 	// resets counts password resets answered 200 (each queues one email);
 	// maybeResets those whose outcome is unknown.
 	resets, maybeResets int
+}
+
+// note is one note a user created through the generated resource.
+type note struct {
+	title   string
+	deleted bool
+	maybe   []string // titles of PATCHes with an unknown outcome; "-" for a DELETE
 }
 
 // workload is the clients' shared record.
@@ -130,9 +143,11 @@ func (w *workload) runClient(ctx context.Context, id int) {
 			Token string `json:"auth_token"`
 		}
 		_ = json.Unmarshal(data, &reg)
+		u.token, u.notes = reg.Token, map[string]*note{}
 		w.mu.Lock()
 		w.users = append(w.users, u)
 		w.mu.Unlock()
+		w.crud(ctx, u)
 
 		status, data = w.do(ctx, "login", "POST", "/api/auth/login", "", jsonBody(map[string]string{"email": u.email, "password": password}), "application/json")
 		var login struct {
@@ -180,6 +195,54 @@ func (w *workload) runClient(ctx context.Context, id int) {
 		}
 	}
 }
+
+// crud creates two notes through the generated resource, lists and reads
+// them, changes the first and deletes the second, recording what was
+// acknowledged.
+func (w *workload) crud(ctx context.Context, u *user) {
+	var ids []string
+	for i := range 2 {
+		title := fmt.Sprintf("note %d of %s", i, u.email)
+		status, data := w.do(ctx, "create", "POST", notesPath, u.token, jsonBody(map[string]string{"title": title, "body": "text"}), "application/json")
+		var out struct {
+			ID string `json:"id"`
+		}
+		if status == 201 && json.Unmarshal(data, &out) == nil && out.ID != "" {
+			w.mu.Lock()
+			u.notes[out.ID] = &note{title: title}
+			w.mu.Unlock()
+			ids = append(ids, out.ID)
+		}
+	}
+	w.do(ctx, "list", "GET", notesPath+"?per_page=20", u.token, nil, "")
+	w.do(ctx, "create-bad", "POST", notesPath, u.token, []byte(`{"title": 12}`), "application/json")
+	if len(ids) < 2 {
+		return
+	}
+	w.do(ctx, "read", "GET", notesPath+"/"+ids[0], u.token, nil, "")
+	title := "changed " + ids[0][:8]
+	status, _ := w.do(ctx, "update", "PATCH", notesPath+"/"+ids[0], u.token, jsonBody(map[string]string{"title": title}), "application/json")
+	w.mu.Lock()
+	switch n := u.notes[ids[0]]; {
+	case status >= 200 && status < 300:
+		n.title, n.maybe = title, nil
+	case status == 0 || status >= 500:
+		n.maybe = append(n.maybe, title)
+	}
+	w.mu.Unlock()
+	status, _ = w.do(ctx, "delete", "DELETE", notesPath+"/"+ids[1], u.token, nil, "")
+	w.mu.Lock()
+	switch n := u.notes[ids[1]]; {
+	case status >= 200 && status < 300:
+		n.deleted, n.maybe = true, nil
+	case status == 0 || status >= 500:
+		n.maybe = append(n.maybe, "-")
+	}
+	w.mu.Unlock()
+}
+
+// notesPath is the generated resource's collection.
+const notesPath = "/api/notes/notes"
 
 // huge declares a 6 MB body (over MAX_UPLOAD_SIZE) to a web process over a
 // raw connection and reads the answer without sending the body, as an

@@ -234,25 +234,6 @@ func TestCheckDeploy(t *testing.T) {
 	}
 }
 
-func TestDeployIssuesOnProductionLikeSettings(t *testing.T) {
-	t.Parallel()
-	st, err := core.LoadSettings(settingsOptions("production", []string{
-		"SECRET_KEY=" + strings.Repeat("Zx9", 20),
-		"DATABASE_URL=postgres://u:p@db:5432/app",
-		"SITE_DOMAIN=api.example.com",
-		"REDIS_URL=redis://cache:6379/0",
-		"EMAIL_HOST=smtp.example.com",
-		"ENABLE_MEDIA_UPLOAD_TO_S3=true",
-		"AWS_ACCESS_KEY_ID=AKIA", "AWS_SECRET_ACCESS_KEY=x", "AWS_STORAGE_BUCKET_NAME=b",
-	}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if issues := cli.DeployIssues(st); len(issues) != 0 {
-		t.Errorf("a sound production configuration has issues: %+v", issues)
-	}
-}
-
 func TestRunserverBadAddress(t *testing.T) {
 	t.Parallel()
 	app := testkit.New(t)

@@ -132,6 +132,12 @@ func parseURL(raw string, o Options) (Config, error) {
 			u.RawQuery = q.Encode()
 			dsn = u.String()
 		}
+		// What pgx would refuse when connecting (an unknown sslmode, a bad
+		// port), refused now, as a malformed setting rather than a failed
+		// connection. pgx's message shows the URL without its password.
+		if err := validatePostgres(dsn); err != nil {
+			return Config{}, fmt.Errorf("%s is not a valid postgres:// URL: %v", name, err)
+		}
 		return Config{Dialect: dialect.PG, Driver: "pgx", DSN: dsn}, nil
 	case "sqlite":
 		if o.Pooler {
@@ -161,6 +167,27 @@ func parseURL(raw string, o Options) (Config, error) {
 		return Config{Dialect: dialect.SQLite, Driver: "sqlite", DSN: "file:" + path + "?" + params.Encode(), Path: path}, nil
 	}
 	return Config{}, fmt.Errorf("%s has the unknown scheme %q: use postgres://, postgresql:// or sqlite://", name, scheme)
+}
+
+// fileParams are the DSN parameters that name files pgx reads when it
+// connects (certificates, password and service files): they may exist only
+// where the process runs, so validatePostgres leaves them out.
+var fileParams = []string{"sslrootcert", "sslcert", "sslkey", "sslpassword", "passfile", "service", "servicefile"}
+
+// validatePostgres runs pgx's own parser on dsn, without the file
+// parameters, so that what pgx would refuse when connecting is refused first.
+func validatePostgres(dsn string) error {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	for _, p := range fileParams {
+		q.Del(p)
+	}
+	u.RawQuery = q.Encode()
+	_, err = pgconn.ParseConfig(u.String())
+	return err
 }
 
 // Open connects to the database named by a DATABASE_URL and checks that it
@@ -243,10 +270,20 @@ func openConfig(ctx context.Context, cfg Config, o Options) (*bun.DB, error) {
 		if name == "" {
 			name = "DATABASE_URL"
 		}
-		return nil, fmt.Errorf("%s: cannot connect to %s: %w", name, describe(cfg), err)
+		return nil, &connectError{msg: fmt.Sprintf("%s: cannot connect to %s: %s", name, describe(cfg), Explain(err, name)), err: err}
 	}
 	return bdb, nil
 }
+
+// connectError is a failed connection, explained (see Explain), wrapping the
+// driver's error.
+type connectError struct {
+	msg string
+	err error
+}
+
+func (e *connectError) Error() string { return e.msg }
+func (e *connectError) Unwrap() error { return e.err }
 
 // IsPostgres reports whether db speaks Postgres.
 func IsPostgres(db bun.IDB) bool { return db.Dialect().Name() == dialect.PG }

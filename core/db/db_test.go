@@ -36,6 +36,11 @@ func TestParseURL(t *testing.T) {
 		{url: "", wantErr: "not a URL"},
 		{url: "sqlite://", wantErr: "needs a file path"},
 		{url: "sqlite://x.db?%zz", wantErr: "malformed query"},
+		// What pgx refuses when connecting is refused when parsing, with the
+		// password hidden; certificate files are read only when connecting.
+		{url: "postgres://app:hunter2@db/app?sslmode=bogus", wantErr: "sslmode is invalid"},
+		{url: "postgres://app:hunter2@db/app?connect_timeout=soon", wantErr: "connect_timeout"},
+		{url: "postgres://app:pw@db/app?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", wantDialect: dialect.PG, wantDriver: "pgx"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
@@ -47,6 +52,9 @@ func TestParseURL(t *testing.T) {
 				}
 				if !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "DATABASE_URL") {
 					t.Fatalf("error %q does not say %q about DATABASE_URL", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("error %q shows the password", err)
 				}
 				return
 			}

@@ -47,6 +47,10 @@ type SMTPSettings struct {
 	MailgunLogin    string `setting:"MAILGUN_SMTP_LOGIN"`
 	MailgunPassword string `setting:"MAILGUN_SMTP_PASSWORD" secret:"true"`
 	MailgunDomain   string `setting:"MAILGUN_DOMAIN"`
+
+	// mailgun is set by Resolve when the MAILGUN_SMTP_* variables configure
+	// the server, so that messages name them.
+	mailgun bool
 }
 
 // Resolve implements settings.Resolver: the Mailgun add-on's variables
@@ -57,6 +61,7 @@ func (s *SMTPSettings) Resolve(st *settings.Settings) {
 		return
 	}
 	s.Host = s.MailgunServer
+	s.mailgun = true
 	if s.MailgunPort != 0 {
 		s.Port = s.MailgunPort
 	}
@@ -95,9 +100,13 @@ func (s *SMTPSettings) Config(poolSize int) SMTPConfig {
 	case s.UseTLS:
 		security = SecuritySTARTTLS
 	}
+	vars := SMTPVars{Host: "EMAIL_HOST", Port: "EMAIL_PORT", User: "EMAIL_HOST_USER", Password: "EMAIL_HOST_PASSWORD"}
+	if s.mailgun {
+		vars = SMTPVars{Host: "MAILGUN_SMTP_SERVER", Port: "MAILGUN_SMTP_PORT", User: "MAILGUN_SMTP_LOGIN", Password: "MAILGUN_SMTP_PASSWORD"}
+	}
 	return SMTPConfig{
 		Host: s.Host, Port: s.Port, Username: s.User, Password: s.Password,
-		Security: security, Timeout: s.Timeout, PoolSize: poolSize,
+		Security: security, Timeout: s.Timeout, PoolSize: poolSize, Vars: vars,
 	}
 }
 
@@ -138,6 +147,15 @@ type SMTPConfig struct {
 	// self-signed servers); nil means verify the certificate for Host
 	// against the system roots. An empty ServerName is set to Host.
 	TLSConfig *tls.Config
+	// Vars names the settings the fields came from, for messages; empty
+	// names mean EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER and EMAIL_HOST_PASSWORD.
+	Vars SMTPVars
+}
+
+// SMTPVars names the settings an SMTPConfig came from: Django's EMAIL_*, or
+// the Mailgun add-on's MAILGUN_SMTP_*.
+type SMTPVars struct {
+	Host, Port, User, Password string
 }
 
 // SMTP delivers messages to an SMTP server over a pool of kept-open
@@ -391,7 +409,7 @@ func (s *SMTP) dial(ctx context.Context) (*smtpConn, error) {
 	d := net.Dialer{}
 	conn, err := d.DialContext(ctx, "tcp", s.addr)
 	if err != nil {
-		return nil, fmt.Errorf("mail: smtp: connect: %w", err)
+		return nil, &stepError{step: "connect", err: fmt.Errorf("mail: smtp: connect: %w", err)}
 	}
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.cfg.TLSConfig != nil {
@@ -404,7 +422,7 @@ func (s *SMTP) dial(ctx context.Context) (*smtpConn, error) {
 		tc := tls.Client(conn, tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = conn.Close()
-			return nil, fmt.Errorf("mail: smtp %s: TLS handshake: %w", s.addr, err)
+			return nil, &stepError{step: "TLS", err: fmt.Errorf("mail: smtp %s: TLS handshake: %w", s.addr, err)}
 		}
 		conn = tc
 	}
@@ -419,7 +437,7 @@ func (s *SMTP) dial(ctx context.Context) (*smtpConn, error) {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", err, ctx.Err())
 		}
-		return nil, fmt.Errorf("mail: smtp %s: %s: %w", s.addr, step, err)
+		return nil, &stepError{step: step, err: fmt.Errorf("mail: smtp %s: %s: %w", s.addr, step, err)}
 	}
 	client, err := smtp.NewClient(conn, s.cfg.Host)
 	if err != nil {
