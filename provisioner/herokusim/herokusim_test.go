@@ -248,6 +248,12 @@ func TestHeroku(t *testing.T) {
 		if err != nil || regexp.MustCompile(`(?m)^ERROR`).MatchString(out) {
 			t.Fatalf("check --deploy on a complete Heroku configuration: %v\n%s", err, out)
 		}
+		// Each add-on was probed, over TLS where Heroku's is.
+		for _, want := range []string{`(?m)^INFO database\..*TLS`, `(?m)^INFO cache\..*TLS`, `(?mi)^INFO mail\..*TLS.*AUTH`, `(?mi)^INFO storage\..*` + s3.Bucket} {
+			if !regexp.MustCompile(want).MatchString(out) {
+				t.Errorf("check --deploy does not report a probe matching %s:\n%s", want, out)
+			}
+		}
 		t.Logf("check --deploy:\n%s", out)
 	})
 
