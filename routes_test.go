@@ -76,12 +76,15 @@ func TestRoutes(t *testing.T) {
 func TestRoutesCommand(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
+	// The table is stdout; stderr has the logs (the startup line).
 	run := func(args ...string) string {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir, cmd.Env = dir, baseEnv("SETTINGS=development")
-		b, err := cmd.CombinedOutput()
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("%s: %v\n%s", args[0], err, b)
+			t.Fatalf("%s: %v\n%s%s", args[0], err, b, stderr.String())
 		}
 		return string(b)
 	}

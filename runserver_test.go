@@ -68,7 +68,10 @@ func (l *lines) waitFor(t *testing.T, re *regexp.Regexp, timeout time.Duration) 
 	}
 }
 
-var servingRe = regexp.MustCompile(`serving on http://([0-9.]+:[0-9]+)/`)
+var (
+	servingRe = regexp.MustCompile(`serving on http://([0-9.]+:[0-9]+)/`)
+	startupRe = regexp.MustCompile(`level=INFO msg="manouche \S+ starting runserver \(SETTINGS=development\)" version=`)
+)
 
 // startServer starts bin runserver on a free port in dir and returns its
 // output so far (stdout and stderr together) once it serves, and its address.
@@ -110,8 +113,9 @@ func stopServer(t *testing.T, cmd *exec.Cmd, out *lines) {
 }
 
 // TestRunserverOutput runs the development server the way the README does and
-// counts what it prints: one line per migration applied, the "serving on"
-// lines, one line per request, and nothing while idle.
+// counts what it prints: the startup log line first (the version), one line
+// per migration applied, the "serving on" lines, one line per request, and
+// nothing while idle.
 func TestRunserverOutput(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -126,8 +130,12 @@ func TestRunserverOutput(t *testing.T) {
 			cmd, out, addr := startServer(t, bin, dir, env)
 			startup := out.all()
 			applied := 0
-			for _, line := range startup {
+			if len(startup) == 0 || !startupRe.MatchString(startup[0]) {
+				t.Errorf("the first line is not the startup log line: %q", startup)
+			}
+			for i, line := range startup {
 				switch {
+				case i == 0 && startupRe.MatchString(line):
 				case applyingRe.MatchString(line):
 					applied++
 				case servingRe.MatchString(line), line == "Quit with CONTROL-C.":

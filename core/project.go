@@ -19,6 +19,7 @@ import (
 	"manouche/core/queue"
 	"manouche/core/storage"
 	"manouche/core/templates"
+	"manouche/core/version"
 	"manouche/migrations"
 	"manouche/settings"
 	projecttemplates "manouche/templates"
@@ -87,6 +88,10 @@ type Options struct {
 	LogOutput *os.File
 	// Logger replaces the logger built from the settings.
 	Logger *slog.Logger
+	// Command names the command the process runs (runserver, worker,
+	// migrate, ...). When set, New's first log line says which build
+	// (core/version) starts which command with which settings.
+	Command string
 }
 
 // LoadSettings loads the settings layers with each installed app's section.
@@ -114,6 +119,9 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 			out = os.Stderr
 		}
 		p.Log = NewLogger(st, out)
+	}
+	if opts.Command != "" {
+		logStartup(p.Log, st, opts.Command)
 	}
 	direct, pooled, err := openDatabases(ctx, st)
 	if err != nil {
@@ -280,7 +288,10 @@ func (p *Project) openServices(ctx context.Context) error {
 		Workers:      st.EmailWorkers,
 		RetryBackoff: st.EmailRetryBackoff,
 		PollInterval: st.EmailPollInterval,
-		Logger:       p.Log,
+		// The worker command's grace; runserver's worker (RUN_WORKER) gets
+		// its share of the same timeout from StartServices' stop.
+		ShutdownTimeout: st.ShutdownTimeout,
+		Logger:          p.Log,
 	})
 	if err != nil {
 		return err
@@ -425,6 +436,20 @@ func NewLogger(st *settings.Settings, out *os.File) *slog.Logger {
 	return slog.New(slog.NewTextHandler(out, opts))
 }
 
+// logStartup writes the process's first log line: the version, the command
+// and the settings layer, so that every process's logs (a web or worker dyno,
+// the release phase, a one-off run) start by saying which build they come
+// from. It is written whatever LOG_LEVEL says, like a server's banner.
+func logStartup(log *slog.Logger, st *settings.Settings, command string) {
+	v := version.Get()
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, fmt.Sprintf("manouche %s starting %s (SETTINGS=%s)", v, command, st.Layer), 0)
+	r.AddAttrs(slog.String("version", v), slog.String("command", command), slog.String("settings", st.Layer), slog.Int("pid", os.Getpid()))
+	if dyno := os.Getenv("DYNO"); dyno != "" {
+		r.AddAttrs(slog.String("dyno", dyno))
+	}
+	_ = log.Handler().Handle(context.Background(), r)
+}
+
 // Service is a long-running part of a process that runs beside the web server
 // (the email worker when RUN_WORKER is on). Start returns once it runs; Stop
 // lets it finish the work in hand within ctx's deadline.
@@ -442,15 +467,14 @@ func (p *Project) AddService(s Service) {
 }
 
 // StartServices starts every registered service (runserver calls it) and
-// returns a function that stops them, in reverse order, within SHUTDOWN_TIMEOUT.
-func (p *Project) StartServices(ctx context.Context) (func(), error) {
+// returns a function that stops them, in reverse order, within its context
+// (runserver's share of SHUTDOWN_TIMEOUT).
+func (p *Project) StartServices(ctx context.Context) (stop func(context.Context), err error) {
 	p.mu.Lock()
 	services := append([]Service(nil), p.services...)
 	p.mu.Unlock()
 	var started []Service
-	stop := func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.Settings.ShutdownTimeout)
-		defer cancel()
+	stop = func(sctx context.Context) {
 		for i := len(started) - 1; i >= 0; i-- {
 			if err := started[i].Stop(sctx); err != nil {
 				p.Log.Error("stop service", "service", started[i].Name, "error", err)
@@ -459,7 +483,9 @@ func (p *Project) StartServices(ctx context.Context) (func(), error) {
 	}
 	for _, s := range services {
 		if err := s.Start(ctx); err != nil {
-			stop()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.Settings.ShutdownTimeout)
+			stop(sctx)
+			cancel()
 			return nil, fmt.Errorf("start %s: %w", s.Name, err)
 		}
 		p.Log.Debug("started", "service", s.Name)

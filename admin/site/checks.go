@@ -8,8 +8,11 @@ import (
 )
 
 // secureCookies tells whether the admin marks its cookies Secure: when the
-// site is served over https (SITE_SCHEME, https in production).
-func secureCookies(st *settings.Settings) bool { return st.SiteScheme == "https" }
+// site is served over https (SITE_SCHEME=https, or SECURE_SSL_REDIRECT: both
+// on in production).
+func secureCookies(st *settings.Settings) bool {
+	return st.SiteScheme == "https" || st.SecureSSLRedirect
+}
 
 // DeployChecks implements core.DeployChecker: Django's cookie checks, read
 // from the attributes the admin gives its cookies under these settings.

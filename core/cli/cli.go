@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -76,6 +77,10 @@ func Execute(ctx context.Context, args []string, env Env) int {
 	cl := &commandLine{env: env}
 	defer cl.close()
 	root := cl.root()
+	// The command's name, for the project's first log line.
+	if c, _, err := root.Find(args); err == nil && c != root {
+		cl.command = strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
+	}
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
@@ -121,7 +126,9 @@ func commandNames(root *cobra.Command) []string {
 // commandLine holds what the commands of one run share: the settings and the
 // project, each built at most once.
 type commandLine struct {
-	env     Env
+	env Env
+	// command is the command being run ("runserver", "mailqueue failed").
+	command string
 	mu      sync.Mutex
 	st      *settings.Settings
 	project *core.Project
@@ -151,7 +158,11 @@ func (cl *commandLine) load(ctx context.Context) (*core.Project, error) {
 	if cl.project != nil {
 		return cl.project, nil
 	}
-	p, err := core.New(ctx, st, cl.env.Options)
+	opts := cl.env.Options
+	if opts.Command == "" {
+		opts.Command = cmp.Or(cl.command, "manouche")
+	}
+	p, err := core.New(ctx, st, opts)
 	if err != nil {
 		return nil, err
 	}

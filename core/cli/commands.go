@@ -38,11 +38,10 @@ is reported with the process holding it (on Linux).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			p, err := cl.load(ctx)
+			st, err := cl.settings()
 			if err != nil {
 				return err
 			}
-			st := p.Settings
 			addr := net.JoinHostPort(st.ListenHost, strconv.Itoa(st.Port))
 			if len(args) == 1 {
 				if addr, err = parseAddr(args[0], st.ListenHost); err != nil {
@@ -55,6 +54,10 @@ is reported with the process holding it (on Linux).`,
 				return err
 			}
 			defer ln.Close()
+			p, err := cl.load(ctx)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := server.StopWithGoRun(ctx)
 			defer cancel()
 			out := cmd.OutOrStdout()
@@ -70,18 +73,33 @@ is reported with the process holding it (on Linux).`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: %s\n", unmigratedMessage(apps))
 				}
 			}
-			stopBackground, err := p.StartServices(ctx)
-			if err != nil {
-				return err
-			}
-			defer stopBackground()
 			srv, err := server.New(p)
 			if err != nil {
 				return err
 			}
-			return srv.Serve(ctx, ln, func(a net.Addr) {
+			stopServices, err := p.StartServices(ctx)
+			if err != nil {
+				return err
+			}
+			// On SIGTERM the services (the email worker with RUN_WORKER)
+			// stop beside the HTTP drain, within the same SHUTDOWN_TIMEOUT.
+			servicesDone := make(chan struct{})
+			serving, stopServing := context.WithCancel(ctx)
+			defer stopServing()
+			go func() {
+				defer close(servicesDone)
+				<-serving.Done()
+				_, hard := server.ShutdownPhases(st.ShutdownTimeout)
+				sctx, cancel := context.WithTimeout(context.Background(), hard)
+				defer cancel()
+				stopServices(sctx)
+			}()
+			err = srv.Serve(ctx, ln, func(a net.Addr) {
 				fmt.Fprintf(out, "%s %s (SETTINGS=%s) serving on http://%s/\nQuit with CONTROL-C.\n", st.SiteName, version.Get(), st.Layer, a)
 			})
+			stopServing()
+			<-servicesDone
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&noMigrate, "nomigrate", false, "do not apply pending migrations before starting (development)")

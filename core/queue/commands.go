@@ -238,9 +238,11 @@ func workerCommand(open OpenFunc) *cobra.Command {
 		Use:   "worker",
 		Short: "Deliver queued emails until SIGTERM or SIGINT",
 		Long: "Delivers queued emails until SIGTERM or SIGINT (Ctrl-C). On either signal it\n" +
-			"stops taking new emails and finishes the ones in hand for up to --grace; emails\n" +
-			"still unsent then are put back and retried later. Several workers, in several\n" +
-			"processes, may share the queue.",
+			"stops taking new emails and lets the ones in hand finish; those still being\n" +
+			"sent near the end of --grace (default SHUTDOWN_TIMEOUT, under Heroku's 30 s)\n" +
+			"are cancelled and put back, to be retried later, and the worker exits within\n" +
+			"--grace. No email is lost or sent twice by a restart. Several workers, in\n" +
+			"several processes, may share the queue.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withQueue(cmd, open, func(ctx context.Context, q *Queue) error {
@@ -259,17 +261,25 @@ func workerCommand(open OpenFunc) *cobra.Command {
 					return errors.New("queue: worker stopped unexpectedly (see the logs)")
 				}
 				stop()
+				if grace <= 0 {
+					grace = q.cfg.ShutdownTimeout
+				}
 				fmt.Fprintf(out, "Stopping: finishing the emails in hand (up to %s)...\n", grace)
 				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 				defer cancel()
 				if err := q.Stop(sctx); err != nil {
-					return err
+					// The messages in hand were put back: not a failure of the
+					// process, which exits 0 like a clean stop.
+					q.log.Warn("worker stopped with messages put back", "error", err)
+					if !errors.Is(err, ErrPutBack) {
+						return err
+					}
 				}
 				fmt.Fprintln(out, "Worker stopped.")
 				return nil
 			})
 		},
 	}
-	cmd.Flags().DurationVar(&grace, "grace", 25*time.Second, "how long to let emails in hand finish after a stop signal")
+	cmd.Flags().DurationVar(&grace, "grace", 0, "how long to let emails in hand finish after a stop signal (default SHUTDOWN_TIMEOUT)")
 	return cmd
 }

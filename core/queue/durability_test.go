@@ -71,10 +71,11 @@ func emlSubjects(t *testing.T, dir string) map[string]int {
 	return out
 }
 
-func startHelper(t *testing.T, dsn, out string, delay time.Duration) (*exec.Cmd, *bytes.Buffer) {
+func startHelper(t *testing.T, dsn, out string, delay time.Duration, env ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "QUEUE_TEST_HELPER=worker", "QUEUE_TEST_DB="+dsn, "QUEUE_TEST_OUT="+out, "QUEUE_TEST_DELAY="+delay.String())
+	cmd.Env = append(cmd.Env, env...)
 	var buf bytes.Buffer
 	cmd.Stdout = &buf
 	cmd.Stderr = &buf
@@ -193,6 +194,99 @@ func TestWorkerSIGTERMFinishesMessagesInHand(t *testing.T) {
 				t.Fatalf("after SIGTERM: stats %+v, %d delivered", s, len(delivered))
 			}
 		})
+	}
+}
+
+// A worker restarted (SIGTERM, then a new worker, as a deploy or a daily
+// dyno restart does) while deliveries run loses no email and sends none
+// twice, and exits within SHUTDOWN_TIMEOUT: deliveries that can finish in
+// time finish and are recorded; those that cannot are cancelled before the
+// mail server took them and put back, and the next worker sends them.
+func TestWorkerRestartDuringDeliveries(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		delay    time.Duration // one delivery
+		shutdown time.Duration // SHUTDOWN_TIMEOUT
+		putBack  bool
+	}{
+		{"deliveries finish", 300 * time.Millisecond, 5 * time.Second, false},
+		{"deliveries put back", 1800 * time.Millisecond, 800 * time.Millisecond, true},
+	}
+	for _, d := range sharedDatabases(t) {
+		for _, tt := range tests {
+			t.Run(d.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				db, dsn := d.open(t)
+				out := t.TempDir()
+				const n = 12
+				q := mustNew(t, helperConfig(db, nil))
+				enqueueNumbered(t, q, "restart", n)
+				cmd, logs := startHelper(t, dsn, out, tt.delay, "QUEUE_TEST_SHUTDOWN="+tt.shutdown.String())
+				ctx := context.Background()
+				waitFor(t, 30*time.Second, "deliveries in hand", func() (bool, error) {
+					s, err := q.Stats(ctx)
+					return s.Sending > 0, err
+				})
+				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				signalled := time.Now()
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatalf("worker exited with %v; output:\n%s", err, logs)
+					}
+				case <-time.After(tt.shutdown + 10*time.Second):
+					t.Fatalf("worker still running after SIGTERM; output:\n%s", logs)
+				}
+				took := time.Since(signalled)
+				t.Logf("exited %v after SIGTERM", took)
+				// SHUTDOWN_TIMEOUT, and a little for the process to end under load.
+				if took > tt.shutdown+300*time.Millisecond {
+					t.Errorf("the worker exited %v after SIGTERM, want within SHUTDOWN_TIMEOUT (%v); output:\n%s", took, tt.shutdown, logs)
+				}
+				s, err := q.Stats(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first := emlSubjects(t, out)
+				if s.Sending != 0 || s.Failed != 0 || int(s.Sent) != len(first) || s.Sent+s.Pending+s.Retrying != n {
+					t.Fatalf("after the restart: stats %+v, %d delivered; output:\n%s", s, len(first), logs)
+				}
+				if tt.putBack {
+					// The messages that were in hand are back in the queue, available
+					// at once (River does not count an attempt a stop interrupted),
+					// not stuck as "sending" until rescued.
+					back, err := db.NewSelect().TableExpr("river_job").
+						Where("attempted_at IS NOT NULL AND state = 'available'").Count(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(first) != 0 || back == 0 || !strings.Contains(logs.String(), "put back") {
+						t.Errorf("put back: %d delivered, %d attempted messages back in the queue, stats %+v: want none sent and those in hand back; output:\n%s", len(first), back, s, logs)
+					}
+				}
+				if !tt.putBack && len(first) == 0 {
+					t.Errorf("the deliveries in hand did not finish: stats %+v", s)
+				}
+
+				// The next worker sends the rest, each message once.
+				startHelper(t, dsn, out, 10*time.Millisecond)
+				waitFor(t, 60*time.Second, "every message to be sent", func() (bool, error) {
+					s, err := q.Stats(ctx)
+					return s.Sent == n, err
+				})
+				got := emlSubjects(t, out)
+				for i := range n {
+					if c := got[fmt.Sprintf("restart %04d", i)]; c != 1 {
+						t.Errorf("message %d delivered %d times, want once", i, c)
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -67,12 +67,21 @@ func helperWorker() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	// QUEUE_TEST_SHUTDOWN is SHUTDOWN_TIMEOUT, the worker's default grace;
+	// without it the worker runs with --grace 10s.
+	shutdown, _ := time.ParseDuration(os.Getenv("QUEUE_TEST_SHUTDOWN"))
 	open := func(ctx context.Context) (*queue.Queue, error) {
-		return queue.New(ctx, helperConfig(bdb, slowBackend{file: file, delay: delay}))
+		cfg := helperConfig(bdb, slowBackend{file: file, delay: delay})
+		cfg.ShutdownTimeout = shutdown
+		return queue.New(ctx, cfg)
 	}
 	root := &cobra.Command{Use: "helper", SilenceErrors: false}
 	root.AddCommand(queue.Commands(open)...)
-	root.SetArgs([]string{"worker", "--grace", "10s"})
+	args := []string{"worker"}
+	if shutdown == 0 {
+		args = append(args, "--grace", "10s")
+	}
+	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		return 1
 	}

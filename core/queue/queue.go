@@ -25,6 +25,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -51,6 +52,9 @@ var (
 	ErrNotFound = errors.New("no such queued email")
 	// ErrNotFailed: the email has not failed (it is pending, being sent, or sent).
 	ErrNotFailed = errors.New("email has not failed")
+	// ErrPutBack: Stop ran out of time and cancelled the deliveries in hand,
+	// whose messages went back to the queue.
+	ErrPutBack = errors.New("were cancelled and put back in the queue")
 )
 
 // Config configures a Queue. The project maps its settings to it.
@@ -91,6 +95,10 @@ type Config struct {
 	SentRetention time.Duration
 	// FailedRetention is how long failed messages are kept; 0 means forever.
 	FailedRetention time.Duration
+	// ShutdownTimeout is how long the worker command gives the messages in
+	// hand after SIGTERM before it puts them back and exits
+	// (SHUTDOWN_TIMEOUT); 0 means 25s.
+	ShutdownTimeout time.Duration
 	// Logger receives the worker's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -122,6 +130,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SentRetention <= 0 {
 		c.SentRetention = 24 * time.Hour
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 25 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -171,6 +182,8 @@ type Queue struct {
 	mu        sync.Mutex
 	delivered map[int64]struct{}
 	started   bool
+	// inHand counts the deliveries running.
+	inHand atomic.Int64
 }
 
 // emailArgs are the job arguments: the message, as JSON.
@@ -438,8 +451,14 @@ func (q *Queue) Start(ctx context.Context) error {
 }
 
 // Stop stops fetching new messages and waits for the ones in hand to be
-// delivered, until ctx ends; then it cancels them (they are retried later,
-// by this or another worker) and returns ctx's error.
+// delivered; then, when ctx has a deadline, it keeps the last quarter of the
+// time left (at most 5s) to cancel the deliveries still running: their
+// messages go back to the queue, to be retried later by this or another
+// worker, and Stop returns within ctx's deadline with an error wrapping
+// context.DeadlineExceeded. Without a deadline it waits until ctx ends, then
+// cancels for up to 5s. A message is never lost this way, nor sent twice
+// (a delivery cancelled before the SMTP server accepted the message was not
+// sent; one accepted is recorded as sent at once, see Work).
 func (q *Queue) Stop(ctx context.Context) error {
 	q.mu.Lock()
 	started := q.started
@@ -448,16 +467,30 @@ func (q *Queue) Stop(ctx context.Context) error {
 	if !started {
 		return nil
 	}
-	err := q.client.Stop(ctx)
+	soft := ctx
+	hardDeadline := time.Now().Add(5 * time.Second)
+	if deadline, ok := ctx.Deadline(); ok {
+		reserve := min(max(time.Until(deadline)/4, 50*time.Millisecond), 5*time.Second)
+		var cancel context.CancelFunc
+		soft, cancel = context.WithDeadline(ctx, deadline.Add(-reserve))
+		defer cancel()
+		hardDeadline = deadline
+	}
+	err := q.client.Stop(soft)
 	if err == nil {
 		return nil
 	}
-	hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if ctx.Err() == nil && soft.Err() != nil {
+		err = context.DeadlineExceeded
+	}
+	n := q.inHand.Load()
+	q.log.Warn("queue: stop: cancelling the deliveries still running; their messages go back to the queue", "messages", n)
+	hard, cancel := context.WithDeadline(context.WithoutCancel(ctx), hardDeadline)
 	defer cancel()
 	if herr := q.client.StopAndCancel(hard); herr != nil {
 		return fmt.Errorf("queue: stop: %w (then: %w)", err, herr)
 	}
-	return fmt.Errorf("queue: stop: messages in hand were cancelled and will be retried: %w", err)
+	return fmt.Errorf("queue: stop: %d message(s) in hand %w: %w", n, ErrPutBack, err)
 }
 
 // Close releases the queue's own connections (River's SQLite pool). It does

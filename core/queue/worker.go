@@ -21,6 +21,8 @@ type emailWorker struct {
 // memory and the retry only records the delivery.
 func (w *emailWorker) Work(ctx context.Context, job *river.Job[emailArgs]) error {
 	q := w.q
+	q.inHand.Add(1)
+	defer q.inHand.Add(-1)
 	msg := job.Args.Message
 	if msg == nil {
 		return river.JobCancel(errors.New("queue: job has no message"))
@@ -32,9 +34,14 @@ func (w *emailWorker) Work(ctx context.Context, job *river.Job[emailArgs]) error
 	log := q.log.With("email_id", job.ID, "attempt", job.Attempt, "subject", msg.Subject)
 	if !q.wasDelivered(job.ID) {
 		if err := q.cfg.Backend.Send(ctx, msg); err != nil {
-			if job.Attempt >= job.MaxAttempts {
+			switch {
+			case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+				// Stop cancelled it (SIGTERM past the grace): River puts
+				// the message back without counting the attempt.
+				log.Info("email delivery interrupted by the worker's stop; back in the queue")
+			case job.Attempt >= job.MaxAttempts:
 				log.Error("email failed: no attempts left; kept as failed", "error", err)
-			} else {
+			default:
 				log.Warn("email delivery failed; will retry", "error", err)
 			}
 			return err

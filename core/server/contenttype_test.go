@@ -109,30 +109,3 @@ func TestParseErrorsQuoteNothing(t *testing.T) {
 		}
 	}
 }
-
-// TestHSTSBehindProxies: with SITE_SCHEME=https, HSTS is sent on https
-// responses, https as the trusted proxies report it; never on plain http,
-// and never because of a header an untrusted client sent.
-func TestHSTSBehindProxies(t *testing.T) {
-	t.Parallel()
-	const want = "max-age=31536000; includeSubDomains"
-	tests := []struct {
-		name    string
-		proxies string
-		header  string
-		hsts    bool
-	}{
-		{"https through the router", "1", "X-Forwarded-Proto: https", true},
-		{"http through the router", "1", "X-Forwarded-Proto: http", false},
-		{"no proxy, forged header", "0", "X-Forwarded-Proto: https", false},
-		{"no proxy, plain http", "0", "X-Test: 1", false},
-	}
-	for _, tt := range tests {
-		app := testkit.New(t, testkit.Settings{"ALLOWED_HOSTS": "127.0.0.1", "SITE_SCHEME": "https", "NUM_PROXIES": tt.proxies})
-		res := app.Raw("GET /health HTTP/1.1\r\nHost: {addr}\r\n" + tt.header + "\r\nConnection: close\r\n\r\n")
-		got := res.Header.Get("Strict-Transport-Security")
-		if tt.hsts && got != want || !tt.hsts && got != "" {
-			t.Errorf("%s: Strict-Transport-Security %q, want it %v", tt.name, got, tt.hsts)
-		}
-	}
-}

@@ -128,3 +128,34 @@ func TestThrottleClientIP(t *testing.T) {
 		}
 	}
 }
+
+// TestSSLRedirectTrustsOnlyTheProxies: SECURE_SSL_REDIRECT reads the scheme
+// the NUM_PROXIES trusted proxies wrote; whatever a client put before their
+// entries (or sent with no proxy in front) cannot skip the redirect.
+func TestSSLRedirectTrustsOnlyTheProxies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		proxies int
+		header  []string
+		status  int
+	}{
+		{0, []string{"X-Forwarded-Proto: https"}, http.StatusMovedPermanently},
+		{1, []string{"X-Forwarded-Proto: https"}, http.StatusOK},
+		{1, []string{"X-Forwarded-Proto: https, http"}, http.StatusMovedPermanently},
+		{1, []string{"X-Forwarded-Proto: https", "X-Forwarded-Proto: http"}, http.StatusMovedPermanently},
+		{1, []string{"X-Forwarded-Proto: HTTPS"}, http.StatusOK},
+		{2, []string{"X-Forwarded-Proto: https, http, https"}, http.StatusMovedPermanently},
+		{2, []string{"X-Forwarded-Proto: http, https, http"}, http.StatusOK},
+		{2, []string{"X-Forwarded-Proto: https"}, http.StatusOK}, // fewer entries than proxies: the leftmost
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("NUM_PROXIES=%d %q", tt.proxies, tt.header), func(t *testing.T) {
+			t.Parallel()
+			app := testkit.New(t, testkit.Settings{"SECURE_SSL_REDIRECT": true, "NUM_PROXIES": tt.proxies})
+			res := app.RawJSON("GET", "/coretest/list", "", tt.header...)
+			if res.Status != tt.status {
+				t.Errorf("status %d, want %d: %s", res.Status, tt.status, res.Body)
+			}
+		})
+	}
+}

@@ -12,14 +12,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
+	"github.com/valyala/fasthttp"
 
 	"manouche/core"
 	"manouche/core/api"
@@ -32,6 +33,10 @@ type Server struct {
 	app *fiber.App
 	// owners maps a route (its first handler) to the app that added it.
 	owners map[*fiber.Handler]string
+	// base is the parent of every request's context; the drain cancels it
+	// (cause errShuttingDown) for requests still running at SHUTDOWN_TIMEOUT.
+	base       context.Context
+	cancelBase context.CancelCauseFunc
 }
 
 // New builds the project's HTTP application: the middleware stack, the
@@ -40,6 +45,7 @@ type Server struct {
 // no installed app provides authentication.
 func New(p *core.Project) (*Server, error) {
 	s := &Server{p: p, owners: map[*fiber.Handler]string{}}
+	s.base, s.cancelBase = context.WithCancelCause(context.Background())
 	if err := s.build(); err != nil {
 		return nil, err
 	}
@@ -91,17 +97,8 @@ func (s *Server) build() error {
 		CrossOriginEmbedderPolicy: "unsafe-none",
 		CrossOriginResourcePolicy: "cross-origin",
 	}))
-	if age := hstsAge(st.SiteScheme); age > 0 {
-		// HSTS on https responses only, the scheme read as api.Scheme reads it
-		// (behind NUM_PROXIES proxies, from X-Forwarded-Proto): helmet's own
-		// check, c.Protocol(), trusts no proxy and would never see https there.
-		hsts := "max-age=" + strconv.Itoa(age) + "; includeSubDomains"
-		app.Use(func(c *fiber.Ctx) error {
-			if api.Scheme(c) == "https" {
-				c.Set(fiber.HeaderStrictTransportSecurity, hsts)
-			}
-			return c.Next()
-		})
+	if st.SecureHSTSSeconds > 0 {
+		app.Use(hsts(st.SecureHSTSSeconds, st.SecureHSTSIncludeSubdomains, st.SecureHSTSPreload))
 	}
 	if len(st.CORSAllowedOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
@@ -116,6 +113,13 @@ func (s *Server) build() error {
 		app.Use(p.TrackWrites())
 	}
 	app.Use(api.RefuseNUL())
+	if st.SecureSSLRedirect {
+		app.Use(sslRedirect())
+	}
+	// From here on a request has a deadline (REQUEST_TIMEOUT) and is
+	// cancelled by a drain that runs out of time: throttles, authentication
+	// and handlers all run under it.
+	app.Use(s.requestContext(st.RequestTimeout))
 
 	app.Get("/health", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -188,13 +192,6 @@ func allowedHosts(hosts []string) fiber.Handler {
 	}
 }
 
-func hstsAge(scheme string) int {
-	if scheme == "https" {
-		return 31536000
-	}
-	return 0
-}
-
 // Serve runs the project's HTTP server on addr until ctx is cancelled
 // (SIGTERM, SIGINT): Listen, New and Server.Serve.
 func Serve(ctx context.Context, p *core.Project, addr string, ready func(net.Addr)) error {
@@ -211,23 +208,135 @@ func Serve(ctx context.Context, p *core.Project, addr string, ready func(net.Add
 }
 
 // Serve runs the server on ln (see Listen), which it closes, until ctx is
-// cancelled (SIGTERM, SIGINT), then stops accepting connections and waits up
-// to SHUTDOWN_TIMEOUT for in-flight requests before returning.
+// cancelled (SIGTERM, SIGINT), then drains within SHUTDOWN_TIMEOUT, as a
+// dyno must before Heroku's SIGKILL 30 s after SIGTERM:
+//
+//   - it stops accepting (the listener closes: new connections are refused)
+//     and closes idle keep-alive connections at once, and each busy one as
+//     soon as its request is answered;
+//   - in-flight requests run on until ShutdownPhases' cut; those still
+//     running then have their context cancelled (queries abort, transactions
+//     roll back) and answer 503;
+//   - at the hard limit every connection left is closed, whatever its
+//     handler is doing, and Serve returns: within SHUTDOWN_TIMEOUT.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
 	p, app := s.p, s.app
+	tl := &trackingListener{Listener: ln, conns: map[net.Conn]fasthttp.ConnState{}}
+	app.Server().ConnState = tl.setState
 	if ready != nil {
 		ready(ln.Addr())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listener(ln) }()
+	go func() { errc <- app.Listener(tl) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	p.Log.Info("shutting down: draining in-flight requests", "timeout", p.Settings.ShutdownTimeout)
-	if err := app.ShutdownWithTimeout(p.Settings.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	timeout := p.Settings.ShutdownTimeout
+	start := time.Now()
+	cut, hard := ShutdownPhases(timeout)
+	p.Log.Info("shutting down: draining in-flight requests", "timeout", timeout)
+	dctx, cancel := context.WithDeadline(context.Background(), start.Add(cut))
+	err := app.ShutdownWithContext(dctx)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		tl.closeAll()
 		return fmt.Errorf("runserver: shutdown: %w", err)
 	}
+	p.Log.Warn("shutting down: cancelling the requests still running at SHUTDOWN_TIMEOUT",
+		"requests", tl.active(), "connections", app.Server().GetOpenConnectionsCount())
+	s.cancelBase(errShuttingDown)
+	// A connection is active until its response is written.
+	for time.Since(start) < hard && tl.active() > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := tl.active(); n > 0 {
+		p.Log.Error("shutting down: closing the connections of requests that ignored their cancellation", "requests", n)
+	}
+	tl.closeAll()
 	return nil
+}
+
+// ShutdownPhases splits a SHUTDOWN_TIMEOUT: in-flight work runs until cut;
+// then it is cancelled and has until hard to wind up (answer 503, put a
+// delivery back); what is left of the timeout after hard is for closing the
+// process's connections. For 25 s: 22 s and 24 s.
+func ShutdownPhases(timeout time.Duration) (cut, hard time.Duration) {
+	reserve := min(max(timeout/5, 50*time.Millisecond), 3*time.Second)
+	return timeout - reserve, timeout - reserve/3
+}
+
+// trackingListener remembers the connections it accepted and their state
+// (the server's ConnState hook), so that a drain that runs out of time can
+// wait for the responses being written and then close what is left.
+type trackingListener struct {
+	net.Listener
+	mu     sync.Mutex
+	conns  map[net.Conn]fasthttp.ConnState
+	closed bool
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
+	l.conns[c] = fasthttp.StateNew
+	return c, nil
+}
+
+// setState is the server's ConnState hook.
+func (l *trackingListener) setState(c net.Conn, state fasthttp.ConnState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch state {
+	case fasthttp.StateClosed, fasthttp.StateHijacked:
+		delete(l.conns, c)
+	default:
+		if _, ok := l.conns[c]; ok {
+			l.conns[c] = state
+		}
+	}
+}
+
+// active counts the connections serving a request.
+func (l *trackingListener) active() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, st := range l.conns {
+		if st == fasthttp.StateActive {
+			n++
+		}
+	}
+	return n
+}
+
+// closeAll cuts every connection still open (the client reads the end of
+// the stream) and refuses those accepted later. A TCP connection is shut
+// down rather than closed: the server still owns it, and fasthttp panics
+// when it sets a deadline on a closed one after its handler returns.
+func (l *trackingListener) closeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	for c := range l.conns {
+		if tcp, ok := c.(*net.TCPConn); ok {
+			_ = tcp.CloseRead()
+			_ = tcp.CloseWrite()
+			continue
+		}
+		_ = c.Close()
+	}
+	clear(l.conns)
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,11 +13,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"manouche/core"
 	"manouche/core/api"
@@ -38,6 +42,42 @@ func (coreTestApp) Routes(r fiber.Router, p *core.Project) {
 	r.Get("/sleep", func(c *fiber.Ctx) error {
 		time.Sleep(500 * time.Millisecond)
 		return c.JSON(fiber.Map{"slept": true})
+	})
+	// /nap sleeps ?ms= milliseconds ignoring its context, sets a cookie and succeeds.
+	r.Get("/nap", func(c *fiber.Ctx) error {
+		time.Sleep(time.Duration(c.QueryInt("ms")) * time.Millisecond)
+		c.Cookie(&fiber.Cookie{Name: "late", Value: "1"})
+		return c.JSON(fiber.Map{"napped": true})
+	})
+	// /waitctx waits for its context to end (at most 10 s) and returns its error.
+	r.Get("/waitctx", func(c *fiber.Ctx) error {
+		select {
+		case <-c.UserContext().Done():
+			return c.UserContext().Err()
+		case <-time.After(10 * time.Second):
+			return c.JSON(fiber.Map{"waited": true})
+		}
+	})
+	// /slowwrite inserts a row in a transaction, then runs a query that takes
+	// seconds (pg_sleep on Postgres, a long recursive count on SQLite), with
+	// the request's context, then commits.
+	r.Post("/slowwrite", func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		err := p.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO coretest_things (id) VALUES (?)", c.QueryInt("id")); err != nil {
+				return err
+			}
+			slow := "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 2000000000) SELECT count(*) FROM r"
+			if p.DB.Dialect().Name() == dialect.PG {
+				slow = "SELECT pg_sleep(5)"
+			}
+			_, err := tx.ExecContext(ctx, slow)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"written": true})
 	})
 	r.Get("/list", func(c *fiber.Ctx) error {
 		page, err := api.PageOf(c)
@@ -339,19 +379,41 @@ func TestBodyLimitOnRealListener(t *testing.T) {
 	}
 }
 
+// TestGracefulDrain: on cancel (SIGTERM) the server closes its idle
+// keep-alive connections at once, refuses new connections, lets the
+// in-flight request finish with its answer, and returns as soon as it has,
+// well within SHUTDOWN_TIMEOUT.
 func TestGracefulDrain(t *testing.T) {
 	t.Parallel()
 	app := testkit.New(t, testkit.Settings{"SHUTDOWN_TIMEOUT": "5s"})
 	base, cancel, done := serve(t, app.Server)
+	addr := strings.TrimPrefix(base, "http://")
+
+	// An idle keep-alive connection, as the router keeps them.
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	if _, err := io.WriteString(idle, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	idleReader := bufio.NewReader(idle)
+	res, err := http.ReadResponse(idleReader, nil)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("keep-alive request: %v %v", res, err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+
 	type result struct {
 		status int
 		body   string
 		err    error
 	}
 	resc := make(chan result, 1)
-	started := time.Now()
 	go func() {
-		res, err := http.Get(base + "/coretest/sleep")
+		res, err := http.Get(base + "/coretest/nap?ms=1000")
 		if err != nil {
 			resc <- result{err: err}
 			return
@@ -360,15 +422,30 @@ func TestGracefulDrain(t *testing.T) {
 		b, err := io.ReadAll(res.Body)
 		resc <- result{res.StatusCode, string(b), err}
 	}()
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	stopped := time.Now()
 	cancel()
+
+	// The idle connection is closed at once, long before the in-flight request ends.
+	_ = idle.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := idleReader.ReadByte(); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("idle keep-alive connection: read %v, want it closed by the server", err)
+	}
+	if took := time.Since(stopped); took > 500*time.Millisecond {
+		t.Errorf("the idle connection was closed %v after the stop, want at once", took)
+	}
+	// New connections are refused while the request is still running.
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Error("a new connection was accepted during the drain")
+	}
 	select {
 	case r := <-resc:
-		if r.err != nil || r.status != 200 || !strings.Contains(r.body, "slept") {
+		if r.err != nil || r.status != 200 || !strings.Contains(r.body, "napped") {
 			t.Fatalf("in-flight request: %d %q %v, want 200", r.status, r.body, r.err)
 		}
-		if time.Since(started) < 450*time.Millisecond {
-			t.Errorf("the request returned after %v, before the handler's sleep ended", time.Since(started))
+		if time.Since(stopped) < 700*time.Millisecond {
+			t.Errorf("the request returned %v after the stop, before the handler's sleep ended", time.Since(stopped))
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("in-flight request did not finish")
@@ -378,6 +455,9 @@ func TestGracefulDrain(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Serve returned %v", err)
 		}
+		if took := time.Since(stopped); took > 2*time.Second {
+			t.Errorf("Serve returned %v after the stop, want as soon as the request was answered", took)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after the drain")
 	}
@@ -386,6 +466,69 @@ func TestGracefulDrain(t *testing.T) {
 		res.Body.Close()
 		t.Errorf("the server still answers after Serve returned: %d", res.StatusCode)
 	}
+}
+
+// TestDrainCutsRequestsAtShutdownTimeout: requests still running when the
+// drain runs out of time are cancelled (a handler that honours its context
+// answers 503 saying the server restarts; one that ignores it has its
+// connection closed) and Serve returns within SHUTDOWN_TIMEOUT.
+func TestDrainCutsRequestsAtShutdownTimeout(t *testing.T) {
+	t.Parallel()
+	const timeout = 1500 * time.Millisecond
+	app := testkit.New(t, testkit.Settings{"SHUTDOWN_TIMEOUT": timeout.String(), "REQUEST_TIMEOUT": "30s"})
+	base, cancel, done := serve(t, app.Server)
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	send := func(path string) chan result {
+		c := make(chan result, 1)
+		go func() {
+			res, err := http.Get(base + path)
+			if err != nil {
+				c <- result{err: err}
+				return
+			}
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			c <- result{res.StatusCode, string(b), err}
+		}()
+		return c
+	}
+	polite, stubborn := send("/coretest/waitctx"), send("/coretest/nap?ms=3000")
+	time.Sleep(200 * time.Millisecond)
+	stopped := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve returned %v", err)
+		}
+		if took := time.Since(stopped); took > timeout {
+			t.Errorf("Serve returned %v after the stop, want within SHUTDOWN_TIMEOUT (%v)", took, timeout)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	r := <-polite
+	var e errorBody
+	if r.err != nil || r.status != http.StatusServiceUnavailable || json.Unmarshal([]byte(r.body), &e) != nil ||
+		e.ErrorType != api.TypeServiceUnavailable || !strings.Contains(e.Errors[0].Message, "restarting") {
+		t.Errorf("a request honouring its context: %d %s %v, want 503 ServiceUnavailable", r.status, r.body, r.err)
+	}
+	select {
+	case r := <-stubborn:
+		if r.err == nil {
+			t.Errorf("a request ignoring its context: %d %s, want its connection cut", r.status, r.body)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("the connection of a request ignoring its context was left open")
+	}
+	// The stubborn handler returns later, on a connection the drain cut:
+	// the server must take that quietly (fasthttp panics on a closed
+	// connection's deadline; a panic here ends the test binary).
+	time.Sleep(time.Until(stopped.Add(3500 * time.Millisecond)))
 }
 
 func TestServeConcurrentRequests(t *testing.T) {
