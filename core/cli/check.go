@@ -13,11 +13,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"manouche/core"
-	"manouche/core/server"
 	"manouche/core/cache"
 	"manouche/core/checks"
 	"manouche/core/db"
 	"manouche/core/mail"
+	"manouche/core/server"
 	"manouche/core/storage"
 	"manouche/settings"
 )
