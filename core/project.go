@@ -18,7 +18,9 @@ import (
 	"manouche/core/mail"
 	"manouche/core/queue"
 	"manouche/core/storage"
+	"manouche/core/telemetry"
 	"manouche/core/templates"
+	"manouche/core/version"
 	"manouche/migrations"
 	"manouche/settings"
 	projecttemplates "manouche/templates"
@@ -50,8 +52,12 @@ type Project struct {
 	Storage storage.Storage
 	// Images checks uploaded images (type sniffed from the bytes, fully decoded,
 	// MAX_UPLOAD_SIZE); one per process so its memory limits hold across requests.
-	Images   *storage.ImageValidator
-	apps     []App
+	Images *storage.ImageValidator
+	// Telemetry is the OpenTelemetry pipeline (README "Observability"), or
+	// nil when it is off: then no tracer, hook, middleware or log handler
+	// is installed.
+	Telemetry *telemetry.Telemetry
+	apps      []App
 	checks   []check
 	mu       sync.Mutex
 	closers  []func() error
@@ -113,11 +119,35 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 		}
 		p.Log = NewLogger(st, out)
 	}
-	direct, pooled, err := openDatabases(ctx, st)
+	tel, err := telemetry.New(ctx, TelemetryConfig(st, p.Log))
 	if err != nil {
 		return nil, err
 	}
+	if tel != nil {
+		p.Telemetry = tel
+		p.Log = slog.New(tel.LogHandler(p.Log.Handler()))
+		p.OnClose(func() error {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return tel.Shutdown(sctx)
+		})
+	}
+	direct, pooled, err := openDatabases(ctx, st)
+	if err != nil {
+		_ = p.Close()
+		return nil, err
+	}
 	p.DirectDB, p.DB = direct, pooled
+	if err := p.Telemetry.InstrumentDB(direct, "DATABASE_URL"); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	if pooled != direct {
+		if err := p.Telemetry.InstrumentDB(pooled, "DATABASE_CONNECTION_POOL_URL"); err != nil {
+			_ = p.Close()
+			return nil, err
+		}
+	}
 	p.OnClose(direct.Close)
 	p.AddCheck("database", func(ctx context.Context) error { return direct.PingContext(ctx) })
 	if pooled != direct {
@@ -219,12 +249,16 @@ func Shared[T any](p *Project, key string, build func(*Project) T) T {
 // openServices builds the cache, the email backend and the queue from the settings.
 func (p *Project) openServices(ctx context.Context) error {
 	st := p.Settings
-	c, err := cache.New(cache.Config{RedisURL: st.RedisURL, Prefix: st.CacheKeyPrefix, MaxConns: st.RedisMaxConns, Logger: p.Log})
+	c, err := cache.New(cache.Config{RedisURL: st.RedisURL, Prefix: st.CacheKeyPrefix, MaxConns: st.RedisMaxConns, Logger: p.Log,
+		TracerProvider: p.Telemetry.TracerProvider(), MeterProvider: p.Telemetry.MeterProvider()})
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	p.Cache = c
 	p.OnClose(c.Close)
+	if err := p.Telemetry.InstrumentRedis(c.Redis()); err != nil {
+		return err
+	}
 	p.AddCheck("cache", c.Ping)
 
 	backend, err := mail.Open(ctx, st)
@@ -244,6 +278,9 @@ func (p *Project) openServices(ctx context.Context) error {
 		RetryBackoff: st.EmailRetryBackoff,
 		PollInterval: st.EmailPollInterval,
 		Logger:       p.Log,
+
+		TracerProvider: p.Telemetry.TracerProvider(),
+		MeterProvider:  p.Telemetry.MeterProvider(),
 	})
 	if err != nil {
 		return err
@@ -374,6 +411,24 @@ func (p *Project) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// TelemetryConfig maps the settings to the telemetry configuration: the one
+// place that reads OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME,
+// NEW_RELIC_LICENSE_KEY, NEW_RELIC_APP_NAME, NEW_RELIC_ENABLED, METRICS_ADDR
+// and DYNO (the other OTEL_* variables are the SDK's).
+func TelemetryConfig(st *settings.Settings, log *slog.Logger) telemetry.Config {
+	return telemetry.Config{
+		Endpoint:           st.OTELExporterOTLPEndpoint,
+		ServiceName:        st.OTELServiceName,
+		NewRelicLicenseKey: st.NewRelicLicenseKey,
+		NewRelicAppName:    st.NewRelicAppName,
+		NewRelicDisabled:   !st.NewRelicEnabled,
+		MetricsAddr:        st.MetricsAddr,
+		Instance:           st.Dyno,
+		Version:            version.Get(),
+		Logger:             log,
+	}
 }
 
 // NewLogger builds the process logger: text in development, JSON in production
