@@ -58,10 +58,10 @@ type Project struct {
 	// is installed.
 	Telemetry *telemetry.Telemetry
 	apps      []App
-	checks   []check
-	mu       sync.Mutex
-	closers  []func() error
-	services []Service
+	checks    []check
+	mu        sync.Mutex
+	closers   []func() error
+	services  []Service
 
 	// auth is the installed AuthProvider's authenticator (Auth).
 	auth Authenticator
