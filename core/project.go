@@ -119,7 +119,7 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 		}
 		p.Log = NewLogger(st, out)
 	}
-	tel, err := telemetry.New(ctx, TelemetryConfig(st, p.Log))
+	tel, err := telemetry.New(ctx, TelemetryConfig(st))
 	if err != nil {
 		return nil, err
 	}
@@ -417,7 +417,7 @@ func (p *Project) Close() error {
 // place that reads OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME,
 // NEW_RELIC_LICENSE_KEY, NEW_RELIC_APP_NAME, NEW_RELIC_ENABLED, METRICS_ADDR
 // and DYNO (the other OTEL_* variables are the SDK's).
-func TelemetryConfig(st *settings.Settings, log *slog.Logger) telemetry.Config {
+func TelemetryConfig(st *settings.Settings) telemetry.Config {
 	return telemetry.Config{
 		Endpoint:           st.OTELExporterOTLPEndpoint,
 		ServiceName:        st.OTELServiceName,
@@ -427,7 +427,6 @@ func TelemetryConfig(st *settings.Settings, log *slog.Logger) telemetry.Config {
 		MetricsAddr:        st.MetricsAddr,
 		Instance:           st.Dyno,
 		Version:            version.Get(),
-		Logger:             log,
 	}
 }
 

@@ -132,9 +132,10 @@ func (o *observer) deliver(ctx context.Context, job *river.Job[emailArgs]) (cont
 	start := time.Now()
 	var span trace.Span
 	if o.tracer != nil {
-		var meta map[string]map[string]string
-		if json.Unmarshal(job.Metadata, &meta) == nil && meta[metaTrace] != nil {
-			ctx = traceContext.Extract(ctx, propagation.MapCarrier(meta[metaTrace]))
+		var meta map[string]json.RawMessage
+		var carrier propagation.MapCarrier
+		if json.Unmarshal(job.Metadata, &meta) == nil && json.Unmarshal(meta[metaTrace], &carrier) == nil {
+			ctx = traceContext.Extract(ctx, carrier)
 		}
 		ctx, span = o.tracer.Start(ctx, "email deliver", trace.WithSpanKind(trace.SpanKindConsumer),
 			trace.WithAttributes(

@@ -29,7 +29,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -105,8 +104,6 @@ type Config struct {
 	// MetricInterval is how often metrics are pushed (default 60 s, or
 	// OTEL_METRIC_EXPORT_INTERVAL).
 	MetricInterval time.Duration
-	// Logger receives export errors (rate limited by the SDK); nil means slog.Default().
-	Logger *slog.Logger
 }
 
 // Exports reports whether the configuration sends data over OTLP.
@@ -141,7 +138,6 @@ type Telemetry struct {
 	maxQueue int64
 
 	metricsServer *http.Server
-	log           *slog.Logger
 }
 
 // New starts telemetry as cfg says, or returns nil, nil when cfg turns it
@@ -159,13 +155,9 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if cfg.ExportTimeout <= 0 {
 		cfg.ExportTimeout = DefaultExportTimeout
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
 	t := &Telemetry{
 		propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 		maxQueue:   int64(cfg.MaxQueue),
-		log:        cfg.Logger,
 	}
 	res, err := newResource(ctx, cfg)
 	if err != nil {
@@ -281,7 +273,7 @@ func traceOptions(cfg Config) []otlptracehttp.Option {
 		opts = append(opts, otlptracehttp.WithTimeout(cfg.ExportTimeout))
 	}
 	if !anySet(cfg.Getenv, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-		opts = append(opts, otlptracehttp.WithEndpointURL(endpoint(cfg)))
+		opts = append(opts, otlptracehttp.WithEndpointURL(endpoint(cfg)+"/v1/traces"))
 	}
 	if !anySet(cfg.Getenv, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION") {
 		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
@@ -298,7 +290,7 @@ func metricOptions(cfg Config) []otlpmetrichttp.Option {
 		opts = append(opts, otlpmetrichttp.WithTimeout(cfg.ExportTimeout))
 	}
 	if !anySet(cfg.Getenv, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") {
-		opts = append(opts, otlpmetrichttp.WithEndpointURL(endpoint(cfg)))
+		opts = append(opts, otlpmetrichttp.WithEndpointURL(endpoint(cfg)+"/v1/metrics"))
 	}
 	if !anySet(cfg.Getenv, "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION") {
 		opts = append(opts, otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression))
@@ -323,10 +315,11 @@ func deltaTemporality(kind sdkmetric.InstrumentKind) metricdata.Temporality {
 	return metricdata.DeltaTemporality
 }
 
-// endpoint is OTEL_EXPORTER_OTLP_ENDPOINT, or New Relic's for the key.
+// endpoint is OTEL_EXPORTER_OTLP_ENDPOINT, or New Relic's for the key: a
+// base URL, to which the signal's path is appended.
 func endpoint(cfg Config) string {
 	if e := strings.TrimSpace(cfg.Endpoint); e != "" {
-		return e
+		return strings.TrimSuffix(e, "/")
 	}
 	return NewRelicEndpoint(cfg.NewRelicLicenseKey)
 }
