@@ -153,7 +153,7 @@ func ErrorHandler(log *slog.Logger, debug bool, bodyLimit int64) fiber.ErrorHand
 	return func(c *fiber.Ctx, err error) error {
 		apiErr := From(err, debug, bodyLimit)
 		if apiErr.Status >= 500 && apiErr.Type == TypeServerError {
-			log.Error("request failed", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
+			log.ErrorContext(c.UserContext(), "request failed", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
 		}
 		return Write(c, apiErr)
 	}

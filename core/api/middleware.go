@@ -46,7 +46,7 @@ func Recover(log *slog.Logger) fiber.Handler {
 	return func(c *fiber.Ctx) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				log.Error("panic serving request", "request_id", requestID(c), "method", c.Method(), "path", c.Path(),
+				log.ErrorContext(c.UserContext(), "panic serving request", "request_id", requestID(c), "method", c.Method(), "path", c.Path(),
 					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				err = fmt.Errorf("panic: %v", r)
 			}
