@@ -745,7 +745,7 @@ func (c *Cache) failed(ctx context.Context, op string, err error) {
 	}
 	c.mu.Unlock()
 	if logIt {
-		c.log.Warn("cache: redis unavailable, falling back to the database",
+		c.log.WarnContext(ctx, "cache: redis unavailable, falling back to the database",
 			"op", op, "err", err, "retry_in", c.cfg.RetryInterval, "suppressed_since_last", suppressed)
 	}
 }

@@ -391,13 +391,13 @@ func (c *Cache) awaitAcks(ctx context.Context, id string, want int64) {
 			break
 		}
 		if err != nil {
-			c.log.Warn("cache: wait for near-cache acknowledgements", "err", err)
+			c.log.WarnContext(ctx, "cache: wait for near-cache acknowledgements", "err", err)
 			return
 		}
 		got++
 	}
 	if got < want {
-		c.log.Warn("cache: near-cache invalidation not acknowledged by every process in time",
+		c.log.WarnContext(ctx, "cache: near-cache invalidation not acknowledged by every process in time",
 			"want", want, "got", got, "timeout", c.cfg.NearAckTimeout)
 	}
 }
