@@ -208,9 +208,9 @@ type Config struct {
 	// to confirm it dropped the keys from its near layer (default
 	// DefaultNearAckTimeout; keep it below Timeout).
 	NearAckTimeout time.Duration
-	// TracerProvider, when set, traces Get, Once and OnceNear as a "cache
-	// get"/"cache once" span with a cache.hit attribute, parent of the Redis
-	// command and of the loader's queries on a miss.
+	// TracerProvider, when set, records each Get, Once and OnceNear as a
+	// "cache hit" or "cache miss" event (with cache.operation) on the
+	// caller's span.
 	TracerProvider trace.TracerProvider
 	// MeterProvider, when set, counts lookups by result (hit, miss) in
 	// manouche.cache.lookups. Neither costs anything when nil.

@@ -6,14 +6,13 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// observer traces and counts lookups when Config asks for it.
+// observer records lookups when Config asks for it.
 type observer struct {
-	tracer  trace.Tracer // nil: no spans
+	tracer  trace.Tracer // nil: no span events
 	lookups metric.Int64Counter
 	backend attribute.KeyValue
 	hit     metric.MeasurementOption
@@ -42,12 +41,10 @@ func newObserver(tp trace.TracerProvider, mp metric.MeterProvider, redis bool) (
 	return o, nil
 }
 
-// start begins a lookup named op; done records whether it hit.
+// start begins a lookup named op; done records whether it hit: a
+// "cache hit" or "cache miss" event on the caller's span (not a span of its
+// own: a near-cache hit costs less than a span would) and the lookups counter.
 func (o *observer) start(ctx context.Context, op string) (context.Context, func(hit bool, err error)) {
-	var span trace.Span
-	if o.tracer != nil {
-		ctx, span = o.tracer.Start(ctx, "cache "+op, trace.WithSpanKind(trace.SpanKindInternal))
-	}
 	return ctx, func(hit bool, err error) {
 		if o.lookups != nil {
 			if hit {
@@ -56,13 +53,21 @@ func (o *observer) start(ctx context.Context, op string) (context.Context, func(
 				o.lookups.Add(ctx, 1, o.miss)
 			}
 		}
-		if span != nil {
-			span.SetAttributes(attribute.Bool("cache.hit", hit), o.backend)
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				span.RecordError(err)
-				span.SetStatus(codes.Error, err.Error())
-			}
-			span.End()
+		if o.tracer == nil {
+			return
 		}
+		span := trace.SpanFromContext(ctx)
+		if !span.IsRecording() {
+			return
+		}
+		name := "cache miss"
+		if hit {
+			name = "cache hit"
+		}
+		attrs := []attribute.KeyValue{attribute.String("cache.operation", op), o.backend}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			attrs = append(attrs, attribute.String("error.message", err.Error()))
+		}
+		span.AddEvent(name, trace.WithAttributes(attrs...))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +19,6 @@ import (
 // httpInstruments are the HTTP server's metrics.
 type httpInstruments struct {
 	duration metric.Float64Histogram
-	active   metric.Int64UpDownCounter
 }
 
 func newHTTPInstruments(m metric.Meter) (httpInstruments, error) {
@@ -28,11 +28,6 @@ func newHTTPInstruments(m metric.Meter) (httpInstruments, error) {
 		metric.WithDescription("Duration of HTTP requests, by route pattern, method and status (its count is the request rate; status >= 500 are errors)."),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10))
-	if err != nil {
-		return h, err
-	}
-	h.active, err = m.Int64UpDownCounter("http.server.active_requests",
-		metric.WithDescription("Requests being served."), metric.WithUnit("{request}"))
 	return h, err
 }
 
@@ -51,8 +46,8 @@ func (c headerCarrier) Keys() []string {
 // Middleware returns the Fiber middleware that traces and measures every
 // request: a server span named by route pattern ("GET /api/blog/posts/:id",
 // never the raw path), child of the caller's span when the request carries a
-// traceparent header, and the http.server.* metrics. Install it first, so
-// that its span covers the whole stack. The request's context
+// traceparent header, and the http.server.request.duration histogram. Install
+// it first, so that its span covers the whole stack. The request's context
 // (c.UserContext()) carries the span, so SQL, Redis, cache and queue spans
 // and log lines of the request join its trace.
 //
@@ -61,19 +56,16 @@ func (c headerCarrier) Keys() []string {
 func (t *Telemetry) Middleware() fiber.Handler {
 	var once sync.Once
 	var names map[*fiber.Route]string
+	var sets sync.Map // metricKey -> metric.MeasurementOption, built once per route and status
 	return func(c *fiber.Ctx) error {
 		once.Do(func() { names = routeNames(c.App()) })
 		start := time.Now()
-		method := c.Method()
+		// Fiber's strings point into the request's buffer, reused by the next
+		// request: the span outlives it, so it keeps stable copies only.
+		method := knownMethod(c.Method())
 		ctx := t.propagator.Extract(c.UserContext(), headerCarrier{&c.Request().Header})
-		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(
-				attribute.String("http.request.method", method),
-				attribute.String("url.path", c.Path()),
-				attribute.String("url.scheme", c.Protocol()),
-			))
+		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer))
 		c.SetUserContext(ctx)
-		t.http.active.Add(ctx, 1)
 
 		err := c.Next()
 		if err != nil {
@@ -85,29 +77,66 @@ func (t *Telemetry) Middleware() fiber.Handler {
 			}
 		}
 		status := c.Response().StatusCode()
-		name, route := method, ""
-		if n, ok := names[c.Route()]; ok {
-			name, route = n, c.Route().Path
+		route := c.Route()
+		name, ok := names[route]
+		if !ok {
+			route = nil
 		}
-		span.SetName(name)
-		attrs := []attribute.KeyValue{
-			attribute.String("http.request.method", method),
-			attribute.Int("http.response.status_code", status),
+		if span.IsRecording() {
+			var buf [6]attribute.KeyValue
+			attrs := append(buf[:0],
+				attribute.String("http.request.method", method),
+				attribute.Int("http.response.status_code", status),
+				attribute.String("url.path", strings.Clone(c.Path())))
+			if route != nil {
+				span.SetName(name)
+				attrs = append(attrs, attribute.String("http.route", route.Path))
+			}
+			if status >= 500 {
+				attrs = append(attrs, attribute.String("error.type", strconv.Itoa(status)))
+				span.SetStatus(codes.Error, "")
+			}
+			span.SetAttributes(attrs...)
 		}
-		if route != "" {
-			attrs = append(attrs, attribute.String("http.route", route))
-		}
-		if status >= 500 {
-			attrs = append(attrs, attribute.String("error.type", strconv.Itoa(status)))
-			span.SetStatus(codes.Error, "")
-		}
-		span.SetAttributes(attrs...)
 		span.End()
-		mctx := context.WithoutCancel(ctx)
-		t.http.active.Add(mctx, -1)
-		t.http.duration.Record(mctx, time.Since(start).Seconds(), metric.WithAttributes(attrs...))
+		key := metricKey{route, method, status}
+		opt, ok := sets.Load(key)
+		if !ok {
+			attrs := []attribute.KeyValue{
+				attribute.String("http.request.method", method),
+				attribute.Int("http.response.status_code", status),
+			}
+			if route != nil {
+				attrs = append(attrs, attribute.String("http.route", route.Path))
+			}
+			if status >= 500 {
+				attrs = append(attrs, attribute.String("error.type", strconv.Itoa(status)))
+			}
+			opt, _ = sets.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(attrs...)))
+		}
+		t.http.duration.Record(context.WithoutCancel(ctx), time.Since(start).Seconds(), opt.(metric.RecordOption))
 		return nil
 	}
+}
+
+// knownMethod returns the standard method m is, as a constant string, or
+// "_OTHER" (OpenTelemetry's name for the others).
+func knownMethod(m string) string {
+	for _, k := range [...]string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch,
+		fiber.MethodDelete, fiber.MethodOptions, fiber.MethodConnect, fiber.MethodTrace} {
+		if m == k {
+			return k
+		}
+	}
+	return "_OTHER"
+}
+
+// metricKey identifies a request's metric attributes. Unrouted requests
+// share a nil route, so their paths do not multiply the series.
+type metricKey struct {
+	route  *fiber.Route
+	method string
+	status int
 }
 
 // routeNames maps every route of app that is not a Use middleware to its

@@ -156,7 +156,7 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 		cfg.ExportTimeout = DefaultExportTimeout
 	}
 	t := &Telemetry{
-		propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		propagator: propagation.TraceContext{},
 		maxQueue:   int64(cfg.MaxQueue),
 	}
 	res, err := newResource(ctx, cfg)

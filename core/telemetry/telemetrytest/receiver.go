@@ -41,6 +41,14 @@ type Span struct {
 	Attrs        map[string]string
 	// Resource holds the resource attributes (service.name, ...).
 	Resource map[string]string
+	// Events are the span's events, by name, with their attributes.
+	Events []Event
+}
+
+// Event is a span event.
+type Event struct {
+	Name  string
+	Attrs map[string]string
 }
 
 // Receiver is a running test receiver. Its zero value is not usable: call New.
@@ -113,7 +121,11 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 			res := attrs(rs.GetResource().GetAttributes())
 			for _, ss := range rs.ScopeSpans {
 				for _, s := range ss.Spans {
-					r.spans = append(r.spans, Span{
+					var events []Event
+					for _, e := range s.Events {
+						events = append(events, Event{Name: e.Name, Attrs: attrs(e.Attributes)})
+					}
+					r.spans = append(r.spans, Span{Events: events,
 						Name: s.Name, TraceID: hex.EncodeToString(s.TraceId), SpanID: hex.EncodeToString(s.SpanId),
 						ParentSpanID: hex.EncodeToString(s.ParentSpanId), Kind: s.Kind.String(),
 						Attrs: attrs(s.Attributes), Resource: res,
