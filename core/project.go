@@ -138,12 +138,16 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 		return nil, err
 	}
 	p.DirectDB, p.DB = direct, pooled
-	if err := p.Telemetry.InstrumentDB(direct, "DATABASE_URL"); err != nil {
+	if p.DirectDB, err = p.Telemetry.InstrumentDB(direct, "DATABASE_URL"); err != nil {
+		_ = direct.Close()
 		_ = p.Close()
 		return nil, err
 	}
+	p.DB = p.DirectDB
 	if pooled != direct {
-		if err := p.Telemetry.InstrumentDB(pooled, "DATABASE_CONNECTION_POOL_URL"); err != nil {
+		if p.DB, err = p.Telemetry.InstrumentDB(pooled, "DATABASE_CONNECTION_POOL_URL"); err != nil {
+			_ = direct.Close()
+			_ = pooled.Close()
 			_ = p.Close()
 			return nil, err
 		}

@@ -43,29 +43,42 @@ env=(env -i "PATH=$PATH" "HOME=$HOME" SETTINGS=production "DATABASE_URL=$db" "RE
 off_port=$(free_port)
 on_port=$(free_port)
 (cd "$tmp" && exec "${env[@]}" ./manouche runserver "127.0.0.1:$off_port" >/dev/null 2>&1) &
-pids+=($!)
+off_pid=$!
+pids+=($off_pid)
 (cd "$tmp" && exec "${env[@]}" "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port" NEW_RELIC_LICENSE_KEY=bench-key \
 	OTEL_TRACES_SAMPLER=always_on ./manouche runserver "127.0.0.1:$on_port" >/dev/null 2>&1) &
-pids+=($!)
+on_pid=$!
+pids+=($on_pid)
 for port in "$off_port" "$on_port"; do
 	for _ in $(seq 200); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.05; done
 done
 token=$(curl -fsS -X POST "http://127.0.0.1:$off_port/api/auth/register" -H 'Content-Type: application/json' \
 	-d '{"email":"bench@example.com","password":"correct-horse-battery-9"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["auth_token"])')
 for port in "$off_port" "$on_port"; do curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/me" >/dev/null; done
-rps() { wrk -t 1 -c "$conns" -d "$dur" "$@" | awk '/^Requests\/sec/ {print $2}'; }
+# rps PID wrk-args...: prints "req/s server-CPU-µs-per-request" (the CPU
+# figure holds on a busy machine, where req/s does not).
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rps() {
+	local pid=$1 t0 t1; shift
+	t0=$(cpu_ticks "$pid")
+	out=$(wrk -t 1 -c "$conns" -d "$dur" "$@")
+	t1=$(cpu_ticks "$pid")
+	echo "$out" | awk -v dt=$((t1 - t0)) -v hz="$hz" '/requests in/ {n = $1} /^Requests\/sec/ {r = $2} END {printf "%s/%.1f\n", r, dt / hz * 1e6 / n}'
+}
 declare -a mo mn ho hn
 for r in $(seq "$rounds"); do
-	mo[$r]=$(rps -H "Authorization: Bearer $token" "http://127.0.0.1:$off_port/api/me")
-	mn[$r]=$(rps -H "Authorization: Bearer $token" "http://127.0.0.1:$on_port/api/me")
-	ho[$r]=$(rps "http://127.0.0.1:$off_port/health")
-	hn[$r]=$(rps "http://127.0.0.1:$on_port/health")
-	echo "round $r: /api/me off ${mo[$r]} on ${mn[$r]} req/s; /health off ${ho[$r]} on ${hn[$r]} req/s"
+	mo[$r]=$(rps "$off_pid" -H "Authorization: Bearer $token" "http://127.0.0.1:$off_port/api/me")
+	mn[$r]=$(rps "$on_pid" -H "Authorization: Bearer $token" "http://127.0.0.1:$on_port/api/me")
+	ho[$r]=$(rps "$off_pid" "http://127.0.0.1:$off_port/health")
+	hn[$r]=$(rps "$on_pid" "http://127.0.0.1:$on_port/health")
+	echo "round $r (req/s / server µs CPU per request): /api/me off ${mo[$r]} on ${mn[$r]}; /health off ${ho[$r]} on ${hn[$r]}"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-a=$(median "${mo[@]}"); b=$(median "${mn[@]}"); c=$(median "${ho[@]}"); d=$(median "${hn[@]}")
-awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" 'BEGIN {
-	printf "median /api/me: off %.0f, on %.0f req/s: ratio %.2f (target >= 0.75)\n", a, b, b / a
-	printf "median /health: off %.0f, on %.0f req/s: ratio %.2f\n", c, d, d / c }'
+# median N FIELD values...: the median of field FIELD (1: req/s, 2: CPU) of "a/b" values.
+median() { local f=$1; shift; printf '%s\n' "$@" | cut -d/ -f"$f" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+awk -v a="$(median 1 "${mo[@]}")" -v b="$(median 1 "${mn[@]}")" -v c="$(median 1 "${ho[@]}")" -v d="$(median 1 "${hn[@]}")" \
+	-v ac="$(median 2 "${mo[@]}")" -v bc="$(median 2 "${mn[@]}")" -v cc="$(median 2 "${ho[@]}")" -v dc="$(median 2 "${hn[@]}")" 'BEGIN {
+	printf "median /api/me: off %.0f, on %.0f req/s: ratio %.2f (target >= 0.75); CPU per request %.1f -> %.1f µs: capacity ratio %.2f\n", a, b, b / a, ac, bc, ac / bc
+	printf "median /health: off %.0f, on %.0f req/s: ratio %.2f; CPU per request %.1f -> %.1f µs: capacity ratio %.2f\n", c, d, d / c, cc, dc, cc / dc }'
 kill "$sink_pid"; wait "$sink_pid" 2>/dev/null || true
 cat "$tmp/sink.out"

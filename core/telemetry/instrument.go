@@ -18,12 +18,13 @@ import (
 // InstrumentDB adds a span per SQL statement (bunotel: the statement with
 // its placeholders, never the values) and the database pool's metrics
 // (db.client.connection.*) to db; name tells pools apart (DATABASE_URL,
-// DATABASE_CONNECTION_POOL_URL). It does nothing when telemetry is off.
-func (t *Telemetry) InstrumentDB(db *bun.DB, name string) error {
+// DATABASE_CONNECTION_POOL_URL). It returns db with the hook (bun's
+// WithQueryHook), or db itself when telemetry is off.
+func (t *Telemetry) InstrumentDB(db *bun.DB, name string) (*bun.DB, error) {
 	if t == nil {
-		return nil
+		return db, nil
 	}
-	db.AddQueryHook(bunotel.NewQueryHook(
+	db = db.WithQueryHook(bunotel.NewQueryHook(
 		bunotel.WithTracerProvider(t.tp),
 		bunotel.WithMeterProvider(t.mp),
 		bunotel.WithFormattedQueries(false),
@@ -34,22 +35,22 @@ func (t *Telemetry) InstrumentDB(db *bun.DB, name string) error {
 	count, err := t.meter.Int64ObservableUpDownCounter("db.client.connection.count",
 		metric.WithDescription("Database connections by state (used, idle)."), metric.WithUnit("{connection}"))
 	if err != nil {
-		return fmt.Errorf("telemetry: %w", err)
+		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	maxConns, err := t.meter.Int64ObservableUpDownCounter("db.client.connection.max",
 		metric.WithDescription("The most connections the pool opens."), metric.WithUnit("{connection}"))
 	if err != nil {
-		return fmt.Errorf("telemetry: %w", err)
+		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	waits, err := t.meter.Int64ObservableCounter("db.client.connection.waits",
 		metric.WithDescription("Times a query waited for a free connection."), metric.WithUnit("{wait}"))
 	if err != nil {
-		return fmt.Errorf("telemetry: %w", err)
+		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	waitTime, err := t.meter.Float64ObservableCounter("db.client.connection.wait_time",
 		metric.WithDescription("Time spent waiting for a free connection."), metric.WithUnit("s"))
 	if err != nil {
-		return fmt.Errorf("telemetry: %w", err)
+		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	_, err = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		s := db.Stats()
@@ -61,9 +62,9 @@ func (t *Telemetry) InstrumentDB(db *bun.DB, name string) error {
 		return nil
 	}, count, maxConns, waits, waitTime)
 	if err != nil {
-		return fmt.Errorf("telemetry: %w", err)
+		return nil, fmt.Errorf("telemetry: %w", err)
 	}
-	return nil
+	return db, nil
 }
 
 // InstrumentRedis adds a span per Redis command (its name, never its
