@@ -19,6 +19,7 @@ import (
 	"manouche/core/mail"
 	"manouche/core/queue"
 	"manouche/core/storage"
+	"manouche/core/telemetry"
 	"manouche/core/templates"
 	"manouche/core/version"
 	"manouche/migrations"
@@ -54,12 +55,16 @@ type Project struct {
 	Storage storage.Storage
 	// Images checks uploaded images (type sniffed from the bytes, fully decoded,
 	// MAX_UPLOAD_SIZE); one per process so its memory limits hold across requests.
-	Images   *storage.ImageValidator
-	apps     []App
-	checks   []check
-	mu       sync.Mutex
-	closers  []func() error
-	services []Service
+	Images *storage.ImageValidator
+	// Telemetry is the OpenTelemetry pipeline (README "Observability"), or
+	// nil when it is off: then no tracer, hook, middleware or log handler
+	// is installed.
+	Telemetry *telemetry.Telemetry
+	apps      []App
+	checks    []check
+	mu        sync.Mutex
+	closers   []func() error
+	services  []Service
 
 	// auth is the installed AuthProvider's authenticator (Auth).
 	auth Authenticator
@@ -124,11 +129,39 @@ func New(ctx context.Context, st *settings.Settings, opts Options) (*Project, er
 	if opts.Command != "" {
 		logStartup(p.Log, st, opts.Command)
 	}
-	direct, pooled, err := openDatabases(ctx, st)
+	tel, err := telemetry.New(ctx, TelemetryConfig(st))
 	if err != nil {
 		return nil, err
 	}
+	if tel != nil {
+		p.Telemetry = tel
+		p.Log = slog.New(tel.LogHandler(p.Log.Handler()))
+		p.OnClose(func() error {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return tel.Shutdown(sctx)
+		})
+	}
+	direct, pooled, err := openDatabases(ctx, st)
+	if err != nil {
+		_ = p.Close()
+		return nil, err
+	}
 	p.DirectDB, p.DB = direct, pooled
+	if p.DirectDB, err = p.Telemetry.InstrumentDB(direct, "DATABASE_URL"); err != nil {
+		_ = direct.Close()
+		_ = p.Close()
+		return nil, err
+	}
+	p.DB = p.DirectDB
+	if pooled != direct {
+		if p.DB, err = p.Telemetry.InstrumentDB(pooled, "DATABASE_CONNECTION_POOL_URL"); err != nil {
+			_ = direct.Close()
+			_ = pooled.Close()
+			_ = p.Close()
+			return nil, err
+		}
+	}
 	p.OnClose(direct.Close)
 	p.AddCheck("database", func(ctx context.Context) error { return direct.PingContext(ctx) })
 	if pooled != direct {
@@ -295,12 +328,16 @@ func Shared[T any](p *Project, key string, build func(*Project) T) T {
 // openServices builds the cache, the email backend and the queue from the settings.
 func (p *Project) openServices(ctx context.Context) error {
 	st := p.Settings
-	c, err := cache.New(cache.Config{RedisURL: st.RedisURL, Prefix: st.CacheKeyPrefix, MaxConns: st.RedisMaxConns, Logger: p.Log})
+	c, err := cache.New(cache.Config{RedisURL: st.RedisURL, Prefix: st.CacheKeyPrefix, MaxConns: st.RedisMaxConns, Logger: p.Log,
+		TracerProvider: p.Telemetry.TracerProvider(), MeterProvider: p.Telemetry.MeterProvider()})
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	p.Cache = c
 	p.OnClose(c.Close)
+	if err := p.Telemetry.InstrumentRedis(c.Redis()); err != nil {
+		return err
+	}
 	p.AddCheck("cache", c.Ping)
 
 	backend, err := mail.Open(ctx, st)
@@ -323,6 +360,8 @@ func (p *Project) openServices(ctx context.Context) error {
 		// its share of the same timeout from StartServices' stop.
 		ShutdownTimeout: st.ShutdownTimeout,
 		Logger:          p.Log,
+		TracerProvider:  p.Telemetry.TracerProvider(),
+		MeterProvider:   p.Telemetry.MeterProvider(),
 	})
 	if err != nil {
 		return err
@@ -453,6 +492,23 @@ func (p *Project) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// TelemetryConfig maps the settings to the telemetry configuration: the one
+// place that reads OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME,
+// NEW_RELIC_LICENSE_KEY, NEW_RELIC_APP_NAME, NEW_RELIC_ENABLED, METRICS_ADDR
+// and DYNO (the other OTEL_* variables are the SDK's).
+func TelemetryConfig(st *settings.Settings) telemetry.Config {
+	return telemetry.Config{
+		Endpoint:           st.OTELExporterOTLPEndpoint,
+		ServiceName:        st.OTELServiceName,
+		NewRelicLicenseKey: st.NewRelicLicenseKey,
+		NewRelicAppName:    st.NewRelicAppName,
+		NewRelicDisabled:   !st.NewRelicEnabled,
+		MetricsAddr:        st.MetricsAddr,
+		Instance:           st.Dyno,
+		Version:            version.Get(),
+	}
 }
 
 // logStartup writes the process's first log line: the version, the command

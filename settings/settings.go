@@ -119,6 +119,20 @@ type Settings struct {
 	// core/storage); ENABLE_MEDIA_UPLOAD_TO_S3=true selects s3.
 	StorageBackend string `setting:"STORAGE_BACKEND"`
 
+	// Observability (core/telemetry, README "Observability"): on when
+	// OTEL_EXPORTER_OTLP_ENDPOINT is set, or NEW_RELIC_LICENSE_KEY is set and
+	// NEW_RELIC_ENABLED is not false. Other OTEL_* variables are read by the
+	// OpenTelemetry SDK itself. METRICS_ADDR serves Prometheus metrics on
+	// a listener of its own (never on PORT). DYNO (set by Heroku) names the
+	// instance.
+	OTELExporterOTLPEndpoint string `setting:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTELServiceName          string `setting:"OTEL_SERVICE_NAME"`
+	NewRelicLicenseKey       string `setting:"NEW_RELIC_LICENSE_KEY" secret:"true"`
+	NewRelicAppName          string `setting:"NEW_RELIC_APP_NAME"`
+	NewRelicEnabled          bool   `setting:"NEW_RELIC_ENABLED"`
+	MetricsAddr              string `setting:"METRICS_ADDR"`
+	Dyno                     string `setting:"DYNO"`
+
 	// Sources tells, for each setting, which layer its value came from.
 	Sources map[string]string
 	// Apps holds the apps' own sections, by app name, as the pointers the apps declared.

@@ -1,7 +1,10 @@
 package httpbench_test
 
 import (
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"syscall"
 	"testing"
 	"time"
@@ -59,6 +62,19 @@ func BenchmarkHandlerFullStackBufferedLog(b *testing.B) {
 // BenchmarkHandlerFullStackNoAccessLog is the same at LOG_LEVEL=warn.
 func BenchmarkHandlerFullStackNoAccessLog(b *testing.B) {
 	serveInMemory(b, projectHandler(b, "warn", false).Handler())
+}
+
+// BenchmarkHandlerFullStackTelemetry is BenchmarkHandlerFullStackNoAccessLog
+// with telemetry on, every request sampled and exported to an OTLP receiver
+// on 127.0.0.1 (README "Observability").
+func BenchmarkHandlerFullStackTelemetry(b *testing.B) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	b.Cleanup(sink.Close)
+	serveInMemory(b, projectHandler(b, "warn", false, map[string]any{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": sink.URL, "NEW_RELIC_LICENSE_KEY": "bench",
+	}).Handler())
 }
 
 // BenchmarkHandlerBare is a Fiber app with only the /health handler, in memory.

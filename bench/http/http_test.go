@@ -36,24 +36,30 @@ const concurrency = 32
 // goroutine drains, as stderr is a pipe to the log router on Heroku. With
 // buffered, the log lines go through a buffer flushed every 100 ms instead of
 // one write(2) per line (the candidate fix the *BufferedLog benchmarks measure).
-func projectHandler(b *testing.B, level string, buffered bool) *fiber.App {
-	srv, err := server.New(project(b, level, buffered))
+func projectHandler(b *testing.B, level string, buffered bool, extra ...map[string]any) *fiber.App {
+	srv, err := server.New(project(b, level, buffered, extra...))
 	if err != nil {
 		b.Fatal(err)
 	}
 	return srv.Handler()
 }
 
-func project(b *testing.B, level string, buffered bool) *core.Project {
+func project(b *testing.B, level string, buffered bool, extra ...map[string]any) *core.Project {
 	b.Helper()
 	dir := b.TempDir()
-	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", SkipAbsentApps: true, Overrides: map[string]any{
+	overrides := map[string]any{
 		"DATABASE_URL":  "sqlite://" + filepath.Join(dir, "db.sqlite3"),
 		"MEDIA_ROOT":    filepath.Join(dir, "media"),
 		"LOG_FORMAT":    "json",
 		"LOG_LEVEL":     level,
 		"ALLOWED_HOSTS": "127.0.0.1",
-	}}, nil)
+	}
+	for _, e := range extra {
+		for k, v := range e {
+			overrides[k] = v
+		}
+	}
+	st, err := core.LoadSettings(settings.Options{Layer: "testing", Environ: []string{}, DotEnv: "-", SkipAbsentApps: true, Overrides: overrides}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

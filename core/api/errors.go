@@ -158,12 +158,12 @@ func ErrorHandler(log *slog.Logger, debug bool, bodyLimit int64) fiber.ErrorHand
 		apiErr := From(err, debug, bodyLimit)
 		switch {
 		case apiErr.Status >= 500 && apiErr.Type == TypeServerError:
-			log.Error("request failed", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
+			log.ErrorContext(c.UserContext(), "request failed", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
 			if debug && WantsHTML(c) {
 				return WriteDebugPage(c, err)
 			}
 		case apiErr.Status == http.StatusServiceUnavailable && apiErr.cause != nil:
-			log.Warn("request failed: a service is unavailable", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
+			log.WarnContext(c.UserContext(), "request failed: a service is unavailable", "request_id", RequestIDOf(c), "method", c.Method(), "path", c.Path(), "error", err)
 		}
 		return Write(c, apiErr)
 	}

@@ -47,7 +47,7 @@ func Recover(log *slog.Logger) fiber.Handler {
 		defer func() {
 			if r := recover(); r != nil {
 				stack := debug.Stack()
-				log.Error("panic serving request", "request_id", requestID(c), "method", c.Method(), "path", c.Path(),
+				log.ErrorContext(c.UserContext(), "panic serving request", "request_id", requestID(c), "method", c.Method(), "path", c.Path(),
 					"panic", fmt.Sprint(r), "stack", string(stack))
 				err = &PanicError{Value: r, Stack: stack}
 			}

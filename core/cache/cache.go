@@ -125,6 +125,8 @@ import (
 	gocache "github.com/go-redis/cache/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -215,6 +217,13 @@ type Config struct {
 	// to confirm it dropped the keys from its near layer (default
 	// DefaultNearAckTimeout; keep it below Timeout).
 	NearAckTimeout time.Duration
+	// TracerProvider, when set, records each Get, Once and OnceNear as a
+	// "cache hit" or "cache miss" event (with cache.operation) on the
+	// caller's span.
+	TracerProvider trace.TracerProvider
+	// MeterProvider, when set, counts lookups by result (hit, miss) in
+	// manouche.cache.lookups. Neither costs anything when nil.
+	MeterProvider metric.MeterProvider
 }
 
 // Cache is a cache shared by the whole process. It is safe for concurrent use.
@@ -226,6 +235,7 @@ type Cache struct {
 	log    *slog.Logger
 	prefix string
 	group  singleflight.Group
+	obs    *observer // nil unless Config.TracerProvider or MeterProvider is set
 
 	localMu sync.Mutex       // serialises in-process writes (set-if-absent)
 	lfu     *gocache.TinyLFU // the in-process store (nil with Redis)
@@ -282,6 +292,13 @@ func New(cfg Config) (*Cache, error) {
 		cfg.ConnMaxIdleTime = DefaultConnMaxIdleTime
 	}
 	c := &Cache{cfg: cfg, log: cfg.Logger, prefix: cfg.Prefix, pending: map[string]struct{}{}}
+	if cfg.TracerProvider != nil || cfg.MeterProvider != nil {
+		obs, err := newObserver(cfg.TracerProvider, cfg.MeterProvider, cfg.RedisURL != "")
+		if err != nil {
+			return nil, err
+		}
+		c.obs = obs
+	}
 	if strings.TrimSpace(cfg.RedisURL) == "" {
 		c.lfu = gocache.NewTinyLFU(cfg.LocalSize, cfg.LocalTTL)
 		c.cc = gocache.New(&gocache.Options{LocalCache: c.lfu})
@@ -356,6 +373,11 @@ func (c *Cache) Close() error {
 func (c *Cache) Get(ctx context.Context, key string, dst any) (found bool, err error) {
 	if err := checkDst(dst); err != nil {
 		return false, err
+	}
+	if c.obs != nil {
+		var done func(hit bool, err error)
+		ctx, done = c.obs.start(ctx, "get")
+		defer func() { done(found, err) }()
 	}
 	e, err := c.read(ctx, key)
 	if err != nil || e.kind != kindValue {
@@ -435,38 +457,52 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 // Concurrent callers that share a load also share its context: if the
 // first caller's context is cancelled, the others get that error too.
 func (c *Cache) Once(ctx context.Context, key string, dst any, ttl time.Duration, load func(ctx context.Context) (any, error)) error {
-	if err := checkDst(dst); err != nil {
+	if c.obs != nil {
+		var done func(hit bool, err error)
+		ctx, done = c.obs.start(ctx, "once")
+		hit, err := c.once(ctx, key, dst, ttl, load)
+		done(hit, err)
 		return err
 	}
+	_, err := c.once(ctx, key, dst, ttl, load)
+	return err
+}
+
+// once is Once; hit tells whether the value came from the cache.
+func (c *Cache) once(ctx context.Context, key string, dst any, ttl time.Duration, load func(ctx context.Context) (any, error)) (hit bool, err error) {
+	if err := checkDst(dst); err != nil {
+		return false, err
+	}
 	if load == nil {
-		return errors.New("cache: once: nil load func")
+		return false, errors.New("cache: once: nil load func")
 	}
 	e, err := c.read(ctx, key)
 	return c.onceFrom(ctx, key, dst, ttl, load, e, err)
 }
 
-// onceFrom finishes Once after the read of key returned e and err.
-func (c *Cache) onceFrom(ctx context.Context, key string, dst any, ttl time.Duration, load func(ctx context.Context) (any, error), e entry, err error) error {
+// onceFrom finishes Once after the read of key returned e and err; hit
+// tells whether the answer (a value or a cached "not found") came from the cache.
+func (c *Cache) onceFrom(ctx context.Context, key string, dst any, ttl time.Duration, load func(ctx context.Context) (any, error), e entry, err error) (hit bool, _ error) {
 	switch {
 	case err != nil: // Redis unavailable: answer from the source
-		return c.loadShared(ctx, key, dst, ttl, load, false)
+		return false, c.loadShared(ctx, key, dst, ttl, load, false)
 	case e.kind == kindValue:
 		if derr := c.cc.Unmarshal(e.payload, dst); derr == nil {
-			return nil
+			return true, nil
 		}
 		// An entry that no longer decodes (its type changed): replace it.
 		b, lerr := c.load(ctx, key, ttl, load)
 		if lerr != nil {
-			return lerr
+			return false, lerr
 		}
 		_ = c.write(ctx, key, b, ttl, false)
-		return c.decode(key, b, dst)
+		return false, c.decode(key, b, dst)
 	case e.kind == kindNotFound:
-		return fmt.Errorf("cache: %q: %w", key, ErrNotFound)
+		return true, fmt.Errorf("cache: %q: %w", key, ErrNotFound)
 	case e.kind == kindDeleted: // recently deleted: load, but do not cache
-		return c.loadShared(ctx, key, dst, ttl, load, false)
+		return false, c.loadShared(ctx, key, dst, ttl, load, false)
 	}
-	return c.loadShared(ctx, key, dst, ttl, load, true)
+	return false, c.loadShared(ctx, key, dst, ttl, load, true)
 }
 
 // loadShared runs load once for all concurrent callers of key in this
@@ -728,7 +764,7 @@ func (c *Cache) failed(ctx context.Context, op string, err error) {
 	}
 	c.mu.Unlock()
 	if logIt {
-		c.log.Warn("cache: redis unavailable, falling back to the database",
+		c.log.WarnContext(ctx, "cache: redis unavailable, falling back to the database",
 			"op", op, "err", err, "retry_in", c.cfg.RetryInterval, "suppressed_since_last", suppressed)
 	}
 }

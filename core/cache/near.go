@@ -99,30 +99,42 @@ func newNearLayer(c *Cache) *nearLayer {
 // process's subscription to those messages is known to be healthy;
 // otherwise, and without Redis, OnceNear is exactly Once.
 func (c *Cache) OnceNear(ctx context.Context, key string, dst any, ttl time.Duration, load func(ctx context.Context) (any, error)) error {
-	n := c.near
-	if n == nil {
-		return c.Once(ctx, key, dst, ttl, load)
-	}
-	if err := checkDst(dst); err != nil {
+	if c.obs != nil {
+		var done func(hit bool, err error)
+		ctx, done = c.obs.start(ctx, "once_near")
+		hit, err := c.onceNear(ctx, key, dst, ttl, load)
+		done(hit, err)
 		return err
 	}
+	_, err := c.onceNear(ctx, key, dst, ttl, load)
+	return err
+}
+
+func (c *Cache) onceNear(ctx context.Context, key string, dst any, ttl time.Duration, load func(ctx context.Context) (any, error)) (hit bool, _ error) {
+	n := c.near
+	if n == nil {
+		return c.once(ctx, key, dst, ttl, load)
+	}
+	if err := checkDst(dst); err != nil {
+		return false, err
+	}
 	if load == nil {
-		return errors.New("cache: once: nil load func")
+		return false, errors.New("cache: once: nil load func")
 	}
 	n.start()
 	if !n.healthy() || !c.usable() {
-		return c.Once(ctx, key, dst, ttl, load)
+		return c.once(ctx, key, dst, ttl, load)
 	}
 	if p, ok := n.get(key); ok {
 		if c.cc.Unmarshal(p, dst) == nil {
-			return nil
+			return true, nil
 		}
 	}
 	gen := n.generation()
 	e, err := c.read(ctx, key)
 	if err == nil && e.kind == kindValue && c.cc.Unmarshal(e.payload, dst) == nil {
 		n.put(key, e, gen)
-		return nil
+		return true, nil
 	}
 	// Anything else (a miss, a tombstone, a cached "not found", an error)
 	// takes Once's path; only values read back from Redis enter the layer.
@@ -379,13 +391,13 @@ func (c *Cache) awaitAcks(ctx context.Context, id string, want int64) {
 			break
 		}
 		if err != nil {
-			c.log.Warn("cache: wait for near-cache acknowledgements", "err", err)
+			c.log.WarnContext(ctx, "cache: wait for near-cache acknowledgements", "err", err)
 			return
 		}
 		got++
 	}
 	if got < want {
-		c.log.Warn("cache: near-cache invalidation not acknowledged by every process in time",
+		c.log.WarnContext(ctx, "cache: near-cache invalidation not acknowledged by every process in time",
 			"want", want, "got", got, "timeout", c.cfg.NearAckTimeout)
 	}
 }

@@ -34,6 +34,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite" // River's own SQLite pool, registered as "sqlite"
 
 	"manouche/core/mail"
@@ -101,6 +103,13 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the worker's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, when set, traces enqueues ("email enqueue") and
+	// deliveries ("email deliver"), the delivery a child of the enqueue's
+	// trace through the W3C trace context stored in the job's metadata.
+	TracerProvider trace.TracerProvider
+	// MeterProvider, when set, records the queue's depth by state, delivery
+	// durations, retries and failures (manouche.email.*). Nil costs nothing.
+	MeterProvider metric.MeterProvider
 }
 
 func (c *Config) setDefaults() {
@@ -179,6 +188,8 @@ type Queue struct {
 	completeTx func(ctx context.Context, tx *sql.Tx, job *river.Job[emailArgs]) error
 	log        *slog.Logger
 
+	obs *observer // nil unless Config asks for telemetry
+
 	mu        sync.Mutex
 	delivered map[int64]struct{}
 	started   bool
@@ -205,6 +216,13 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	}
 	cfg.setDefaults()
 	q := &Queue{cfg: cfg, db: cfg.DB, log: cfg.Logger, delivered: map[int64]struct{}{}}
+	if cfg.TracerProvider != nil || cfg.MeterProvider != nil {
+		obs, err := newObserver(q, cfg.TracerProvider, cfg.MeterProvider)
+		if err != nil {
+			return nil, err
+		}
+		q.obs = obs
+	}
 
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &emailWorker{q: q}); err != nil {
@@ -335,7 +353,9 @@ func (q *Queue) EnqueueSQLTx(ctx context.Context, tx *sql.Tx, msg *mail.Message)
 	if err != nil {
 		return 0, err
 	}
-	res, err := q.client.InsertTx(ctx, tx, emailArgs{Message: m}, nil)
+	ctx, opts, span := q.obs.enqueue(ctx)
+	res, err := q.client.InsertTx(ctx, tx, emailArgs{Message: m}, opts)
+	endSpan(span, err)
 	if err != nil {
 		return 0, fmt.Errorf("queue: enqueue %q: %w", m.Subject, err)
 	}

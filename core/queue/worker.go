@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"manouche/core/mail"
 )
 
 // emailWorker delivers one queued message per job.
@@ -31,6 +33,18 @@ func (w *emailWorker) Work(ctx context.Context, job *river.Job[emailArgs]) error
 		// It will never be sent: keep it as failed at once.
 		return river.JobCancel(err)
 	}
+	if q.obs != nil {
+		var done func(error)
+		ctx, done = q.obs.deliver(ctx, job)
+		err := w.work(ctx, job, msg)
+		done(err)
+		return err
+	}
+	return w.work(ctx, job, msg)
+}
+
+func (w *emailWorker) work(ctx context.Context, job *river.Job[emailArgs], msg *mail.Message) error {
+	q := w.q
 	log := q.log.With("email_id", job.ID, "attempt", job.Attempt, "subject", msg.Subject)
 	if !q.wasDelivered(job.ID) {
 		if err := q.cfg.Backend.Send(ctx, msg); err != nil {
@@ -38,11 +52,11 @@ func (w *emailWorker) Work(ctx context.Context, job *river.Job[emailArgs]) error
 			case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 				// Stop cancelled it (SIGTERM past the grace): River puts
 				// the message back without counting the attempt.
-				log.Info("email delivery interrupted by the worker's stop; back in the queue")
+				log.InfoContext(ctx, "email delivery interrupted by the worker's stop; back in the queue")
 			case job.Attempt >= job.MaxAttempts:
-				log.Error("email failed: no attempts left; kept as failed", "error", err)
+				log.ErrorContext(ctx, "email failed: no attempts left; kept as failed", "error", err)
 			default:
-				log.Warn("email delivery failed; will retry", "error", err)
+				log.WarnContext(ctx, "email delivery failed; will retry", "error", err)
 			}
 			return err
 		}
@@ -51,11 +65,11 @@ func (w *emailWorker) Work(ctx context.Context, job *river.Job[emailArgs]) error
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	if err := q.recordDelivery(cctx, job); err != nil {
-		log.Error("email sent but not recorded; this worker will not send it again", "error", err)
+		log.ErrorContext(ctx, "email sent but not recorded; this worker will not send it again", "error", err)
 		return fmt.Errorf("queue: sent but could not record delivery: %w", err)
 	}
 	q.forgetDelivered(job.ID)
-	log.Debug("email sent")
+	log.DebugContext(ctx, "email sent")
 	return nil
 }
 

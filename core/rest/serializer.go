@@ -293,7 +293,7 @@ func mediaURL(c *fiber.Ctx, p *core.Project, name string) *string {
 	}
 	url, err := p.MediaURL(c.UserContext(), name)
 	if err != nil || url == "" {
-		p.Log.Warn("rest: media URL", "name", name, "request_id", api.RequestIDOf(c), "error", err)
+		p.Log.WarnContext(c.UserContext(), "rest: media URL", "name", name, "request_id", api.RequestIDOf(c), "error", err)
 		return nil
 	}
 	return &url

@@ -505,7 +505,7 @@ func (h *handlers[T]) deleteFile(ctx context.Context, c *fiber.Ctx, name string)
 		return
 	}
 	if err := h.p.Storage.Delete(ctx, name); err != nil {
-		h.p.Log.Warn("rest: delete file, left orphaned", "name", name, "request_id", api.RequestIDOf(c), "error", err)
+		h.p.Log.WarnContext(ctx, "rest: delete file, left orphaned", "name", name, "request_id", api.RequestIDOf(c), "error", err)
 	}
 }
 
@@ -519,7 +519,7 @@ func (h *handlers[T]) storageError(c *fiber.Ctx, err error) error {
 	case errors.Is(err, storage.ErrTooLarge):
 		return api.PayloadTooLarge(int64(h.p.Settings.MaxUploadSize)).WithCause(err)
 	case errors.Is(err, storage.ErrUnavailable):
-		h.p.Log.Warn("rest: media storage unavailable", "request_id", api.RequestIDOf(c), "error", err)
+		h.p.Log.WarnContext(c.UserContext(), "rest: media storage unavailable", "request_id", api.RequestIDOf(c), "error", err)
 		return api.Unavailable(api.FieldErr("storage", MsgStorageUnavailable)).WithCause(err)
 	}
 	return fmt.Errorf("rest: upload: %w", err)

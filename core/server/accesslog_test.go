@@ -15,6 +15,7 @@ import (
 
 	"manouche/core"
 	"manouche/core/server"
+	"manouche/core/telemetry/telemetrytest"
 	"manouche/core/testkit"
 	"manouche/settings"
 )
@@ -110,4 +111,52 @@ func handler(t testing.TB, p *core.Project) *fiber.App {
 		t.Fatal(err)
 	}
 	return srv.Handler()
+}
+
+// With telemetry on, every line logged while serving a request (the access
+// line, a failure, a panic) carries the request's trace_id and span_id.
+func TestLogLinesCarryTraceIDs(t *testing.T) {
+	t.Parallel()
+	recv := telemetrytest.New(t, 0)
+	p, buf := loggedProject(t, map[string]any{"ACCESS_LOG": true, "OTEL_EXPORTER_OTLP_ENDPOINT": recv.URL})
+	s, err := server.New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/health", "/coretest/error", "/coretest/panic"} {
+		res, err := s.Handler().Test(httptest.NewRequest("GET", path, nil), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+	}
+	// Unmigrated: the queue depth metric fails, the spans are flushed all the same.
+	_ = p.Telemetry.ForceFlush(context.Background())
+	spans := map[string]string{} // trace id -> span name
+	for _, sp := range recv.Spans() {
+		if sp.ParentSpanID == "" {
+			spans[sp.TraceID] = sp.Name
+		}
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		msg, _ := rec["msg"].(string)
+		if msg != "request" && msg != "request failed" && msg != "panic serving request" {
+			continue
+		}
+		tid, _ := rec["trace_id"].(string)
+		if spans[tid] == "" || rec["span_id"] == nil {
+			t.Errorf("line %q: trace_id %q is not a request's trace (%v)", msg, tid, spans)
+		}
+		seen[msg] = true
+	}
+	for _, msg := range []string{"request", "request failed", "panic serving request"} {
+		if !seen[msg] {
+			t.Errorf("no %q line logged: %s", msg, buf.String())
+		}
+	}
 }

@@ -83,6 +83,9 @@ func (s *Server) build() error {
 	app.Server().HeaderReceived = api.BodyLimitHeader(limit)
 	api.QuietParseErrors(app)
 	api.UnknownMethods(app)
+	if p.Telemetry != nil { // first, so its span covers the whole stack; off, nothing is installed
+		app.Use(p.Telemetry.Middleware())
+	}
 	app.Use(api.TrustProxies(st.NumProxies), api.JSONCharset())
 	app.Use(api.RequestID())
 	if st.AccessLog {
