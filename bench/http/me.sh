@@ -30,7 +30,7 @@ sep='?'; case "$DATABASE_URL" in *\?*) sep='&';; esac
 db="${DATABASE_URL}${sep}search_path=$schema"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 (cd "$root" && go build -o "$tmp/manouche" .)
-env=(env -i "PATH=$PATH" "HOME=$HOME" SETTINGS=production "DATABASE_URL=$db" "REDIS_URL=$REDIS_URL"
+env=(env -i "PATH=$PATH" "HOME=$HOME" SECURE_SSL_REDIRECT=false SETTINGS=production "DATABASE_URL=$db" "REDIS_URL=$REDIS_URL"
 	"CACHE_KEY_PREFIX=bench-me-$$:" "SECRET_KEY=bench-$(head -c 32 /dev/urandom | base64 | tr -d '/+=')-not-a-real-key"
 	ALLOWED_HOSTS=127.0.0.1 "MEDIA_ROOT=$tmp/media" API_THROTTLE_RATE=1000000000/day AUTH_THROTTLE_RATE=1000/min)
 (cd "$tmp" && "${env[@]}" ./manouche migrate >/dev/null)

@@ -36,7 +36,7 @@ sink_port=$(free_port)
 "$tmp/otlpsink" "127.0.0.1:$sink_port" >"$tmp/sink.out" &
 sink_pid=$!
 pids+=($sink_pid)
-env=(env -i "PATH=$PATH" "HOME=$HOME" SETTINGS=production "DATABASE_URL=$db" "REDIS_URL=$REDIS_URL"
+env=(env -i "PATH=$PATH" "HOME=$HOME" SECURE_SSL_REDIRECT=false SETTINGS=production "DATABASE_URL=$db" "REDIS_URL=$REDIS_URL"
 	"CACHE_KEY_PREFIX=bench-otel-$$:" "SECRET_KEY=bench-$(head -c 32 /dev/urandom | base64 | tr -d '/+=')-not-a-real-key"
 	ALLOWED_HOSTS=127.0.0.1 "MEDIA_ROOT=$tmp/media" API_THROTTLE_RATE=1000000000/day AUTH_THROTTLE_RATE=1000/min)
 (cd "$tmp" && "${env[@]}" ./manouche migrate >/dev/null)

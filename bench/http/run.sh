@@ -38,7 +38,7 @@ full_port=$(free_port)
 bare_pid=$!
 pids+=($bare_pid)
 
-fullenv=(env -i "PATH=$PATH" "HOME=$HOME" SETTINGS=production
+fullenv=(env -i "PATH=$PATH" "HOME=$HOME" SECURE_SSL_REDIRECT=false SETTINGS=production
 	"SECRET_KEY=bench-$(head -c 32 /dev/urandom | base64 | tr -d '/+=')-not-a-real-secret-key"
 	"DATABASE_URL=sqlite://$tmp/db.sqlite3" ALLOWED_HOSTS=127.0.0.1 "MEDIA_ROOT=$tmp/media"
 	"LOG_LEVEL=$level" "ACCESS_LOG=${ACCESS_LOG:-false}")
