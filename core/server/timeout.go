@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,6 +14,9 @@ import (
 )
 
 // Why a request's context ended early, for the 503 it answers.
+// headerPool holds the response headers requestContext snapshots.
+var headerPool = sync.Pool{New: func() any { return new(fasthttp.ResponseHeader) }}
+
 var (
 	errRequestTimeout = errors.New("request ran longer than REQUEST_TIMEOUT")
 	errShuttingDown   = errors.New("server shutting down: request still running at SHUTDOWN_TIMEOUT")
@@ -37,14 +41,23 @@ var (
 // database answers at the deadline.
 func (s *Server) requestContext(d time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		ctx, cancel := context.WithCancel(s.base)
+		// One context per request, registered once with s.base (the
+		// shutdown's): a second one would stay registered there until the
+		// process ends.
+		var ctx context.Context
+		var cancel context.CancelFunc
 		if d > 0 {
 			ctx, cancel = context.WithTimeoutCause(s.base, d, errRequestTimeout)
+		} else {
+			ctx, cancel = context.WithCancel(s.base)
 		}
 		defer cancel()
 		c.SetUserContext(ctx)
-		var before fasthttp.ResponseHeader
-		c.Response().Header.CopyTo(&before)
+		// The headers set so far (request id, security headers), kept for a
+		// 503; pooled, so the copy reuses its buffers instead of allocating.
+		before := headerPool.Get().(*fasthttp.ResponseHeader)
+		defer func() { before.Reset(); headerPool.Put(before) }()
+		c.Response().Header.CopyTo(before)
 		start := time.Now()
 		err := c.Next()
 		if ctx.Err() == nil {
