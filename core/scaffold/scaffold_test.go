@@ -268,7 +268,7 @@ func TestModelApp(t *testing.T) {
 		`Logo models.Image ` + "`" + `bun:"logo,type:varchar(255),notnull,default:''"`,
 		`Manual models.File ` + "`",
 		"var productCategories = &rest.ModelViewSet[ProductCategory]{",
-		`Path:  "/product_categories",`, `Admin: admin.Options{Title: "Product categories"},`,
+		`Path: "/product_categories",`, `Policy: perm.IsAuthenticated,`, `Admin:  admin.Options{Title: "Product categories"},`,
 		`"example.com/site/apps/users"`, `"example.com/site/migrations"`, `"example.com/site/core/rest"`,
 	} {
 		if !strings.Contains(model, want) {
