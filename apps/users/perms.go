@@ -21,7 +21,28 @@ import (
 // change drops them at once (ForgetPerms).
 const permsCacheTTL = 5 * time.Minute
 
-func permsKey(id string) string { return "users:perms:" + id }
+// permsGenKey holds the generation of every cached permission set: dropping
+// it (ForgetAllPerms) makes every cached set unreachable on every process.
+const permsGenKey = "users:perms-gen"
+
+func permsKey(gen, id string) string { return "users:perms:" + gen + ":" + id }
+
+// permsGen is the current generation of the cached permission sets.
+func (a *Accounts) permsGen(ctx context.Context) (string, error) {
+	var gen string
+	err := a.p.Cache.OnceNear(ctx, permsGenKey, &gen, 24*time.Hour, func(context.Context) (any, error) {
+		return uuid.NewString(), nil
+	})
+	return gen, err
+}
+
+// ForgetAllPerms drops every cached permission set, on every process: after
+// a change whose users are not known one by one (the admin's pages of grants).
+func (a *Accounts) ForgetAllPerms(ctx context.Context) {
+	if err := a.p.Cache.Delete(ctx, permsGenKey); err != nil {
+		a.p.Log.Warn("users: cache delete permissions generation", "error", err)
+	}
+}
 
 // Subject says what u holds (perm.Provider): its flags, from the
 // authenticated snapshot, and its permissions, its own and its groups',
@@ -70,8 +91,12 @@ func (a *Accounts) HasPerm(ctx context.Context, u core.User, perm string) (bool,
 // Permissions are the full names of the permissions a user holds through
 // its own and its groups' grants, sorted, read through the cache.
 func (a *Accounts) Permissions(ctx context.Context, userID uuid.UUID) ([]string, error) {
+	gen, err := a.permsGen(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("users: permissions of %s: %w", userID, err)
+	}
 	var perms []string
-	err := a.p.Cache.OnceNear(ctx, permsKey(userID.String()), &perms, permsCacheTTL, func(ctx context.Context) (any, error) {
+	err = a.p.Cache.OnceNear(ctx, permsKey(gen, userID.String()), &perms, permsCacheTTL, func(ctx context.Context) (any, error) {
 		return a.loadPermissions(ctx, a.p.DB, userID)
 	})
 	if err != nil {
@@ -103,9 +128,14 @@ func (a *Accounts) ForgetPerms(ctx context.Context, userIDs ...string) {
 	if len(userIDs) == 0 {
 		return
 	}
+	gen, err := a.permsGen(ctx)
+	if err != nil {
+		a.ForgetAllPerms(ctx)
+		return
+	}
 	keys := make([]string, len(userIDs))
 	for i, id := range userIDs {
-		keys[i] = permsKey(id)
+		keys[i] = permsKey(gen, id)
 	}
 	if err := a.p.Cache.Delete(ctx, keys...); err != nil {
 		a.p.Log.Warn("users: cache delete permissions", "users", len(userIDs), "error", err)
@@ -301,7 +331,7 @@ func (App) PostMigrate(ctx context.Context, p *core.Project) error {
 				}
 				have[app.Name()+"."+code] = true
 				add = append(add, Permission{ID: uuid.New(), App: app.Name(), Codename: code,
-					Name: fmt.Sprintf("Can %s %s", act, name)})
+					Name: app.Name() + "." + code})
 			}
 		}
 	}

@@ -8,7 +8,8 @@ import (
 )
 
 // Permission is a model permission, django.contrib.auth's Permission: App and
-// Codename ("blog", "change_post") make its full name, "blog.change_post".
+// Codename ("blog", "change_post") make its full name, "blog.change_post",
+// which Name holds too (what the admin shows).
 // migrate creates the view, add, change and delete permissions of every
 // installed model (PostMigrate).
 type Permission struct {

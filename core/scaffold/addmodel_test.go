@@ -73,7 +73,7 @@ func TestAddModel(t *testing.T) {
 		t.Errorf("app.go does not depend on users:\n%s", app)
 	}
 	model, _ := os.ReadFile(filepath.Join(root, "apps", "blog", "comments.go"))
-	for _, want := range []string{" *Post ", " *users.User ", `Owner:      "owner_id"`, "Policy: perm.OwnerOrReadOnly"} {
+	for _, want := range []string{" *Post ", " *users.User ", `Owner:      "owner_id"`, "Policy: perm.OwnerOrReadOnly", `"example.com/site/apps/users"`} {
 		if !strings.Contains(string(model), want) {
 			t.Errorf("comments.go lacks %q:\n%s", want, model)
 		}

@@ -101,7 +101,7 @@ func newModel(opts Options, module string, appsFile *appsGo, addModel bool) (*Mo
 	if len(m.Writable()) == 0 {
 		return nil, errors.New("--fields declares only files: add at least one other field (files are uploaded after the object is created)")
 	}
-	for _, f := range fields {
+	for _, f := range m.Fields {
 		if f.Kind != FK {
 			continue
 		}
