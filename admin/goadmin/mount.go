@@ -347,7 +347,14 @@ func (a *Admin) dashboard(ctx *gactx.Context) (types.Panel, error) {
 		if err != nil {
 			return types.Panel{}, fmt.Errorf("admin: dashboard: %w", err)
 		}
-		stats = append(stats, more...)
+		for _, st := range more {
+			// A figure that links to a page the staff member may not view is not theirs either.
+			name, _, _ := strings.Cut(strings.TrimPrefix(st.URL, admin.Prefix+"/info/"), "?")
+			if m, ok := a.models[name]; ok && strings.HasPrefix(st.URL, admin.Prefix+"/info/") && !a.mayOrFalse(rctx, u, m, admin.ActionView) {
+				continue
+			}
+			stats = append(stats, st)
+		}
 	}
 	var b strings.Builder
 	b.WriteString(`<div class="row">`)
