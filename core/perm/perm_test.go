@@ -331,6 +331,29 @@ func TestHasPerm(t *testing.T) {
 	if n, _ := app.DB.NewSelect().Model((*users.Permission)(nil)).Count(ctx); int(n) != len(perms) {
 		t.Errorf("a second migrate: %d permissions, want %d", n, len(perms))
 	}
+	// An app installed after the first migrate (its permissions absent) gets them on its first.
+	if _, err := app.DB.NewDelete().Model((*users.Permission)(nil)).Where("app = ?", "permtest").Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Migrations().Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := app.DB.NewSelect().Model((*users.Permission)(nil)).Where("app = ?", "permtest").Count(ctx); n != 4 {
+		t.Errorf("migrate made %d permissions of the later app, want 4", n)
+	}
+	// With the users app migrated to zero, migrate's hook has nothing to do and does not fail.
+	if _, err := app.Migrations().MigrateApp(ctx, "permtest", "zero"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Migrations().MigrateApp(ctx, "users", "zero"); err != nil {
+		t.Fatalf("migrate users zero: %v", err)
+	}
+	if _, err := app.Migrations().Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := app.DB.NewSelect().Model((*users.Permission)(nil)).Count(ctx); int(n) != len(perms) {
+		t.Errorf("after migrating back: %d permissions, want %d", n, len(perms))
+	}
 
 	accounts := users.AccountsOf(app.Project)
 	id, _ := userstest.Register(t, app, "ada@example.com")
