@@ -79,7 +79,7 @@ func TestAddModel(t *testing.T) {
 		}
 	}
 	tests, _ := os.ReadFile(filepath.Join(root, "apps", "blog", "comments_test.go"))
-	for _, want := range []string{"rf := &fixturePost{", `"post": f.postIDs[0]`, "func TestCommentPermissions("} {
+	for _, want := range []string{"rf := newFixturePost(t, app, token, userID, other, otherID)", `"post": f.postIDs[0]`, "func TestCommentPermissions("} {
 		if !strings.Contains(string(tests), want) {
 			t.Errorf("comments_test.go lacks %q", want)
 		}
@@ -109,7 +109,7 @@ func TestAddModel(t *testing.T) {
 		{"bad fields", scaffold.Options{App: "blog", Model: "Tag", Fields: "name:nope"}, "unknown type"},
 		{"bad owner", scaffold.Options{App: "blog", Model: "Tag", Fields: "name:string", Owner: "everyone"}, "--owner"},
 		{"owner field and --owner", scaffold.Options{App: "blog", Model: "Tag", Fields: "owner:fk:users.User", Owner: "public"}, "remove it from --fields"},
-		{"fk to a model without fixture", scaffold.Options{App: "blog", Model: "Tag", Fields: "name:string hand:fk:blog.Hand"}, "fixtureHand"},
+		{"fk to a model without fixture", scaffold.Options{App: "blog", Model: "Tag", Fields: "name:string hand:fk:blog.Hand"}, "newFixtureHand"},
 	}
 	if err := os.WriteFile(filepath.Join(root, "apps", "blog", "hand.go"), []byte("package blog\n\ntype Hand struct {\n\tbun.BaseModel `bun:\"table:blog_hands\"`\n\tID uuid.UUID `bun:\"id,pk\"`\n}\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -130,7 +130,7 @@ func resolveRef(root, module, self string, appsFile *appsGo, f *Field, addModel 
 		if ok, err := hasFixture(filepath.Join(root, "apps", self), ref.Model); err != nil {
 			return fail("%v", err)
 		} else if !ok {
-			return fail("the tests of apps/%s declare no fixture%s (the type startapp and addmodel generate to make rows in tests): add this field by hand", self, ref.Model)
+			return fail("the tests of apps/%s declare no newFixture%s (what startapp and addmodel generate to make rows in tests): add this field by hand", self, ref.Model)
 		}
 	}
 	if !appsFile.installedPaths()[ref.Import] {
@@ -233,7 +233,7 @@ func (m *Model) LocalRefs() []*Field {
 	return out
 }
 
-// hasFixture reports whether the tests in dir declare type fixture<model>.
+// hasFixture reports whether the tests in dir declare func newFixture<model>.
 func hasFixture(dir, model string) (bool, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -249,12 +249,8 @@ func hasFixture(dir, model string) (bool, error) {
 			return false, err
 		}
 		for _, decl := range file.Decls {
-			if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
-				for _, spec := range gd.Specs {
-					if spec.(*ast.TypeSpec).Name.Name == "fixture"+model {
-						return true, nil
-					}
-				}
+			if fd, ok := decl.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Name.Name == "newFixture"+model {
+				return true, nil
 			}
 		}
 	}
