@@ -136,6 +136,14 @@ type ModelAdmin struct {
 	NoDelete bool
 	// SuperuserOnly restricts the pages to superusers (staff who are not superusers get 403).
 	SuperuserOnly bool
+	// Permissions is the model whose permissions guard the pages, as "app.model"
+	// ("blog.post"): staff who are not superusers see the list and detail pages
+	// with app.view_model (or change_), the create page and its post with add_,
+	// the edit page, its post and the row actions with change_, the delete with
+	// delete_; the rest is absent from the menu and the page, and refused
+	// (403) when requested. Empty: every staff member may use the pages. The
+	// admin app fills it in from the app that lists the table's model.
+	Permissions string
 	// Actions are buttons on each row of the list.
 	Actions []Action
 	// Label is the column that names a row where a foreign key points to it, like a Django
@@ -179,6 +187,24 @@ func (m ModelAdmin) RowsPerPage() int {
 		return m.PageSize
 	}
 	return 25
+}
+
+// The actions of the model permissions the admin checks (see Permissions).
+const (
+	ActionView   = "view"
+	ActionAdd    = "add"
+	ActionChange = "change"
+	ActionDelete = "delete"
+)
+
+// Perm is the permission of an action on the model ("blog.change_post"), or
+// "" when the pages have no Permissions.
+func (m ModelAdmin) Perm(action string) string {
+	app, model, ok := strings.Cut(m.Permissions, ".")
+	if !ok {
+		return ""
+	}
+	return app + "." + action + "_" + model
 }
 
 // OperationID is the id of an action's GoAdmin operation, the last segment of its URL.

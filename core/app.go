@@ -8,7 +8,7 @@
 // That order is the order of migrations, routes, template shadowing and
 // commands. The required interface, App, is a name. Everything else is an optional
 // interface the core discovers by type assertion: Router, Migrator, Templater,
-// Commander, Configurable, ReadyHook, Modeler, Dependent, DeployChecker. The core never imports an app.
+// Commander, Configurable, ReadyHook, Modeler, Dependent, DeployChecker, PostMigrator. The core never imports an app.
 package core
 
 import (
@@ -81,6 +81,14 @@ type Configurable interface {
 // and cache are up, before any route is served (Django's AppConfig.ready).
 type ReadyHook interface {
 	Ready(ctx context.Context, p *Project) error
+}
+
+// PostMigrator is an app that runs code after every migrate (Django's
+// post_migrate signal), with the migration lock held: the users app creates
+// the view/add/change/delete permissions of every installed model there. It
+// must cope with its own tables being absent (its app migrated to zero).
+type PostMigrator interface {
+	PostMigrate(ctx context.Context, p *Project) error
 }
 
 // Modeler is an app with bun models, for makemigrations and the admin.

@@ -118,6 +118,23 @@ func (m requireAuth) handle(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// OptionalAuth is the middleware of routes open to anonymous clients that
+// still need to know who is signed in (a permission policy that lets
+// anonymous clients read): a valid bearer token makes its user the
+// CurrentUser, a bad, expired or revoked one answers 401 AuthenticationFailed
+// (as RequireAuth does), and no credentials go on anonymously.
+func (p *Project) OptionalAuth() fiber.Handler { return optionalAuth{p}.handle }
+
+// optionalAuth is OptionalAuth's handler.
+type optionalAuth struct{ p *Project }
+
+func (m optionalAuth) handle(c *fiber.Ctx) error {
+	if CurrentUser(c) != nil || c.Get(fiber.HeaderAuthorization) == "" {
+		return c.Next()
+	}
+	return requireAuth(m).handle(c)
+}
+
 // BearerToken returns the token of an `Authorization: Bearer <token>` header.
 func BearerToken(c *fiber.Ctx) (string, bool) {
 	h := strings.TrimSpace(c.Get(fiber.HeaderAuthorization))

@@ -434,7 +434,18 @@ func (p *Project) Migrations() *migrations.Runner {
 			sources = append(sources, src)
 		}
 	}
-	return migrations.New(p.DirectDB, sources...)
+	r := migrations.New(p.DirectDB, sources...)
+	r.After = func(ctx context.Context) error {
+		for _, app := range p.apps {
+			if pm, ok := app.(PostMigrator); ok {
+				if err := pm.PostMigrate(ctx, p); err != nil {
+					return fmt.Errorf("app %s: %w", app.Name(), err)
+				}
+			}
+		}
+		return nil
+	}
+	return r
 }
 
 // AddCheck registers a readiness check, reported by /health/ready under name

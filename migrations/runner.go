@@ -27,6 +27,10 @@ type Runner struct {
 	sources []Source
 	// Progress, when set, is told about each migration as it is applied or unapplied.
 	Progress func(action, app, name string, took time.Duration)
+	// After, when set, runs at the end of every Migrate and MigrateApp, still
+	// holding the lock, even when there was nothing to apply (Django's
+	// post_migrate signal: the users app creates the models' permissions).
+	After func(ctx context.Context) error
 }
 
 // New returns a runner over sources, in the order given (the framework's
@@ -169,7 +173,7 @@ func (r *Runner) Migrate(ctx context.Context) (*Report, error) {
 				rep.Applied = append(rep.Applied, src.App+" "+m.Name)
 			}
 		}
-		return nil
+		return r.after(ctx)
 	})
 	return rep, err
 }
@@ -247,9 +251,19 @@ func (r *Runner) MigrateApp(ctx context.Context, app, target string) (*Report, e
 			}
 			rep.Applied = append(rep.Applied, app+" "+ms[i].Name)
 		}
-		return nil
+		return r.after(ctx)
 	})
 	return rep, err
+}
+
+func (r *Runner) after(ctx context.Context) error {
+	if r.After == nil {
+		return nil
+	}
+	if err := r.After(ctx); err != nil {
+		return fmt.Errorf("migrate: after migrating: %w", err)
+	}
+	return nil
 }
 
 // run applies (up) or unapplies one migration, in a transaction unless its

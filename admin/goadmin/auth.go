@@ -45,7 +45,12 @@ func (a *Admin) loginProcessor(eng *engine.Engine) auth.Processor {
 		if !u.IsActive || !u.IsStaff {
 			return models.User(), false, loginRefused
 		}
-		id, err := a.mirror(rctx, u)
+		role, err := a.roleFor(rctx, u)
+		if err != nil {
+			a.log.Error("admin: login", "err", err)
+			return models.User(), false, "login failed, try again"
+		}
+		id, err := a.mirror(rctx, u, role)
 		if err != nil {
 			a.log.Error("admin: login", "err", err)
 			return models.User(), false, "login failed, try again"
@@ -61,7 +66,7 @@ func (a *Admin) loginProcessor(eng *engine.Engine) auth.Processor {
 }
 
 // mirror creates or updates the goadmin_users row of u and its role, returning the row's id.
-func (a *Admin) mirror(ctx context.Context, u admin.User) (int64, error) {
+func (a *Admin) mirror(ctx context.Context, u admin.User, role int64) (int64, error) {
 	tx, err := a.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("admin: mirror user: %w", err)
@@ -82,7 +87,7 @@ func (a *Admin) mirror(ctx context.Context, u admin.User) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("admin: mirror user: %w", err)
 	}
-	if err := a.setRole(ctx, tx, id, u.IsSuperuser); err != nil {
+	if err := a.setRole(ctx, tx, id, role); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -108,18 +113,11 @@ func mirrorName(email string) string {
 	return string(b)
 }
 
-func roleOf(superuser bool) int {
-	if superuser {
-		return roleAdministrator
-	}
-	return roleStaff
-}
-
-func (a *Admin) setRole(ctx context.Context, tx *sql.Tx, id int64, superuser bool) error {
+func (a *Admin) setRole(ctx context.Context, tx *sql.Tx, id, role int64) error {
 	if _, err := tx.ExecContext(ctx, a.rebind("DELETE FROM goadmin_role_users WHERE user_id = ?"), id); err != nil {
 		return fmt.Errorf("admin: set role: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, a.rebind("INSERT INTO goadmin_role_users (role_id, user_id) VALUES (?, ?)"), roleOf(superuser), id); err != nil {
+	if _, err := tx.ExecContext(ctx, a.rebind("INSERT INTO goadmin_role_users (role_id, user_id) VALUES (?, ?)"), role, id); err != nil {
 		return fmt.Errorf("admin: set role: %w", err)
 	}
 	return nil
@@ -136,7 +134,7 @@ var errNoSession = errors.New("no admin session")
 
 // loadSession reads the GoAdmin session named by sid and re-checks its account with the users app:
 // an account that is gone, deactivated or no longer staff has no session. A change of superuser
-// status updates the GoAdmin role at once.
+// status or of the models the account may view updates its GoAdmin role (its menu) at once.
 func (a *Admin) loadSession(ctx context.Context, sid string) (session, error) {
 	if sid == "" || len(sid) > 64 {
 		return session{}, errNoSession
@@ -181,13 +179,17 @@ func (a *Admin) loadSession(ctx context.Context, sid string) (session, error) {
 		return session{}, errNoSession
 	}
 	s.user = u
-	if !role.Valid || int(role.Int64) != roleOf(u.IsSuperuser) {
+	want, err := a.roleFor(ctx, u)
+	if err != nil {
+		return session{}, err
+	}
+	if !role.Valid || role.Int64 != want {
 		tx, err := a.db.BeginTx(ctx, nil)
 		if err != nil {
 			return session{}, fmt.Errorf("admin: load session: %w", err)
 		}
 		defer func() { _ = tx.Rollback() }()
-		if err := a.setRole(ctx, tx, s.adminID, u.IsSuperuser); err != nil {
+		if err := a.setRole(ctx, tx, s.adminID, want); err != nil {
 			return session{}, err
 		}
 		if err := tx.Commit(); err != nil {

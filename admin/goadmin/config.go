@@ -56,6 +56,11 @@ type Config struct {
 	Authenticate func(ctx context.Context, email, password string) (admin.User, error)
 	// LoadUser returns the account with the given id, for the check made on every request.
 	LoadUser func(ctx context.Context, id string) (admin.User, error)
+	// HasPerm reports whether the account with the given id holds a permission
+	// ("blog.view_post"), for the pages with Permissions; the users app
+	// provides it (from the cache). Nil: every staff member may use every page
+	// that is not SuperuserOnly.
+	HasPerm func(ctx context.Context, id, perm string) (bool, error)
 	// Models are the pages to serve.
 	Models []admin.ModelAdmin
 	// Stats adds figures to the dashboard (e.g. the email queue's counts); may be nil.

@@ -88,6 +88,7 @@ type route struct {
 	filters   []string // the columns the list may be filtered on
 	search    bool     // the list has a search box
 	form      []string // the fields of the create and edit forms
+	need      string   // the action (admin.ActionView, ...) the model's permission must allow
 }
 
 // classify maps a path under /admin (without the prefix, lower-cased) and a method to a route,
@@ -119,7 +120,7 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 		for _, m := range a.models {
 			if _, ok := m.Action(name); ok {
 				r := routeOf(m)
-				r.action, r.verb = true, "operation"
+				r.action, r.verb, r.need = true, "operation", admin.ActionChange
 				return r, true
 			}
 		}
@@ -152,16 +153,22 @@ func (a *Admin) classify(method, rel string) (route, bool) {
 	r.verb = verb
 	switch {
 	case verb == "info" && get && (sub == "" || sub == "detail"):
+		r.need = admin.ActionView
 		return r, true
 	case verb == "info" && get && sub == "edit" && len(m.Form) > 0:
+		r.need = admin.ActionChange
 		return r, true
 	case verb == "info" && get && sub == "new" && len(m.Form) > 0 && !m.NoCreate:
+		r.need = admin.ActionAdd
 		return r, true
 	case verb == "edit" && post && sub == "" && len(m.Form) > 0:
+		r.need = admin.ActionChange
 		return r, true
 	case verb == "new" && post && sub == "" && len(m.Form) > 0 && !m.NoCreate:
+		r.need = admin.ActionAdd
 		return r, true
 	case verb == "delete" && post && sub == "" && !m.NoDelete:
+		r.need = admin.ActionDelete
 		return r, true
 	}
 	return route{}, false
@@ -317,6 +324,15 @@ func (a *Admin) guard() fiber.Handler {
 		}
 		if r.superuser && !s.user.IsSuperuser {
 			return fiber.NewError(fiber.StatusForbidden, "superusers only")
+		}
+		if m, ok := a.models[r.model]; ok && r.need != "" {
+			allowed, err := a.may(rctx, s.user, m, r.need)
+			if err != nil {
+				return err
+			}
+			if !allowed {
+				return fiber.NewError(fiber.StatusForbidden, "you do not have permission to "+r.need+" "+strings.ToLower(m.PageTitle()))
+			}
 		}
 		query, err = r.allowed(query, false)
 		if err != nil {

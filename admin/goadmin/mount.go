@@ -127,6 +127,7 @@ func Mount(r fiber.Router, cfg Config) (a *Admin, err error) {
 		InfoLogOff:               !cfg.Debug,
 		SqlLog:                   false,
 		CustomFootHtml:           template.HTML(csrfScript),
+		CustomHeadHtml:           template.HTML(listStyle),
 	}
 	// GoAdmin reports a bad database or configuration by panicking: turn that into an error.
 	defer func() {
@@ -236,6 +237,9 @@ func (a *Admin) syncMenusAndPermissions(ctx context.Context) error {
 		return fmt.Errorf("admin: sync menus: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := a.dropPermRoles(ctx, tx); err != nil {
+		return err
+	}
 	for i, m := range a.cfg.Models {
 		uri := "/info/" + m.URLName()
 		var menuID int64
@@ -312,13 +316,24 @@ func (a *Admin) syncMenusAndPermissions(ctx context.Context) error {
 	return nil
 }
 
+// listStyle fixes GoAdmin's lists: its table is at least 1600px wide and its
+// last column ("Operation") sticks to the right edge of the box, with no
+// background on its header, so in a narrower window that header lies over the
+// headers before it (the users list's "Date joined"). The table fits the box
+// instead, and the operation column stays in its place after the others.
+const listStyle = `<style>
+#pjax-container table.table { min-width: 0 !important; }
+#pjax-container table.sticky_table tbody th:last-child,
+#pjax-container table.sticky_table tbody td:last-child { position: static !important; }
+</style>`
+
 // dashboard renders the admin's home page: a count per model and the extra figures of Config.Stats.
 func (a *Admin) dashboard(ctx *gactx.Context) (types.Panel, error) {
 	rctx := ctx.Request.Context()
 	u, _ := currentUser(ctx)
 	var stats []admin.Stat
 	for _, m := range a.cfg.Models {
-		if m.SuperuserOnly && !u.IsSuperuser {
+		if !a.mayOrFalse(rctx, u, m, admin.ActionView) {
 			continue
 		}
 		var n int64
@@ -332,7 +347,14 @@ func (a *Admin) dashboard(ctx *gactx.Context) (types.Panel, error) {
 		if err != nil {
 			return types.Panel{}, fmt.Errorf("admin: dashboard: %w", err)
 		}
-		stats = append(stats, more...)
+		for _, st := range more {
+			// A figure that links to a page the staff member may not view is not theirs either.
+			name, _, _ := strings.Cut(strings.TrimPrefix(st.URL, admin.Prefix+"/info/"), "?")
+			if m, ok := a.models[name]; ok && strings.HasPrefix(st.URL, admin.Prefix+"/info/") && !a.mayOrFalse(rctx, u, m, admin.ActionView) {
+				continue
+			}
+			stats = append(stats, st)
+		}
 	}
 	var b strings.Builder
 	b.WriteString(`<div class="row">`)

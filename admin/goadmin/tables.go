@@ -119,12 +119,18 @@ func (a *Admin) generator(m admin.ModelAdmin) table.Generator {
 	pkField, _ := m.Field(m.PK())
 	return func(ctx *gactx.Context) table.Table {
 		refs := a.newRefCache()
+		// What the staff member may do: the rest is not offered (the guard refuses it anyway).
+		u, _ := currentUser(ctx)
+		rctx := ctx.Request.Context()
+		canAdd := !m.NoCreate && a.mayOrFalse(rctx, u, m, admin.ActionAdd)
+		canChange := len(m.Form) > 0 && a.mayOrFalse(rctx, u, m, admin.ActionChange)
+		canDelete := !m.NoDelete && a.mayOrFalse(rctx, u, m, admin.ActionDelete)
 		t := table.NewDefaultTable(ctx, table.Config{
 			Driver:     driver,
 			Connection: table.DefaultConnectionName,
-			CanAdd:     !m.NoCreate,
-			Editable:   len(m.Form) > 0,
-			Deletable:  !m.NoDelete,
+			CanAdd:     canAdd,
+			Editable:   canChange,
+			Deletable:  canDelete,
 			Exportable: false,
 			PrimaryKey: table.PrimaryKey{Name: m.PK(), Type: dbType(pkField.Kind)},
 		})
@@ -172,16 +178,19 @@ func (a *Admin) generator(m admin.ModelAdmin) table.Generator {
 			}
 		}
 		for _, act := range m.Actions {
+			if !a.mayOrFalse(rctx, u, m, admin.ActionChange) {
+				break
+			}
 			info.AddActionButton(ctx, template.HTML(html.EscapeString(act.Label)), action.Ajax(m.OperationID(act), a.runAction(act)))
 		}
 		info.HideExportButton()
-		if m.NoCreate {
+		if !canAdd {
 			info.HideNewButton()
 		}
-		if len(m.Form) == 0 {
+		if !canChange {
 			info.HideEditButton()
 		}
-		if m.NoDelete {
+		if !canDelete {
 			info.HideDeleteButton()
 		} else {
 			info.SetDeleteFn(func(ids []string) error { return a.deleteRows(m, ids) })

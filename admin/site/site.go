@@ -19,6 +19,8 @@ import (
 	"manouche/admin/goadmin"
 	"manouche/apps/users"
 	"manouche/core"
+	"manouche/core/models"
+	"manouche/core/perm"
 )
 
 // App is the admin app.
@@ -42,16 +44,33 @@ type ProjectPages interface {
 }
 
 // Pages collects the admin pages of every installed app, in installed order,
-// then the email queue's.
+// then the email queue's. A page of a table that one of the app's models
+// (Models) maps gets that model's permissions ("blog.post": blog.view_post,
+// add_, change_, delete_), unless it declares its own.
 func Pages(p *core.Project) []admin.ModelAdmin {
 	var pages []admin.ModelAdmin
 	for _, a := range p.Apps() {
+		var own []admin.ModelAdmin
 		switch x := a.(type) {
 		case ProjectPages:
-			pages = append(pages, x.AdminPages(p)...)
+			own = x.AdminPages(p)
 		case admin.Pages:
-			pages = append(pages, x.AdminPages()...)
+			own = x.AdminPages()
 		}
+		labels := map[string]string{}
+		if m, ok := a.(core.Modeler); ok {
+			for _, model := range m.Models() {
+				if d, err := models.Describe(model); err == nil {
+					labels[d.Table] = perm.Label(p, model)
+				}
+			}
+		}
+		for i := range own {
+			if own[i].Permissions == "" {
+				own[i].Permissions = labels[own[i].Table]
+			}
+		}
+		pages = append(pages, own...)
 	}
 	return append(pages, emailQueuePage(p))
 }
@@ -76,6 +95,7 @@ func (App) Routes(r fiber.Router, p *core.Project) {
 		SecureCookies: secureCookies(st),
 		Authenticate:  users.AdminAuthenticate(p),
 		LoadUser:      users.AdminLoadUser(p),
+		HasPerm:       users.AdminHasPerm(p),
 		Models:        Pages(p),
 		Stats:         queueStats(p),
 		LoginLimiter:  p.Throttle("admin_login", st.AuthThrottleRate, nil),
@@ -138,6 +158,8 @@ func emailQueuePage(p *core.Project) admin.ModelAdmin {
 		Ordering: "-id",
 		NoCreate: true,
 		NoDelete: true,
+		// Not a model: no permission names it, so superusers only.
+		SuperuserOnly: true,
 		Actions: []admin.Action{
 			{Name: "retry", Label: "Retry", Run: action(p.Queue.Retry)},
 			{Name: "discard", Label: "Discard", Run: action(p.Queue.Discard)},

@@ -114,6 +114,19 @@ func TestAdminSite(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "plain@example.com")]`)),
 		browser.Into(&shot, chromedp.FullScreenshot(100)),
 	)
+	// The list's last header ("Operation") lies after "Date joined", not over it.
+	var overlap string
+	run("read the headers", browser.Into(&overlap, chromedp.Evaluate[string](`(() => {
+		const ths = [...document.querySelectorAll("#pjax-container table.table tr:first-child th")];
+		const dj = ths.find(th => th.textContent.includes("Date joined"));
+		const op = ths[ths.length - 1];
+		if (!dj || !op || dj === op) { return "headers not found: " + ths.map(th => th.textContent.trim()).join("|"); }
+		const a = dj.getBoundingClientRect(), b = op.getBoundingClientRect();
+		return (a.right > b.left + 1 && a.left < b.right - 1) ? "overlap: " + JSON.stringify([a.left, a.right, b.left, b.right]) : "";
+	})()`)))
+	if overlap != "" {
+		t.Errorf("the users list's Operation header covers Date joined: %s", overlap)
+	}
 	dir := os.Getenv("TEST_ARTIFACTS_DIR")
 	if dir == "" {
 		dir = t.TempDir()

@@ -15,7 +15,37 @@ import (
 // tokens' copies, so a deactivated user's API tokens stop working at the next
 // request.
 func (App) AdminPages(p *core.Project) []admin.ModelAdmin {
-	return []admin.ModelAdmin{admin.MustFromModel((*User)(nil), adminOptions(p))}
+	return append([]admin.ModelAdmin{admin.MustFromModel((*User)(nil), adminOptions(p))}, grantPages(p)...)
+}
+
+// grantPages are the pages where superusers grant permissions, Django's way:
+// Groups (a name), what each group holds (Group permissions), who belongs to
+// which group (User groups) and what a user holds of its own (User
+// permissions). Permissions are picked by their full name ("blog.view_post",
+// created by migrate for every installed model). Every change drops the cached
+// permission sets of every process, so it applies at the next request.
+func grantPages(p *core.Project) []admin.ModelAdmin {
+	accounts := AccountsOf(p)
+	forget := func(ctx context.Context, _ string) { accounts.ForgetAllPerms(ctx) }
+	permission := admin.Field{Kind: admin.KindFK, Ref: "users_permissions", RefLabel: "name", Label: "Permission"}
+	user := admin.Field{Kind: admin.KindFK, Ref: "users", RefLabel: "email", Label: "User"}
+	group := admin.Field{Kind: admin.KindFK, Ref: "users_groups", RefLabel: "name", Label: "Group"}
+	return []admin.ModelAdmin{
+		admin.MustFromModel((*Group)(nil), admin.Options{Title: "Groups", Icon: "fa-users", Label: "name",
+			List: []string{"name"}, Search: []string{"name"}, Ordering: "name", SuperuserOnly: true, AfterSave: forget}),
+		admin.MustFromModel((*GroupPermission)(nil), admin.Options{Title: "Group permissions", Icon: "fa-key",
+			Fields: map[string]admin.Field{"group_id": group, "permission_id": permission},
+			List:   []string{"group_id", "permission_id"}, Filters: []string{"group_id"}, Search: []string{},
+			Ordering: "group_id", SuperuserOnly: true, AfterSave: forget}),
+		admin.MustFromModel((*UserGroup)(nil), admin.Options{Title: "User groups", Icon: "fa-user-plus",
+			Fields: map[string]admin.Field{"user_id": user, "group_id": group},
+			List:   []string{"user_id", "group_id"}, Filters: []string{"group_id"}, Search: []string{},
+			Ordering: "user_id", SuperuserOnly: true, AfterSave: forget}),
+		admin.MustFromModel((*UserPermission)(nil), admin.Options{Title: "User permissions", Icon: "fa-key",
+			Fields: map[string]admin.Field{"user_id": user, "permission_id": permission},
+			List:   []string{"user_id", "permission_id"}, Filters: []string{"user_id"}, Search: []string{},
+			Ordering: "user_id", SuperuserOnly: true, AfterSave: forget}),
+	}
 }
 
 // adminOptions are the Users page's differences from the derived page.
@@ -80,6 +110,19 @@ func AdminLoadUser(p *core.Project) func(ctx context.Context, id string) (admin.
 			return admin.User{}, fmt.Errorf("users: load %s: %w", id, err)
 		}
 		return adminUser(u), nil
+	}
+}
+
+// AdminHasPerm answers the admin's permission checks with HasPerm: the
+// account's own and its groups' permissions, read through the cache.
+func AdminHasPerm(p *core.Project) func(ctx context.Context, id, perm string) (bool, error) {
+	accounts := AccountsOf(p)
+	return func(ctx context.Context, id, perm string) (bool, error) {
+		u, err := accounts.ByID(ctx, id)
+		if err != nil || u == nil {
+			return false, err
+		}
+		return accounts.HasPerm(ctx, u, perm)
 	}
 }
 

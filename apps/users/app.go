@@ -36,7 +36,10 @@ func (App) Migrations() fs.FS { return sub(migrationFiles, "migrations") }
 func (App) Templates() fs.FS { return sub(templateFiles, "templates") }
 
 // Models lists the app's bun models.
-func (App) Models() []any { return []any{(*User)(nil), (*Token)(nil)} }
+func (App) Models() []any {
+	return []any{(*User)(nil), (*Token)(nil), (*Permission)(nil), (*Group)(nil),
+		(*GroupPermission)(nil), (*UserGroup)(nil), (*UserPermission)(nil)}
+}
 
 // Authenticator makes the project's accounts service its authenticator:
 // the users app is the project's AuthProvider.

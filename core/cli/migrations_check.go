@@ -76,3 +76,20 @@ func unmigratedMessage(apps []string) string {
 	return fmt.Sprintf("Your models in app(s): %s have changes that are not yet reflected in a migration, and so won't be applied. Run %s to make new migrations, and then re-run 'go run . migrate' to apply them.",
 		strings.Join(quoted, ", "), run)
 }
+
+// PendingModelChanges returns the operations that makemigrations would write
+// for the installed app named app (its migrations read from its folder on
+// disk): none when its models and migrations agree. addmodel refuses to add
+// a model to an app with such changes, so that the new model's migration
+// holds only its own table.
+func PendingModelChanges(ctx context.Context, installed []core.App, app string) ([]string, error) {
+	a, ok := core.Lookup(installed, app)
+	if !ok {
+		return nil, UsageError("no installed app named %q", app)
+	}
+	ch, err := modelChanges(ctx, installed, a, true)
+	if err != nil || ch == nil {
+		return nil, err
+	}
+	return ch.Operations(), nil
+}

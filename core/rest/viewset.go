@@ -21,6 +21,7 @@ import (
 	"manouche/core/api"
 	"manouche/core/cache"
 	"manouche/core/models"
+	"manouche/core/perm"
 	"manouche/core/storage"
 )
 
@@ -84,8 +85,12 @@ func AdminPages(p *core.Project, rs []Resource) []admin.ModelAdmin {
 //	DELETE Path/{id}     deletes the row and its files (204)
 //	PUT    Path/{id}/F   uploads image or file field F (multipart field "file")
 //
-// Every route needs a signed-in user. Rows are not owned: any signed-in user
-// reads and changes any row. An id that is not a UUID is not found (404).
+// Policy decides who may use each route and each row (package perm); the
+// default, perm.IsAuthenticated, lets any signed-in user read and change any
+// row. With Owner, rows are owned: the owner is the signed-in user who
+// creates the row, never the body (a body naming it is refused), and never
+// changes. An id that is not a UUID is not found (404), and so is a row the
+// policy hides.
 //
 // Reads go through the model cache (see Cached and cache.Model): a page
 // (its rows and count) and a row are cached under their SQL query and the
@@ -113,7 +118,8 @@ type ModelViewSet[T any] struct {
 	MediaDir string
 	// Admin declares the admin page's differences from the derived one.
 	Admin admin.Options
-	// Public, when set, serves the routes to anonymous clients too.
+	// Public, when set and Policy is nil, serves the routes to anonymous
+	// clients too (perm.AllowAny).
 	Public bool
 	// NoCache, when set, reads the database on every request instead of
 	// going through the model cache.
@@ -122,6 +128,24 @@ type ModelViewSet[T any] struct {
 	// shows (a Serializer.Validate or hand-written output that reads them);
 	// the tables of the model's foreign keys are always included.
 	CacheDepends []string
+	// Policy decides who may use the routes and the rows: perm.IsAuthenticated
+	// when nil (perm.AllowAny when Public). With Owner, perm.OwnerOrReadOnly
+	// and perm.OwnerOnly give rows to their owners.
+	Policy perm.Policy
+	// Owner is the column of the rows' owner, a UUID foreign key to the
+	// users (owner_id), or "" when rows are not owned.
+	Owner string
+}
+
+// policy is the view set's policy, its default when it declares none.
+func (v *ModelViewSet[T]) policy() perm.Policy {
+	switch {
+	case v.Policy != nil:
+		return v.Policy
+	case v.Public:
+		return perm.AllowAny
+	}
+	return perm.IsAuthenticated
 }
 
 // Model is the bun model, for makemigrations.
@@ -161,6 +185,9 @@ type handlers[T any] struct {
 
 	lists, objects *cache.Model // nil with NoCache
 	mediaDir       string
+	policy perm.Policy
+	label  string        // the model's "app.model", for its permissions
+	owner  *models.Field // the owner column, or nil
 }
 
 // Routes mounts the API. A model the view set cannot serve (no UUID primary
@@ -170,12 +197,12 @@ func (v *ModelViewSet[T]) Routes(r fiber.Router, p *core.Project) {
 	if err != nil {
 		panic(err)
 	}
-	var mw []fiber.Handler
-	if !v.Public {
-		mw = append(mw, p.RequireAuth())
-	}
 	route := func(method, path string, fn fiber.Handler) {
-		r.Add(method, path, append(slices.Clone(mw), fn)...)
+		auth := p.OptionalAuth()
+		if !perm.AllowsAnonymous(h.policy, method) {
+			auth = p.RequireAuth()
+		}
+		r.Add(method, path, auth, h.allow, fn)
 	}
 	route(fiber.MethodGet, v.Path, h.list)
 	route(fiber.MethodPost, v.Path, h.create)
@@ -196,7 +223,17 @@ func (v *ModelViewSet[T]) handlers(p *core.Project) (*handlers[T], error) {
 	if pk := m.PK(); pk.Column != "id" || pk.Kind != models.KindUUID {
 		return nil, fmt.Errorf("rest: %s: a ModelViewSet serves models whose primary key is a UUID named id", m.Type)
 	}
-	h := &handlers[T]{v: v, p: p, m: m}
+	h := &handlers[T]{v: v, p: p, m: m, policy: v.policy(), label: perm.Label(p, (*T)(nil))}
+	if v.Owner != "" {
+		f, ok := m.Field(v.Owner)
+		if !ok || f.Kind != models.KindUUID && f.Kind != models.KindFK {
+			return nil, fmt.Errorf("rest: %s: Owner names %q, which is not a UUID column", m.Type, v.Owner)
+		}
+		if !slices.Contains(v.Serializer.ReadOnly, f.Column) && !slices.Contains(v.Serializer.ReadOnly, f.Name) {
+			return nil, fmt.Errorf("rest: %s: the Owner column %q must be in Serializer.ReadOnly: the owner is the signed-in user, never the body", m.Type, v.Owner)
+		}
+		h.owner = &f
+	}
 	if v.Search == nil {
 		for _, f := range m.Fields {
 			if f.Kind == models.KindString || f.Kind == models.KindText {
@@ -262,7 +299,10 @@ func (h *handlers[T]) list(c *fiber.Ctx) error {
 		return err
 	}
 	var rows []T
-	q := h.listQuery(c, page, &rows)
+	q, err := h.scope(c, h.listQuery(c, page, &rows))
+	if err != nil {
+		return err
+	}
 	count, results, err := h.page(c, q, &rows)
 	if err != nil {
 		return err
@@ -296,11 +336,17 @@ func (h *handlers[T]) create(c *fiber.Ctx) error {
 	h.setAuto(v, "created_at", reflect.ValueOf(now))
 	h.setAuto(v, "updated_at", reflect.ValueOf(now))
 	ctx := c.UserContext()
+	if err := h.refuseOwner(c); err != nil {
+		return err
+	}
 	in, err := h.v.Serializer.Decode(c, true)
 	if err != nil {
 		return err
 	}
 	if _, err := in.Apply(ctx, h.p, obj); err != nil {
+		return err
+	}
+	if err := h.setOwner(c, obj); err != nil {
 		return err
 	}
 	if _, err := h.p.DB.NewInsert().Model(obj).Exec(ctx); err != nil {
@@ -323,6 +369,18 @@ func (h *handlers[T]) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if !cacheSafeRead(h.policy) {
+		// A policy that may refuse a visible row by what it holds reads the
+		// row itself, uncached.
+		row, err := h.row(c)
+		if err != nil {
+			return err
+		}
+		return h.reply(c, fiber.StatusOK, row)
+	}
+	if q, err = h.scope(c, q); err != nil {
+		return err
+	}
 	body, err := h.object(c, q, obj)
 	if err != nil {
 		return err
@@ -333,11 +391,14 @@ func (h *handlers[T]) get(c *fiber.Ctx) error {
 // update changes the fields the body sends and answers the row.
 func (h *handlers[T]) update(c *fiber.Ctx) error {
 	// The body is checked before the row is looked up, as before.
+	if err := h.refuseOwner(c); err != nil {
+		return err
+	}
 	in, err := h.v.Serializer.Decode(c, false)
 	if err != nil {
 		return err
 	}
-	obj, err := h.find(c)
+	obj, err := h.row(c)
 	if err != nil {
 		return err
 	}
@@ -365,7 +426,7 @@ func (h *handlers[T]) update(c *fiber.Ctx) error {
 
 // delete removes the row and its files, and answers 204.
 func (h *handlers[T]) delete(c *fiber.Ctx) error {
-	obj, err := h.find(c)
+	obj, err := h.row(c)
 	if err != nil {
 		return err
 	}
@@ -441,7 +502,7 @@ func (h *handlers[T]) siteURL() string {
 func (h *handlers[T]) upload(f models.Field) fiber.Handler {
 	image := f.Kind == models.KindImage
 	return func(c *fiber.Ctx) error {
-		obj, err := h.find(c)
+		obj, err := h.row(c)
 		if err != nil {
 			return err
 		}

@@ -9,18 +9,23 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
 )
 
-// AddModel adds a model to an existing app: its file (the struct, its
-// indexes and its rest.ModelViewSet), its tests, its first migration, the
-// app's shared test helpers if the app has none yet, and the model's entry in
-// the app's resources list in app.go. opts.App names the app; opts.Model and
-// opts.Fields are as for Generate. Any refusal comes before the first write;
-// a failed write removes what this call created.
-func AddModel(opts Options) (*Result, error) {
+// AddModel adds a model to an existing app, generated or written by hand:
+// its file (the struct, its indexes and its rest.ModelViewSet), its tests,
+// the app's shared test helpers if the app has none yet, the model's entry in
+// the app's resources list in app.go and, when its foreign keys point to apps
+// the app does not depend on yet, their names in its DependsOn list; then its
+// migration, through opts.MakeMigration (makemigrations' autodetector).
+// opts.App names the app; opts.Model, opts.Fields and opts.Owner are as for
+// Generate, and a foreign key may point to a model of the app itself. Any
+// refusal comes before the first write; a failure afterwards (the migration
+// included) removes what this call created and restores app.go.
+func AddModel(opts Options) (_ *Result, err error) {
 	root := opts.Root
 	if root == "" {
 		root = "."
@@ -49,7 +54,7 @@ func AddModel(opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("addmodel: %w", err)
 	}
-	m, err := newModel(opts, module, parsed)
+	m, err := newModel(opts, module, parsed, true)
 	if err != nil {
 		return nil, fmt.Errorf("addmodel: %w", err)
 	}
@@ -71,6 +76,9 @@ func AddModel(opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if newAppGo, err = addDependsOn(newAppGo, m.DependsOn()); err != nil {
+		return nil, err
+	}
 	g := &generation{project: project{root: root, module: module, appsFile: appsFile}}
 	d := &data{Module: module, App: opts.App, Prefix: "/api/" + opts.App, Model: m,
 		Command: fmt.Sprintf("%s --model %s --fields %q", opts.App, m.Name, opts.Fields)}
@@ -78,25 +86,138 @@ func AddModel(opts Options) (*Result, error) {
 		d.Prefix = p
 	}
 	_, statErr := os.Stat(filepath.Join(appDir, "helpers_test.go"))
-	if err := g.renderModel(d, opts.Now, errors.Is(statErr, os.ErrNotExist)); err != nil {
+	if err := g.renderModel(d, opts.Now, errors.Is(statErr, os.ErrNotExist), false); err != nil {
 		return nil, err
 	}
-	res := &Result{Module: module, Routes: g.routes}
+	out := &Result{Module: module, Routes: g.routes}
+	written := false
 	defer func() {
-		if err != nil {
-			for _, f := range res.Created {
-				_ = os.Remove(filepath.Join(root, filepath.FromSlash(f)))
-			}
+		if err == nil {
+			return
+		}
+		for _, f := range out.Created {
+			_ = os.Remove(filepath.Join(root, filepath.FromSlash(f)))
+		}
+		if written {
+			_ = replaceFile(appGoPath, newAppGo, appGo)
 		}
 	}()
-	if err = g.writeFiles(res); err != nil {
+	if err = g.writeFiles(out); err != nil {
 		return nil, err
 	}
 	if err = replaceFile(appGoPath, appGo, newAppGo); err != nil {
 		return nil, err
 	}
-	res.Modified = []string{path.Join("apps", opts.App, "app.go")}
-	return res, nil
+	written = true
+	out.Modified = []string{path.Join("apps", opts.App, "app.go")}
+	mk := opts.MakeMigration
+	if mk == nil {
+		mk = goRunMakeMigrations
+	}
+	migs, err := mk(root, opts.App, "create_"+m.Table)
+	if err != nil {
+		return nil, fmt.Errorf("addmodel: the migration of %s: %w (nothing was added)", m.Name, err)
+	}
+	for _, f := range migs {
+		out.Created = append(out.Created, filepath.ToSlash(f))
+	}
+	return out, nil
+}
+
+// goRunMakeMigrations runs `go run . makemigrations APP NAME` in root, which
+// compiles the project with the new model in it, and returns the files it
+// wrote (relative to root).
+func goRunMakeMigrations(root, app, name string) ([]string, error) {
+	cmd := exec.Command("go", "run", ".", "makemigrations", app, name)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("go run . makemigrations %s %s: %w\n%s", app, name, err, out)
+	}
+	var files []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.TrimSpace(line); strings.HasSuffix(f, ".sql") {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("go run . makemigrations %s %s wrote no migration:\n%s", app, name, out)
+	}
+	return files, nil
+}
+
+// addDependsOn adds deps that the `DependsOn` method of an app.go does not
+// list yet to its []string literal, or adds the method when the app has none.
+func addDependsOn(src []byte, deps []string) ([]byte, error) {
+	if len(deps) == 0 {
+		return src, nil
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "app.go", src, parser.ParseComments|parser.SkipObjectResolution)
+	if err != nil {
+		return nil, fmt.Errorf("addmodel: app.go does not parse: %w", err)
+	}
+	var recv string
+	for _, decl := range f.Decls {
+		fd, ok := decl.(*ast.FuncDecl)
+		if !ok || fd.Recv == nil || len(fd.Recv.List) != 1 {
+			continue
+		}
+		if fd.Name.Name == "Name" {
+			recv = exprString(fd.Recv.List[0].Type)
+		}
+		if fd.Name.Name != "DependsOn" {
+			continue
+		}
+		var lit *ast.CompositeLit
+		if fd.Body != nil && len(fd.Body.List) == 1 {
+			if ret, ok := fd.Body.List[0].(*ast.ReturnStmt); ok && len(ret.Results) == 1 {
+				lit, _ = ret.Results[0].(*ast.CompositeLit)
+			}
+		}
+		if lit == nil {
+			return nil, fmt.Errorf("addmodel: the app's DependsOn is not `return []string{...}`: add %s to it by hand", strings.Join(deps, ", "))
+		}
+		have := map[string]bool{}
+		for _, e := range lit.Elts {
+			if bl, ok := e.(*ast.BasicLit); ok {
+				have[strings.Trim(bl.Value, "`\"")] = true
+			}
+		}
+		var add []string
+		for _, d := range deps {
+			if !have[d] {
+				add = append(add, fmt.Sprintf("%q", d))
+			}
+		}
+		if len(add) == 0 {
+			return src, nil
+		}
+		at := fset.Position(lit.Rbrace).Offset
+		sep := ", "
+		if len(lit.Elts) == 0 {
+			sep = ""
+		}
+		out := string(src[:at]) + sep + strings.Join(add, ", ") + string(src[at:])
+		return formatGo(out)
+	}
+	if recv == "" {
+		return nil, errors.New("addmodel: app.go declares no Name method: cannot tell the app's type to add DependsOn to")
+	}
+	quoted := make([]string, len(deps))
+	for i, d := range deps {
+		quoted[i] = fmt.Sprintf("%q", d)
+	}
+	out := strings.TrimRight(string(src), "\n") + "\n\n// DependsOn lists the apps this app's foreign keys point to: apps.Installed\n// must list them before it.\nfunc (" + recv + ") DependsOn() []string { return []string{" + strings.Join(quoted, ", ") + "} }\n"
+	return formatGo(out)
+}
+
+func formatGo(src string) ([]byte, error) {
+	b, err := format.Source([]byte(src))
+	if err != nil {
+		return nil, fmt.Errorf("addmodel: app.go does not parse once edited: %w", err)
+	}
+	return b, nil
 }
 
 // packageNames are the top-level names the package in dir declares.

@@ -43,6 +43,9 @@ type Field struct {
 	Max int
 	// Ref is the model a foreign key points to.
 	Ref *Ref
+	// Owner marks the owner foreign key --owner adds: set from the signed-in
+	// user, never from a body.
+	Owner bool
 }
 
 // Ref is the target of a foreign key: a model of an installed app.
@@ -51,8 +54,19 @@ type Ref struct {
 	App, Model string
 	// Table is the model's table, read from its bun.BaseModel tag.
 	Table string
-	// Import is the Go import path of the app's package.
+	// Import is the Go import path of the app's package; "" for a model of
+	// the same app (Local).
 	Import string
+	// Local says the model is of the app the new model joins (addmodel).
+	Local bool
+}
+
+// GoType is the referenced model's Go type as the new model's file names it.
+func (r *Ref) GoType() string {
+	if r.Local {
+		return r.Model
+	}
+	return r.App + "." + r.Model
 }
 
 // KindNames lists the field kinds, for help texts.
@@ -135,6 +149,10 @@ func parseFields(spec string) ([]*Field, error) {
 	}
 	return fields, nil
 }
+
+// RefIDs is the test fixture's field holding two rows a foreign key to a
+// model of the same app can point to: postIDs.
+func (f *Field) RefIDs() string { return lowerCamel(camel(f.Name)) + "IDs" }
 
 // Column is the field's column: its name, or name_id for a foreign key.
 func (f *Field) Column() string {
@@ -292,6 +310,9 @@ func (f *Field) Sample(variant int) string {
 	case UUID:
 		return []string{`"7c9e6679-7425-40de-944b-e07fc1f90ae7"`, `"0b1c9e0a-3f51-4d8e-9a55-0a5b3c2d1e4f"`}[variant]
 	case FK:
+		if f.Ref != nil && f.Ref.Local {
+			return fmt.Sprintf("f.%s[%d]", f.RefIDs(), variant)
+		}
 		return []string{"f.userID", "f.otherID"}[variant]
 	}
 	return "nil"

@@ -28,9 +28,31 @@ type Model struct {
 	Table string
 	// Alias is the table's alias in queries.
 	Alias string
-	// Fields are the declared fields, in order.
+	// Fields are the declared fields, in order, then the owner's.
 	Fields []*Field
+	// Owner is "public", "private" or "" (see Options.Owner).
+	Owner string
 }
+
+// Owner policies of --owner.
+const (
+	OwnerPublic  = "public"
+	OwnerPrivate = "private"
+)
+
+// Policy is the perm policy of the model's view set.
+func (m *Model) Policy() string {
+	switch m.Owner {
+	case OwnerPublic:
+		return "OwnerOrReadOnly"
+	case OwnerPrivate:
+		return "OwnerOnly"
+	}
+	return "IsAuthenticated"
+}
+
+// Lower is the model's name in its permissions: post (blog.change_post).
+func (m *Model) Lower() string { return strings.ToLower(m.Name) }
 
 // reservedVars are the local names the handlers use, which Var must not be.
 var reservedVars = map[string]bool{
@@ -47,7 +69,7 @@ var reservedVars = map[string]bool{
 	"migrationFiles": true, "templateFiles": true,
 }
 
-func newModel(opts Options, module string, appsFile *appsGo) (*Model, error) {
+func newModel(opts Options, module string, appsFile *appsGo, addModel bool) (*Model, error) {
 	if err := checkModelName(opts.Model); err != nil {
 		return nil, err
 	}
@@ -55,7 +77,20 @@ func newModel(opts Options, module string, appsFile *appsGo) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Name: opts.Model, Fields: fields}
+	m := &Model{Name: opts.Model, Fields: fields, Owner: opts.Owner}
+	switch opts.Owner {
+	case "", OwnerPublic, OwnerPrivate:
+	default:
+		return nil, fmt.Errorf("--owner is %q: use --owner (anyone signed in reads, only the owner changes) or --owner=private (only the owner reads)", opts.Owner)
+	}
+	if opts.Owner != "" {
+		for _, f := range fields {
+			if f.Name == "owner" || f.Column() == "owner_id" {
+				return nil, fmt.Errorf("field %q: --owner adds the owner field itself: remove it from --fields", f.Name)
+			}
+		}
+		m.Fields = append(m.Fields, &Field{Name: "owner", Kind: FK, Ref: &Ref{App: "users", Model: "User"}, Owner: true})
+	}
 	m.Var = lowerCamel(m.Name)
 	if token.IsKeyword(m.Var) || predeclared[m.Var] || reservedVars[m.Var] || unicode.IsDigit(rune(m.Var[0])) {
 		m.Var = "obj"
@@ -66,11 +101,11 @@ func newModel(opts Options, module string, appsFile *appsGo) (*Model, error) {
 	if len(m.Writable()) == 0 {
 		return nil, errors.New("--fields declares only files: add at least one other field (files are uploaded after the object is created)")
 	}
-	for _, f := range fields {
+	for _, f := range m.Fields {
 		if f.Kind != FK {
 			continue
 		}
-		if err := resolveRef(opts.Root, module, opts.App, appsFile, f); err != nil {
+		if err := resolveRef(opts.Root, module, opts.App, appsFile, f, addModel); err != nil {
 			return nil, err
 		}
 	}
@@ -79,15 +114,25 @@ func newModel(opts Options, module string, appsFile *appsGo) (*Model, error) {
 
 // resolveRef finds the model a foreign key points to: a struct of an installed
 // app, with a bun.BaseModel table tag and a UUID primary key named id.
-func resolveRef(root, module, self string, appsFile *appsGo, f *Field) error {
+func resolveRef(root, module, self string, appsFile *appsGo, f *Field, addModel bool) error {
 	ref := f.Ref
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("field %q: %s.%s: %s", f.Name, ref.App, ref.Model, fmt.Sprintf(format, args...))
 	}
-	if ref.App == self {
-		return fail("a foreign key to the app being generated is not supported yet: add it by hand once the app exists")
+	if ref.App == self && !addModel {
+		return fail("a foreign key to the app being generated is not supported yet: add the model with `addmodel` once the app exists")
 	}
 	ref.Import = module + "/apps/" + ref.App
+	if ref.App == self {
+		// A model of the same app (addmodel): its generated tests' fixture
+		// makes the rows the new model's tests point to.
+		ref.Local = true
+		if ok, err := hasFixture(filepath.Join(root, "apps", self), ref.Model); err != nil {
+			return fail("%v", err)
+		} else if !ok {
+			return fail("the tests of apps/%s declare no newFixture%s (what startapp and addmodel generate to make rows in tests): add this field by hand", self, ref.Model)
+		}
+	}
 	if !appsFile.installedPaths()[ref.Import] {
 		return fail("no installed app named %q (apps.Installed in apps/apps.go has no %s.App{})", ref.App, ref.App)
 	}
@@ -177,6 +222,41 @@ func exprString(e ast.Expr) string {
 	return fmt.Sprintf("%T", e)
 }
 
+// LocalRefs are the foreign keys to models of the same app.
+func (m *Model) LocalRefs() []*Field {
+	var out []*Field
+	for _, f := range m.Fields {
+		if f.Ref != nil && f.Ref.Local {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// hasFixture reports whether the tests in dir declare func newFixture<model>.
+func hasFixture(dir, model string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.SkipObjectResolution)
+		if err != nil {
+			return false, err
+		}
+		for _, decl := range file.Decls {
+			if fd, ok := decl.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Name.Name == "newFixture"+model {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
 // Human is the model's name in prose: blog post.
 func (m *Model) Human() string { return strings.ReplaceAll(snake(m.Name), "_", " ") }
 
@@ -190,7 +270,7 @@ func (m *Model) Title() string {
 func (m *Model) Writable() []*Field {
 	var out []*Field
 	for _, f := range m.Fields {
-		if !f.IsFile() {
+		if !f.IsFile() && !f.Owner {
 			out = append(out, f)
 		}
 	}
@@ -212,7 +292,7 @@ func (m *Model) Files() []*Field {
 func (m *Model) RequiredFields() []*Field {
 	var out []*Field
 	for _, f := range m.Fields {
-		if f.Required() {
+		if f.Required() && !f.Owner {
 			out = append(out, f)
 		}
 	}
@@ -290,7 +370,7 @@ func (m *Model) refs() []*Ref {
 	var out []*Ref
 	seen := map[string]bool{}
 	for _, f := range m.Fields {
-		if f.Ref != nil && !seen[f.Ref.Import] {
+		if f.Ref != nil && !f.Ref.Local && !seen[f.Ref.Import] {
 			seen[f.Ref.Import] = true
 			out = append(out, f.Ref)
 		}
@@ -300,7 +380,7 @@ func (m *Model) refs() []*Ref {
 
 // ModelImports are the imports of the model's file.
 func (m *Model) ModelImports(module string) []string {
-	own := []string{module + "/admin", module + "/core/rest", module + "/migrations"}
+	own := []string{module + "/admin", module + "/core/perm", module + "/core/rest", module + "/migrations"}
 	if len(m.Files()) > 0 {
 		own = append(own, module+"/core/models")
 	}
@@ -333,7 +413,7 @@ func (m *Model) TestImports(module, app string) []string {
 		std = append(std, "net/url")
 	}
 	slices.Sort(std)
-	own := []string{module + "/admin", module + "/apps/" + app, module + "/core/testkit"}
+	own := []string{module + "/admin", module + "/apps/" + app, module + "/apps/users", module + "/apps/users/userstest", module + "/core/testkit"}
 	return quoteImports(slices.Concat(std, []string{"", "github.com/google/uuid", ""}, own))
 }
 

@@ -31,8 +31,8 @@ var generatedApps = []struct {
 	args []string
 }{
 	{"wiki", nil},
-	{"shop", []string{"--model", "Product", "--fields", "name:string sku:uuid price:float available_at:datetime photo:image"}},
-	{"notes", []string{"--model", "Note", "--fields", "title:string author:fk:users.User attachment:file"}},
+	{"shop", []string{"--model", "Product", "--fields", "name:string sku:uuid price:float available_at:datetime photo:image", "--owner"}},
+	{"notes", []string{"--model", "Note", "--fields", "title:string author:fk:users.User attachment:file", "--owner=private"}},
 	// Edge cases: an irregular plural, a one-character string, an initialism, a name like a helper's.
 	{"catalog", []string{"--model", "SetText", "--fields", "label:string:1 home_url:string cover:image"}},
 }
@@ -97,7 +97,7 @@ func TestGeneratedApps(t *testing.T) {
 	}
 
 	if tutorialRan {
-		addToBlog(t, dir)
+		addToBlog(ctx, t, dir, bin, env)
 	}
 
 	run(ctx, t, dir, nil, "go", "build", "./...")
@@ -179,19 +179,40 @@ func TestGeneratedApps(t *testing.T) {
 	run(ctx, t, dir, nil, "go", args...)
 }
 
-// addToBlog changes the tutorial's blog as a developer would: a third model
-// (scaffold.AddModel, what `addmodel` runs) and a field added to Post by
-// editing its struct alone, with a test that the API accepts, validates and
-// shows the field and that the admin page has it. Nothing else is edited.
-func addToBlog(t *testing.T, dir string) {
+// addToBlog changes the tutorial's blog as a developer would: another model
+// (`addmodel`, private to its owners, with a foreign key to the tutorial's
+// Review, itself added by addmodel) and a field added to Post by editing its
+// struct alone, with a test that the API accepts, validates and shows the
+// field and that the admin page has it. Nothing else is edited.
+func addToBlog(ctx context.Context, t *testing.T, dir, bin string, env []string) {
 	t.Helper()
-	res, err := scaffold.AddModel(scaffold.Options{Root: dir, App: "blog", Model: "Tag",
-		Fields: "name:string author:fk:users.User attachment:file"})
+	appGo, err := os.ReadFile(filepath.Join(dir, "apps", "blog", "app.go"))
 	if err != nil {
-		t.Fatalf("AddModel: %v", err)
+		t.Fatal(err)
 	}
-	if !slices.Contains(res.Created, "apps/blog/tags.go") {
-		t.Errorf("AddModel created %v", res.Created)
+	out := run(ctx, t, dir, env, bin, "addmodel", "blog", "Tag", "--fields", "name:string review:fk:blog.Review author:fk:users.User attachment:file", "--owner=private")
+	for _, want := range []string{"apps/blog/tags.go", "apps/blog/tags_test.go", "_create_blog_tags.up.postgres.sql", "_create_blog_tags.down.sqlite.sql", "Listed it in apps/blog/app.go", "PUT /api/blog/tags/{id}/attachment"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("addmodel printed no %q:\n%s", want, out)
+		}
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "apps", "blog", "app.go"))
+	if !strings.Contains(string(after), "\treviews,\n\ttags,\n}") {
+		t.Errorf("app.go after addmodel:\n%s", after)
+	}
+	// A refused addmodel writes nothing: a model the app declares already, a field of an unknown type.
+	for _, args := range [][]string{{"addmodel", "blog", "Tag", "--fields", "name:string"}, {"addmodel", "blog", "Box", "--fields", "name:nope"}} {
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Errorf("%v succeeded:\n%s", args, out)
+		}
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "apps", "blog", "app.go")); !bytes.Equal(again, after) || bytes.Equal(appGo, after) {
+		t.Errorf("app.go changed by a refused addmodel, or not by addmodel")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "apps", "blog", "boxes.go")); err == nil {
+		t.Error("a refused addmodel wrote boxes.go")
 	}
 	postsGo := filepath.Join(dir, "apps", "blog", "posts.go")
 	b, err := os.ReadFile(postsGo)

@@ -46,8 +46,17 @@ type Options struct {
 	Model string
 	// Fields declares the model's fields: "title:string:120 body:text".
 	Fields string
+	// Owner gives the model's rows owners (an owner foreign key to
+	// users.User): "public" (anyone signed in reads, only the owner changes),
+	// "private" (only the owner even reads), or "" for rows without owners.
+	Owner string
 	// Installed are the names of the installed apps.
 	Installed []string
+	// MakeMigration writes the migration of the model AddModel adds, once
+	// its files are written, and returns the files it wrote; nil runs
+	// `go run . makemigrations APP NAME` in Root (the autodetector, on the
+	// project compiled with the new model).
+	MakeMigration func(root, app, name string) ([]string, error)
 	// Now stamps the first migration; the zero value means time.Now().
 	Now time.Time
 }
@@ -140,7 +149,7 @@ func plan(opts Options) (*generation, error) {
 	case opts.Model == "" && strings.TrimSpace(opts.Fields) != "":
 		return nil, errors.New("--fields needs --model: name the model the fields belong to")
 	case opts.Model != "":
-		m, err := newModel(opts, module, parsed)
+		m, err := newModel(opts, module, parsed, false)
 		if err != nil {
 			return nil, err
 		}
@@ -245,13 +254,13 @@ func (g *generation) render(d *data, now time.Time) error {
 	if d.Model == nil {
 		return nil
 	}
-	return g.renderModel(d, now, true)
+	return g.renderModel(d, now, true, true)
 }
 
 // renderModel executes the templates of one model into g.files: the model and
 // its API and admin declaration (posts.go), its tests (posts_test.go), its
 // first migration, and the app's shared test helpers when first is set.
-func (g *generation) renderModel(d *data, now time.Time, first bool) error {
+func (g *generation) renderModel(d *data, now time.Time, first, migration bool) error {
 	m := d.Model
 	steps := []struct{ name, tmpl string }{
 		{m.Plural + ".go", "resource.go.tmpl"},
@@ -268,6 +277,9 @@ func (g *generation) renderModel(d *data, now time.Time, first bool) error {
 	if now.IsZero() {
 		now = time.Now()
 	}
+	if !migration {
+		return g.setRoutes(d)
+	}
 	// The first migration's files are named as makemigrations names its own.
 	for _, f := range migrations.Generated(now.UTC().Format("20060102150405") + "_create_" + m.Table) {
 		dd := *d
@@ -276,6 +288,12 @@ func (g *generation) renderModel(d *data, now time.Time, first bool) error {
 			return err
 		}
 	}
+	return g.setRoutes(d)
+}
+
+// setRoutes records the routes of d's model.
+func (g *generation) setRoutes(d *data) error {
+	m := d.Model
 	p := d.Prefix + "/" + m.Plural
 	g.routes = []string{"GET " + p, "POST " + p, "GET " + p + "/{id}", "PATCH " + p + "/{id}", "DELETE " + p + "/{id}"}
 	for _, f := range m.Files() {

@@ -268,7 +268,7 @@ func TestModelApp(t *testing.T) {
 		`Logo models.Image ` + "`" + `bun:"logo,type:varchar(255),notnull,default:''"`,
 		`Manual models.File ` + "`",
 		"var productCategories = &rest.ModelViewSet[ProductCategory]{",
-		`Path:  "/product_categories",`, `Admin: admin.Options{Title: "Product categories"},`,
+		`Path: "/product_categories",`, `Policy: perm.IsAuthenticated,`, `Admin:  admin.Options{Title: "Product categories"},`,
 		"line `NoCache: true,` below", // the model cache is on by default, one line turns it off
 		`"example.com/site/apps/users"`, `"example.com/site/migrations"`, `"example.com/site/core/rest"`,
 	} {

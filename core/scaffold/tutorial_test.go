@@ -171,6 +171,22 @@ func runTutorial(ctx context.Context, t *testing.T, root, dir string) bool {
 		t.Errorf("the blog_comments migration lacks its foreign keys:\n%s", up)
 	}
 
+	// addmodel's Review: its files, its place in app.go and its migration,
+	// with the foreign keys to blog_posts and to its owner.
+	if !strings.Contains(out, "apps/blog/reviews.go") || !strings.Contains(out, "Listed it in apps/blog/app.go") {
+		t.Errorf("addmodel blog Review did not say what it wrote:\n%s", out)
+	}
+	migs, _ = filepath.Glob(filepath.Join(dir, "apps", "blog", "migrations", "*_create_blog_reviews.up.sqlite.sql"))
+	if len(migs) != 1 {
+		t.Fatalf("no SQLite migration for blog_reviews: %v", migs)
+	}
+	if up, _ := os.ReadFile(migs[0]); !strings.Contains(string(up), `REFERENCES "blog_posts" ("id") ON DELETE CASCADE`) || !strings.Contains(string(up), `REFERENCES "users" ("id") ON DELETE CASCADE`) {
+		t.Errorf("the blog_reviews migration lacks its foreign keys:\n%s", up)
+	}
+	if app, _ := os.ReadFile(filepath.Join(dir, "apps", "blog", "app.go")); !strings.Contains(string(app), "\tposts,\n\treviews,\n}") || !strings.Contains(string(app), `[]string{"users"}`) {
+		t.Errorf("app.go after addmodel:\n%s", app)
+	}
+
 	// go run . runserver, in its own process group so that stopping it stops
 	// the binary go run started too.
 	srv := exec.CommandContext(ctx, "go", "run", ".", "runserver", fmt.Sprintf("127.0.0.1:%d", port))
@@ -197,7 +213,9 @@ func runTutorial(ctx context.Context, t *testing.T, root, dir string) bool {
 		"\n1\n",    // the search finds the post
 		"\ntrue\n", // PATCH published it
 		`{"error_type":"ValidationError","errors":[{"field":"title","message":"This field may not be blank."},{"field":"published_on","message":"Date has wrong format. Use one of these formats instead: YYYY-MM-DD."}]}`,
-		"\n204\n", // DELETE
+		"\n204\n",              // DELETE
+		"\n5\n",                // another user reads the review
+		"\nPermissionDenied\n", // but may not change it
 		"Superuser admin@example.com created successfully.",
 	} {
 		if !strings.Contains("\n"+out, want) {

@@ -64,6 +64,21 @@ func Token(t testing.TB, app *testkit.App, id string) string {
 	return token
 }
 
+// Create stores u (its Password set to Password) and returns its id and a
+// bearer token: for staff members and superusers, or any flags a test needs.
+func Create(t testing.TB, app *testkit.App, u *users.User) (id, token string) {
+	t.Helper()
+	return create(t, app, u)
+}
+
+// Grant makes perms ("blog.view_post") the user's own permissions, replacing any it had.
+func Grant(t testing.TB, app *testkit.App, id string, perms ...string) {
+	t.Helper()
+	if err := users.AccountsOf(app.Project).SetUserPermissions(context.Background(), uuid.MustParse(id), perms); err != nil {
+		t.Fatalf("userstest: grant %v to %s: %v", perms, id, err)
+	}
+}
+
 func create(t testing.TB, app *testkit.App, u *users.User) (id, token string) {
 	t.Helper()
 	accounts := users.NewAccounts(app.Project)
