@@ -44,12 +44,22 @@ func (s *Server) requestContext(d time.Duration) fiber.Handler {
 		// One context per request, registered once with s.base (the
 		// shutdown's): a second one would stay registered there until the
 		// process ends.
+		parent := s.base
+		if up := c.UserContext(); up != context.Background() {
+			// A context set before this middleware (telemetry's, with the
+			// request's span) stays the parent; the drain still cancels it.
+			merged, cancelMerged := context.WithCancelCause(up)
+			stop := context.AfterFunc(s.base, func() { cancelMerged(context.Cause(s.base)) })
+			defer stop()
+			defer cancelMerged(nil)
+			parent = merged
+		}
 		var ctx context.Context
 		var cancel context.CancelFunc
 		if d > 0 {
-			ctx, cancel = context.WithTimeoutCause(s.base, d, errRequestTimeout)
+			ctx, cancel = context.WithTimeoutCause(parent, d, errRequestTimeout)
 		} else {
-			ctx, cancel = context.WithCancel(s.base)
+			ctx, cancel = context.WithCancel(parent)
 		}
 		defer cancel()
 		c.SetUserContext(ctx)
