@@ -330,7 +330,7 @@ func (App) PostMigrate(ctx context.Context, p *core.Project) error {
 					continue
 				}
 				have[app.Name()+"."+code] = true
-				add = append(add, Permission{ID: uuid.New(), App: app.Name(), Codename: code,
+				add = append(add, Permission{ID: PermissionID(app.Name(), code), App: app.Name(), Codename: code,
 					Name: app.Name() + "." + code})
 			}
 		}
@@ -363,3 +363,13 @@ var (
 	_ perm.Provider     = (*Accounts)(nil)
 	_ core.PostMigrator = App{}
 )
+
+// permissionSpace is the namespace of permissions' ids.
+var permissionSpace = uuid.MustParse("8f1d6a52-3c1e-5b7a-9d0e-6b2f4c8a1e70")
+
+// PermissionID is the id of the permission app.codename: a name-based UUID
+// (version 5), the same in every database, so that a fixture of grants
+// (dumpdata, loaddata) points to the same permissions wherever it is loaded.
+func PermissionID(app, codename string) uuid.UUID {
+	return uuid.NewSHA1(permissionSpace, []byte(app+"."+codename))
+}

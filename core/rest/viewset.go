@@ -185,9 +185,9 @@ type handlers[T any] struct {
 
 	lists, objects *cache.Model // nil with NoCache
 	mediaDir       string
-	policy perm.Policy
-	label  string        // the model's "app.model", for its permissions
-	owner  *models.Field // the owner column, or nil
+	policy         perm.Policy
+	label          string        // the model's "app.model", for its permissions
+	owner          *models.Field // the owner column, or nil
 }
 
 // Routes mounts the API. A model the view set cannot serve (no UUID primary
