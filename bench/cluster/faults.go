@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -208,8 +210,11 @@ func (f *faults) sampleReadiness(ctx context.Context, service string, d time.Dur
 	if d > 0 {
 		deadline = time.After(d)
 	}
-	seen := "no"
+	// "yes": a 503 named service while it was down; "no": the service was
+	// down and readiness said ready; "not seen": every sample found it up.
+	seen := "not seen"
 	for {
+		down := f.serviceDown(ctx, service)
 		for _, a := range f.e.webAddrs {
 			if res, err := c.Get("http://" + a + "/health/ready"); err == nil {
 				body, _ := io.ReadAll(res.Body)
@@ -220,12 +225,18 @@ func (f *faults) sampleReadiness(ctx context.Context, service string, d time.Dur
 						Field string `json:"field"`
 					} `json:"errors"`
 				}
+				named := false
 				if res.StatusCode == 503 && json.Unmarshal(body, &shape) == nil {
 					for _, e := range shape.Errors {
-						if e.Field == service {
-							seen = "yes"
-						}
+						named = named || e.Field == service
 					}
+				}
+				switch {
+				case named:
+					seen = "yes"
+				case down && res.StatusCode == 200 && f.serviceDown(ctx, service) && seen != "yes":
+					// Down before and after the answer, and reported ready.
+					seen = "no"
 				}
 				break
 			}
@@ -237,9 +248,34 @@ func (f *faults) sampleReadiness(ctx context.Context, service string, d time.Dur
 			return seen
 		case <-deadline:
 			return seen
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(25 * time.Millisecond):
 		}
 	}
+}
+
+// serviceDown reports whether the service refuses connections: Redis'
+// or Postgres' port.
+func (f *faults) serviceDown(ctx context.Context, service string) bool {
+	addr := f.e.redisAddr
+	if service == "database" {
+		u, err := url.Parse(f.e.dbURL)
+		if err != nil {
+			return false
+		}
+		addr = u.Host
+		if db, err := sql.Open("pgx", f.e.dbURL); err == nil {
+			defer db.Close()
+			qctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			return db.PingContext(qctx) != nil
+		}
+	}
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return true
+	}
+	c.Close()
+	return false
 }
 
 // waitReady waits until every web process's /health/ready answers 200, and

@@ -110,7 +110,12 @@ func run() (int, error) {
 	w := &workload{
 		base:     "http://" + srv.Addr,
 		webAddrs: e.webAddrs,
-		client:   &http.Client{Timeout: *reqTO + 20*time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2}},
+		client: &http.Client{
+			Timeout:   *reqTO + 20*time.Second,
+			Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2},
+			// A redirect is an answer to check, never one to follow.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 	}
 
 	runCtx, cancel := context.WithTimeout(ctx, *duration)

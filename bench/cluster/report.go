@@ -204,7 +204,7 @@ func report(ctx context.Context, e *env, w *workload, f *faults, rt *router, dra
 	check(missingUsers == 0, "no acknowledged registration lost", fmt.Sprintf("%d of %d missing", missingUsers, len(w.users)))
 	check(lostPatches == 0, "no acknowledged PATCH /api/me lost", strings.Join(writeNotes, "; "))
 	check(lostNotes == 0 && checkedNotes > 0, "generated resource: acknowledged writes kept", fmt.Sprintf("%d notes checked, %d wrong", checkedNotes, lostNotes))
-	check(w.revocationFailures == 0, "revoked tokens refused on every web process", fmt.Sprintf("%d checks, %d failures %s", w.revocationChecks, w.revocationFailures, strings.Join(w.revocationNotes, "; ")))
+	check(w.revocationFailures == 0 && w.revocationChecks > 0, "revoked tokens refused on every web process", fmt.Sprintf("%d checks, %d failures %s", w.revocationChecks, w.revocationFailures, strings.Join(w.revocationNotes, "; ")))
 	check(len(bad5xx) == 0, "no 5xx outside faults; only shaped 503 inside", strings.Join(bad5xx, "; "))
 	check(hangs == 0, "no request hangs past REQUEST_TIMEOUT", fmt.Sprintf("%d over %s", hangs, *reqTO+2*time.Second))
 	check(badMalformed == 0, "malformed requests get a shaped 4xx", fmt.Sprintf("%d did not", badMalformed))
@@ -215,6 +215,8 @@ func report(ctx context.Context, e *env, w *workload, f *faults, rt *router, dra
 			readinessMissed++
 		}
 	}
+	// "not seen": the service came back before any sample found it down (a
+	// Postgres restart can take a few milliseconds); not a failure.
 	check(readinessMissed == 0, "/health/ready named the failing service", fmt.Sprintf("%d windows where it did not", readinessMissed))
 	if failed {
 		return 1

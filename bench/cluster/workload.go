@@ -88,6 +88,12 @@ func (w *workload) doAt(ctx context.Context, base, op, method, path, token strin
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	if base != w.base {
+		// Straight to a web process, as the router would send it: over
+		// "https" (NUM_PROXIES=1 trusts this hop), so that SECURE_SSL_REDIRECT
+		// does not answer a redirect instead.
+		req.Header.Set("X-Forwarded-Proto", "https")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
