@@ -83,7 +83,15 @@ func (p Probe) Probe(ctx context.Context) []checks.Issue {
 	if !p.Options.Pooler {
 		_ = conn.QueryRowContext(ctx, "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").Scan(&serverSSL, &serverVersion)
 	}
+	// A Unix socket (the provisioner's single server): the traffic never
+	// leaves the machine, and TLS does not apply.
+	var unixSocket bool
+	if !p.Options.Pooler {
+		_ = conn.QueryRowContext(ctx, "SELECT inet_server_addr() IS NULL").Scan(&unixSocket)
+	}
 	switch {
+	case unixSocket && clientTLS == "":
+		out = append(out, checks.Infof(id+".I001", "%s: %s answers over a Unix socket: TLS does not apply.", name, describe(cfg)))
 	case clientTLS != "" || serverSSL.Bool:
 		v := clientTLS
 		if serverVersion.Valid {
