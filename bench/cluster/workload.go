@@ -265,8 +265,14 @@ func (w *workload) huge(ctx context.Context, addr string) {
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	r.took = time.Since(r.start)
 	if err != nil {
-		if ctx.Err() == nil {
-			w.record(r)
+		// No answer: the process was killed meanwhile (a fault), unless it
+		// still answers /health, in which case it dropped the request.
+		hc := &http.Client{Timeout: 2 * time.Second}
+		if hres, herr := hc.Get("http://" + addr + "/health"); herr == nil {
+			hres.Body.Close()
+			if ctx.Err() == nil {
+				w.record(r)
+			}
 		}
 		return
 	}
