@@ -2,12 +2,9 @@ package users_test
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -36,32 +33,11 @@ func BenchmarkMeTelemetry(b *testing.B) {
 			res.AssertStatus(http.StatusCreated)
 			token := res.Map()["auth_token"].(string)
 			handler := app.Handler.Handler()
-			var req fasthttp.Request
-			req.Header.SetMethod("GET")
-			req.SetRequestURI("/api/me")
-			req.Header.SetHost("example.com")
-			req.Header.Set("Authorization", "Bearer "+token)
-			var ctx fasthttp.RequestCtx
-			ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
-			handler(&ctx)
-			if ctx.Response.StatusCode() != 200 {
-				b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := cpuTime()
-			for range b.N {
-				ctx.Response.Reset()
-				handler(&ctx)
-			}
-			b.StopTimer()
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			testkit.ServeInMemory(b, handler, func(req *fasthttp.Request) {
+				req.SetRequestURI("/api/me")
+				req.Header.SetHost("example.com")
+				req.Header.Set("Authorization", "Bearer "+token)
+			})
 		})
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -2,50 +2,23 @@ package httpbench_test
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"manouche/core/testkit"
 )
 
-// serveInMemory runs handler b.N times on one reused fasthttp request: the
-// server-side CPU cost of a request with no network and no client, which
-// stays comparable on a busy machine where the loopback figures do not.
+// serveInMemory is testkit.ServeInMemory on GET /health.
 func serveInMemory(b *testing.B, handler fasthttp.RequestHandler) {
 	b.Helper()
-	var req fasthttp.Request
-	req.Header.SetMethod("GET")
-	req.SetRequestURI("/health")
-	req.Header.SetHost("127.0.0.1")
-	var ctx fasthttp.RequestCtx
-	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
-	handler(&ctx)
-	if ctx.Response.StatusCode() != 200 {
-		b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	for range b.N {
-		ctx.Response.Reset()
-		handler(&ctx)
-	}
-	b.StopTimer()
-	// Process CPU time per request: unlike ns/op, it does not grow when other
-	// processes take the CPU away.
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime is the user and system CPU time the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	testkit.ServeInMemory(b, handler, func(req *fasthttp.Request) {
+		req.SetRequestURI("/health")
+		req.Header.SetHost("127.0.0.1")
+	})
 }
 
 // BenchmarkHandlerFullStack is the project's handler for GET /health, JSON
