@@ -196,7 +196,7 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 
 	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithRawSpanLimits(spanLimits(cfg))}
 	if cfg.Exports() {
-		texp, err := otlptracehttp.New(ctx, traceOptions(cfg)...)
+		texp, err := traceExporter(ctx, cfg)
 		if err != nil {
 			_ = t.Shutdown(ctx)
 			return nil, fmt.Errorf("telemetry: trace exporter: %w", err)
@@ -261,6 +261,28 @@ func anySet(getenv func(string) string, names ...string) bool {
 		}
 	}
 	return false
+}
+
+// exporterVariables are the OTEL_EXPORTER_OTLP_* variables that change how
+// spans are sent; when one is set, otlptracehttp reads them all.
+var exporterVariables = func() []string {
+	var names []string
+	for _, v := range []string{"HEADERS", "COMPRESSION", "TIMEOUT", "CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY", "INSECURE", "PROTOCOL"} {
+		names = append(names, "OTEL_EXPORTER_OTLP_"+v, "OTEL_EXPORTER_OTLP_TRACES_"+v)
+	}
+	return append(names, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+}()
+
+// traceExporter is the project's own OTLP/HTTP span exporter (spanExporter)
+// for New's settings, or otlptracehttp when an OTEL_EXPORTER_OTLP_* variable
+// asks for anything else.
+func traceExporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, error) {
+	url := endpoint(cfg) + "/v1/traces"
+	if !anySet(cfg.Getenv, exporterVariables...) && (strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://")) {
+		client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: cfg.ExportTimeout}
+		return newSpanExporter(url, headers(cfg, "OTEL_EXPORTER_OTLP_TRACES_HEADERS"), client), nil
+	}
+	return otlptracehttp.New(ctx, traceOptions(cfg)...)
 }
 
 func traceOptions(cfg Config) []otlptracehttp.Option {
