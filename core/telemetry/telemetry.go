@@ -43,6 +43,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -191,7 +192,15 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = t.metricsServer.Serve(ln) }()
 	}
-	t.mp = sdkmetric.NewMeterProvider(append(readers, sdkmetric.WithResource(res))...)
+	mopts := append(readers, sdkmetric.WithResource(res))
+	if cfg.Getenv("OTEL_METRICS_EXEMPLAR_FILTER") == "" {
+		// The SDK's default keeps an exemplar (the trace and span ids, the
+		// time, the attributes) for every measurement made in a sampled
+		// span: with every request sampled, that is work on every request
+		// for data the request's span already holds.
+		mopts = append(mopts, sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
+	}
+	t.mp = sdkmetric.NewMeterProvider(mopts...)
 	t.meter = t.mp.Meter(ScopeName)
 
 	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithRawSpanLimits(spanLimits(cfg))}
