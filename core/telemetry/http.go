@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -59,9 +60,6 @@ func (t *Telemetry) Middleware() fiber.Handler {
 	server := trace.WithSpanKind(trace.SpanKindServer)
 	return func(c *fiber.Ctx) error {
 		once.Do(func() { names = routeNames(c.App()) })
-		// One clock reading for the span's start and the duration's, one for
-		// their ends: the SDK would read it again for each.
-		start := time.Now()
 		// Fiber's strings point into the request's buffer, reused by the next
 		// request: the span outlives it, so it keeps stable copies only.
 		method := knownMethod(c.Method())
@@ -69,8 +67,15 @@ func (t *Telemetry) Middleware() fiber.Handler {
 		if len(c.Request().Header.Peek("traceparent")) > 0 {
 			ctx = t.propagator.Extract(ctx, headerCarrier{&c.Request().Header})
 		}
-		ctx, span := t.tracer.Start(ctx, method, server, trace.WithTimestamp(start))
+		ctx, span := t.tracer.Start(ctx, method, server)
 		c.SetUserContext(ctx)
+		// A recorded span's times give the duration, without reading the
+		// clock again (or boxing a timestamp option) for it.
+		recorded, _ := span.(sdktrace.ReadOnlySpan)
+		var start time.Time
+		if recorded == nil {
+			start = time.Now()
+		}
 
 		err := c.Next()
 		if err != nil {
@@ -103,8 +108,13 @@ func (t *Telemetry) Middleware() fiber.Handler {
 			}
 			span.SetAttributes(attrs...)
 		}
-		end := time.Now()
-		span.End(trace.WithTimestamp(end))
+		span.End()
+		var took time.Duration
+		if recorded != nil {
+			took = recorded.EndTime().Sub(recorded.StartTime())
+		} else {
+			took = time.Since(start)
+		}
 		key := metricKey{route, method, status}
 		opt, ok := sets.Load(key)
 		if !ok {
@@ -120,7 +130,7 @@ func (t *Telemetry) Middleware() fiber.Handler {
 			}
 			opt, _ = sets.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(attrs...)))
 		}
-		t.http.duration.Record(ctx, end.Sub(start).Seconds(), opt.(metric.RecordOption))
+		t.http.duration.Record(ctx, took.Seconds(), opt.(metric.RecordOption))
 		return nil
 	}
 }
