@@ -18,6 +18,9 @@
 // OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_COMPRESSION,
 // OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_TRACES_SAMPLER,
 // OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_RESOURCE_ATTRIBUTES, ...).
+// Exemplars are off unless OTEL_METRICS_EXEMPLAR_FILTER turns them on. Spans
+// go through the package's own OTLP encoder (spanExporter) unless an
+// OTEL_EXPORTER_OTLP_* transport variable is set; then otlptracehttp sends them.
 //
 // Spans are queued in memory, at most MaxQueue of them, and exported in the
 // background: a backend that is slow or down never slows or fails a request;
