@@ -8,6 +8,9 @@
 #   DATABASE_URL=postgres://app:app@127.0.0.1:5432/app?sslmode=disable \
 #   REDIS_URL=redis://127.0.0.1:6379/0 bench/http/otel.sh [DURATION] [ROUNDS] [CONNECTIONS]
 #
+# OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, when set, replace always_on
+# for the server with telemetry on (e.g. parentbased_traceidratio and 0.1).
+#
 # It creates a scratch schema in that database and drops it afterwards. Needs wrk.
 set -euo pipefail
 dur=${1:-5s}
@@ -46,7 +49,7 @@ on_port=$(free_port)
 off_pid=$!
 pids+=($off_pid)
 (cd "$tmp" && exec "${env[@]}" "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port" NEW_RELIC_LICENSE_KEY=bench-key \
-	OTEL_TRACES_SAMPLER=always_on ./manouche runserver "127.0.0.1:$on_port" >/dev/null 2>&1) &
+	"OTEL_TRACES_SAMPLER=${OTEL_TRACES_SAMPLER:-always_on}" "OTEL_TRACES_SAMPLER_ARG=${OTEL_TRACES_SAMPLER_ARG:-}" ./manouche runserver "127.0.0.1:$on_port" >/dev/null 2>&1) &
 on_pid=$!
 pids+=($on_pid)
 for port in "$off_port" "$on_port"; do

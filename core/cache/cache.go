@@ -375,9 +375,7 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (found bool, err e
 		return false, err
 	}
 	if c.obs != nil {
-		var done func(hit bool, err error)
-		ctx, done = c.obs.start(ctx, "get")
-		defer func() { done(found, err) }()
+		defer func() { c.obs.record(ctx, opGet, found, err) }()
 	}
 	e, err := c.read(ctx, key)
 	if err != nil || e.kind != kindValue {
@@ -458,10 +456,8 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 // first caller's context is cancelled, the others get that error too.
 func (c *Cache) Once(ctx context.Context, key string, dst any, ttl time.Duration, load func(ctx context.Context) (any, error)) error {
 	if c.obs != nil {
-		var done func(hit bool, err error)
-		ctx, done = c.obs.start(ctx, "once")
 		hit, err := c.once(ctx, key, dst, ttl, load)
-		done(hit, err)
+		c.obs.record(ctx, opOnce, hit, err)
 		return err
 	}
 	_, err := c.once(ctx, key, dst, ttl, load)

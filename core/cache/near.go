@@ -100,10 +100,8 @@ func newNearLayer(c *Cache) *nearLayer {
 // otherwise, and without Redis, OnceNear is exactly Once.
 func (c *Cache) OnceNear(ctx context.Context, key string, dst any, ttl time.Duration, load func(ctx context.Context) (any, error)) error {
 	if c.obs != nil {
-		var done func(hit bool, err error)
-		ctx, done = c.obs.start(ctx, "once_near")
 		hit, err := c.onceNear(ctx, key, dst, ttl, load)
-		done(hit, err)
+		c.obs.record(ctx, opOnceNear, hit, err)
 		return err
 	}
 	_, err := c.onceNear(ctx, key, dst, ttl, load)

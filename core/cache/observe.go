@@ -17,7 +17,19 @@ type observer struct {
 	backend attribute.KeyValue
 	hit     metric.MeasurementOption
 	miss    metric.MeasurementOption
+	// events are the span events of each operation's hit and miss, built
+	// once: an event's options cost allocations a lookup should not make.
+	events [len(opNames)][2]trace.EventOption
 }
+
+// The operations a lookup event names (cache.operation).
+const (
+	opGet = iota
+	opOnce
+	opOnceNear
+)
+
+var opNames = [...]string{opGet: "get", opOnce: "once", opOnceNear: "once_near"}
 
 func newObserver(tp trace.TracerProvider, mp metric.MeterProvider, redis bool) (*observer, error) {
 	o := &observer{backend: attribute.String("cache.backend", "memory")}
@@ -26,6 +38,11 @@ func newObserver(tp trace.TracerProvider, mp metric.MeterProvider, redis bool) (
 	}
 	if tp != nil {
 		o.tracer = tp.Tracer("manouche/core/cache")
+	}
+	for op, name := range opNames {
+		for hit := range 2 {
+			o.events[op][hit] = trace.WithAttributes(attribute.String("cache.operation", name), o.backend)
+		}
 	}
 	if mp != nil {
 		var err error
@@ -41,33 +58,32 @@ func newObserver(tp trace.TracerProvider, mp metric.MeterProvider, redis bool) (
 	return o, nil
 }
 
-// start begins a lookup named op; done records whether it hit: a
-// "cache hit" or "cache miss" event on the caller's span (not a span of its
-// own: a near-cache hit costs less than a span would) and the lookups counter.
-func (o *observer) start(ctx context.Context, op string) (context.Context, func(hit bool, err error)) {
-	return ctx, func(hit bool, err error) {
-		if o.lookups != nil {
-			if hit {
-				o.lookups.Add(ctx, 1, o.hit)
-			} else {
-				o.lookups.Add(ctx, 1, o.miss)
-			}
-		}
-		if o.tracer == nil {
-			return
-		}
-		span := trace.SpanFromContext(ctx)
-		if !span.IsRecording() {
-			return
-		}
-		name := "cache miss"
+// record records a lookup op (opGet, ...) made with ctx: a "cache hit" or
+// "cache miss" event on the caller's span (not a span of its own: a
+// near-cache hit costs less than a span would) and the lookups counter.
+func (o *observer) record(ctx context.Context, op int, hit bool, err error) {
+	if o.lookups != nil {
 		if hit {
-			name = "cache hit"
+			o.lookups.Add(ctx, 1, o.hit)
+		} else {
+			o.lookups.Add(ctx, 1, o.miss)
 		}
-		attrs := []attribute.KeyValue{attribute.String("cache.operation", op), o.backend}
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			attrs = append(attrs, attribute.String("error.message", err.Error()))
-		}
-		span.AddEvent(name, trace.WithAttributes(attrs...))
 	}
+	if o.tracer == nil {
+		return
+	}
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	name, h := "cache miss", 0
+	if hit {
+		name, h = "cache hit", 1
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		span.AddEvent(name, trace.WithAttributes(attribute.String("cache.operation", opNames[op]), o.backend,
+			attribute.String("error.message", err.Error())))
+		return
+	}
+	span.AddEvent(name, o.events[op][h])
 }

@@ -25,6 +25,7 @@ import (
 	"manouche/core"
 	"manouche/core/api"
 	"manouche/core/server"
+	"manouche/core/telemetry/telemetrytest"
 	"manouche/core/testkit"
 )
 
@@ -474,8 +475,23 @@ func TestGracefulDrain(t *testing.T) {
 // connection closed) and Serve returns within SHUTDOWN_TIMEOUT.
 func TestDrainCutsRequestsAtShutdownTimeout(t *testing.T) {
 	t.Parallel()
+	// With telemetry on, the request's context carries its span from a
+	// middleware that runs before the deadline's: the drain cuts it all the same.
+	for _, telemetry := range []bool{false, true} {
+		t.Run(fmt.Sprintf("telemetry=%v", telemetry), func(t *testing.T) {
+			t.Parallel()
+			settings := testkit.Settings{"SHUTDOWN_TIMEOUT": "1500ms", "REQUEST_TIMEOUT": "30s"}
+			if telemetry {
+				settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = telemetrytest.New(t, 0).URL
+			}
+			drainCutsRequests(t, settings)
+		})
+	}
+}
+
+func drainCutsRequests(t *testing.T, settings testkit.Settings) {
 	const timeout = 1500 * time.Millisecond
-	app := testkit.New(t, testkit.Settings{"SHUTDOWN_TIMEOUT": timeout.String(), "REQUEST_TIMEOUT": "30s"})
+	app := testkit.New(t, settings)
 	base, cancel, done := serve(t, app.Server)
 	type result struct {
 		status int

@@ -45,9 +45,13 @@ func (s *Server) requestContext(d time.Duration) fiber.Handler {
 		// shutdown's): a second one would stay registered there until the
 		// process ends.
 		parent := s.base
-		if up := c.UserContext(); up != context.Background() {
-			// A context set before this middleware (telemetry's, with the
-			// request's span) stays the parent; the drain still cancels it.
+		if up := c.UserContext(); up != context.Background() && up.Done() == nil {
+			// A context set before this middleware that only carries values
+			// (telemetry's, with the request's span) lends them to s.base:
+			// still one registration with s.base, no context to merge.
+			parent = withValues{Context: s.base, values: up}
+		} else if up != context.Background() {
+			// One that can end stays the parent; the drain still cancels it.
 			merged, cancelMerged := context.WithCancelCause(up)
 			stop := context.AfterFunc(s.base, func() { cancelMerged(context.Cause(s.base)) })
 			defer stop()
@@ -85,4 +89,20 @@ func (s *Server) requestContext(d time.Duration) fiber.Handler {
 		}
 		return api.Unavailable(api.FieldError{Message: msg})
 	}
+}
+
+// withValues is a context's cancellation and deadline with the values of
+// another context first: a value found in values wins, the others are
+// Context's (among them the cancelCtx that context.WithTimeout registers
+// with, so a child of withValues registers with Context directly).
+type withValues struct {
+	context.Context
+	values context.Context
+}
+
+func (c withValues) Value(key any) any {
+	if v := c.values.Value(key); v != nil {
+		return v
+	}
+	return c.Context.Value(key)
 }

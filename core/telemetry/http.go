@@ -1,7 +1,6 @@
 package telemetry
 
 import (
-	"context"
 	"reflect"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -57,15 +57,25 @@ func (t *Telemetry) Middleware() fiber.Handler {
 	var once sync.Once
 	var names map[*fiber.Route]string
 	var sets sync.Map // metricKey -> metric.MeasurementOption, built once per route and status
+	server := trace.WithSpanKind(trace.SpanKindServer)
 	return func(c *fiber.Ctx) error {
 		once.Do(func() { names = routeNames(c.App()) })
-		start := time.Now()
 		// Fiber's strings point into the request's buffer, reused by the next
 		// request: the span outlives it, so it keeps stable copies only.
 		method := knownMethod(c.Method())
-		ctx := t.propagator.Extract(c.UserContext(), headerCarrier{&c.Request().Header})
-		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer))
+		ctx := c.UserContext()
+		if len(c.Request().Header.Peek("traceparent")) > 0 {
+			ctx = t.propagator.Extract(ctx, headerCarrier{&c.Request().Header})
+		}
+		ctx, span := t.tracer.Start(ctx, method, server)
 		c.SetUserContext(ctx)
+		// A recorded span's times give the duration, without reading the
+		// clock again (or boxing a timestamp option) for it.
+		recorded, _ := span.(sdktrace.ReadOnlySpan)
+		var start time.Time
+		if recorded == nil {
+			start = time.Now()
+		}
 
 		err := c.Next()
 		if err != nil {
@@ -99,6 +109,12 @@ func (t *Telemetry) Middleware() fiber.Handler {
 			span.SetAttributes(attrs...)
 		}
 		span.End()
+		var took time.Duration
+		if recorded != nil {
+			took = recorded.EndTime().Sub(recorded.StartTime())
+		} else {
+			took = time.Since(start)
+		}
 		key := metricKey{route, method, status}
 		opt, ok := sets.Load(key)
 		if !ok {
@@ -114,7 +130,7 @@ func (t *Telemetry) Middleware() fiber.Handler {
 			}
 			opt, _ = sets.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(attrs...)))
 		}
-		t.http.duration.Record(context.WithoutCancel(ctx), time.Since(start).Seconds(), opt.(metric.RecordOption))
+		t.http.duration.Record(ctx, took.Seconds(), opt.(metric.RecordOption))
 		return nil
 	}
 }

@@ -18,6 +18,9 @@
 // OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_COMPRESSION,
 // OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_TRACES_SAMPLER,
 // OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_RESOURCE_ATTRIBUTES, ...).
+// Exemplars are off unless OTEL_METRICS_EXEMPLAR_FILTER turns them on. Spans
+// go through the package's own OTLP encoder (spanExporter) unless an
+// OTEL_EXPORTER_OTLP_* transport variable is set; then otlptracehttp sends them.
 //
 // Spans are queued in memory, at most MaxQueue of them, and exported in the
 // background: a backend that is slow or down never slows or fails a request;
@@ -43,6 +46,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -191,12 +195,20 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = t.metricsServer.Serve(ln) }()
 	}
-	t.mp = sdkmetric.NewMeterProvider(append(readers, sdkmetric.WithResource(res))...)
+	mopts := append(readers, sdkmetric.WithResource(res))
+	if cfg.Getenv("OTEL_METRICS_EXEMPLAR_FILTER") == "" {
+		// The SDK's default keeps an exemplar (the trace and span ids, the
+		// time, the attributes) for every measurement made in a sampled
+		// span: with every request sampled, that is work on every request
+		// for data the request's span already holds.
+		mopts = append(mopts, sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
+	}
+	t.mp = sdkmetric.NewMeterProvider(mopts...)
 	t.meter = t.mp.Meter(ScopeName)
 
 	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithRawSpanLimits(spanLimits(cfg))}
 	if cfg.Exports() {
-		texp, err := otlptracehttp.New(ctx, traceOptions(cfg)...)
+		texp, err := traceExporter(ctx, cfg)
 		if err != nil {
 			_ = t.Shutdown(ctx)
 			return nil, fmt.Errorf("telemetry: trace exporter: %w", err)
@@ -261,6 +273,28 @@ func anySet(getenv func(string) string, names ...string) bool {
 		}
 	}
 	return false
+}
+
+// exporterVariables are the OTEL_EXPORTER_OTLP_* variables that change how
+// spans are sent; when one is set, otlptracehttp reads them all.
+var exporterVariables = func() []string {
+	var names []string
+	for _, v := range []string{"HEADERS", "COMPRESSION", "TIMEOUT", "CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY", "INSECURE", "PROTOCOL"} {
+		names = append(names, "OTEL_EXPORTER_OTLP_"+v, "OTEL_EXPORTER_OTLP_TRACES_"+v)
+	}
+	return append(names, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+}()
+
+// traceExporter is the project's own OTLP/HTTP span exporter (spanExporter)
+// for New's settings, or otlptracehttp when an OTEL_EXPORTER_OTLP_* variable
+// asks for anything else.
+func traceExporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, error) {
+	url := endpoint(cfg) + "/v1/traces"
+	if !anySet(cfg.Getenv, exporterVariables...) && (strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://")) {
+		client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: cfg.ExportTimeout}
+		return newSpanExporter(url, headers(cfg, "OTEL_EXPORTER_OTLP_TRACES_HEADERS"), client), nil
+	}
+	return otlptracehttp.New(ctx, traceOptions(cfg)...)
 }
 
 func traceOptions(cfg Config) []otlptracehttp.Option {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +80,7 @@ func newApp(tel *telemetry.Telemetry) *fiber.App {
 	app.Use(func(c *fiber.Ctx) error { return c.Next() })
 	app.Get("/posts/:id", func(c *fiber.Ctx) error { return c.SendString(c.Params("id")) })
 	app.Get("/fail", func(c *fiber.Ctx) error { return errors.New("kaput") })
+	app.Get("/slow", func(c *fiber.Ctx) error { time.Sleep(30 * time.Millisecond); return c.SendString("slept") })
 	return app
 }
 
@@ -271,35 +274,58 @@ func TestLogHandlerAddsTraceIDs(t *testing.T) {
 	}
 }
 
+// The Prometheus endpoint serves the metrics, with the request durations
+// measured from the span's own times when the span is recorded (exporting)
+// and from the clock when it is not (Prometheus only).
 func TestPrometheusEndpoint(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	tel, err := telemetry.New(context.Background(), telemetry.Config{MetricsAddr: addr, Getenv: noEnv})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tel.Shutdown(context.Background()) }()
-	app := newApp(tel)
-	res, err := app.Test(httptest.NewRequest("GET", "/posts/1", nil), -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = res.Body.Close()
-	mres, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = mres.Body.Close() }()
-	var b bytes.Buffer
-	_, _ = b.ReadFrom(mres.Body)
-	for _, want := range []string{`http_server_request_duration_seconds_count{`, `http_route="/posts/:id"`, "go_goroutine_count"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("/metrics lacks %s", want)
-		}
+	for _, export := range []bool{false, true} {
+		t.Run(fmt.Sprintf("export=%v", export), func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			_ = ln.Close()
+			cfg := telemetry.Config{MetricsAddr: addr, Getenv: noEnv}
+			if export {
+				cfg.Endpoint = telemetrytest.New(t, 0).URL
+			}
+			tel, err := telemetry.New(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tel.Shutdown(context.Background()) }()
+			app := newApp(tel)
+			for _, path := range []string{"/posts/1", "/slow"} {
+				res, err := app.Test(httptest.NewRequest("GET", path, nil), -1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = res.Body.Close()
+			}
+			mres, err := http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = mres.Body.Close() }()
+			var b bytes.Buffer
+			_, _ = b.ReadFrom(mres.Body)
+			for _, want := range []string{`http_server_request_duration_seconds_count{`, `http_route="/posts/:id"`, "go_goroutine_count"} {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
+			}
+			slow := -1.0
+			for _, line := range strings.Split(b.String(), "\n") {
+				if strings.HasPrefix(line, "http_server_request_duration_seconds_sum{") && strings.Contains(line, `http_route="/slow"`) {
+					slow, _ = strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+				}
+			}
+			if slow < 0.03 || slow > 5 {
+				t.Errorf("/slow (30 ms) recorded as %v s", slow)
+			}
+		})
 	}
 }
