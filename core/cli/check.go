@@ -223,16 +223,7 @@ func (ps *probeSet) close() {
 // process, and reads the security headers its middleware sets: Django's
 // clickjacking (W002, W019) and referrer policy (W022) checks, read from
 // what the server really answers.
-func headerIssues(p *core.Project) (out []Issue) {
-	defer func() {
-		if r := recover(); r != nil {
-			out = append(out, checks.Errorf("core.E002", "building the HTTP handler failed: %v", r))
-		}
-	}()
-	srv, err := server.New(p)
-	if err != nil {
-		return []Issue{checks.Errorf("core.E002", "building the HTTP handler failed: %v", err)}
-	}
+func headerIssues(p *core.Project, srv *server.Server) (out []Issue) {
 	app := srv.Handler()
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Host = requestHost(p.Settings)
@@ -369,11 +360,56 @@ func (cl *commandLine) projectIssues(ctx context.Context, p *core.Project, deplo
 	} else if len(apps) > 0 {
 		issues = append(issues, checks.Warningf("migrations.W002", "%s", unmigratedMessage(apps)))
 	}
-	if deploy && err == nil && len(pending) == 0 {
+	if err == nil && len(pending) == 0 {
 		// The routes need the migrated tables (the admin reads its own).
-		issues = append(issues, headerIssues(p)...)
+		srv, serr := buildServer(p)
+		switch {
+		case serr != nil:
+			issues = append(issues, checks.Errorf("core.E002", "building the HTTP handler failed: %v", serr))
+		default:
+			issues = append(issues, undescribedIssues(srv)...)
+			if deploy {
+				issues = append(issues, headerIssues(p, srv)...)
+			}
+		}
+	}
+	if deploy && p.Settings.APIDocs {
+		issues = append(issues, checks.Infof("openapi.I001", "API_DOCS is on: the API's OpenAPI document (/api/openapi.json) and docs page (/api/docs) are public, as a mobile team generating its client wants; set API_DOCS=false if the API should not be described to everyone."))
 	}
 	return issues
+}
+
+// buildServer builds the project's HTTP handler once for the checks that
+// read it; an app's Routes that panics (a misconfiguration) is an error.
+func buildServer(p *core.Project) (srv *server.Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return server.New(p)
+}
+
+// undescribedIssues names each /api route registered without an OpenAPI
+// description (openapi.W001): it is in the document, but only as its path.
+func undescribedIssues(srv *server.Server) []Issue {
+	_, undescribed, err := srv.OpenAPI()
+	if err != nil {
+		return []Issue{checks.Errorf("openapi.E001", "the OpenAPI document cannot be built: %v", err)}
+	}
+	var out []Issue
+	for _, r := range undescribed {
+		out = append(out, checks.Warningf("openapi.W001", "%s %s (app %s) has no OpenAPI description: register it with openapi.Describe(r, p).%s(path, openapi.Op{...}, handlers...) so that /api/openapi.json says what it reads and answers.",
+			r.Method, r.Path, r.App, methodName(r.Method)))
+	}
+	return out
+}
+
+func methodName(m string) string {
+	if m == "" {
+		return "Add"
+	}
+	return m[:1] + strings.ToLower(m[1:])
 }
 
 // report prints the issues, Django's way, and fails when one is at level

@@ -35,15 +35,15 @@ func Documented(path string) bool {
 //   - every route: 400 (a Host header ALLOWED_HOSTS refuses, a NUL in the
 //     URL, a malformed body or query), 413 (a body above MAX_UPLOAD_SIZE),
 //     500, 503 (REQUEST_TIMEOUT, a drain, a service down);
-//   - every /api route: 406 (an Accept header asking another version) and
-//     429 (the anonymous API throttle);
+//   - every /api route but the document and its docs page: 406 (an Accept
+//     header asking another version) and 429 (the anonymous API throttle);
 //   - a route that reads a token (RequireAuth or OptionalAuth): 401;
 //   - a route with path parameters: 404 (unknown id);
 //   - a route with a body: 415 (a content type or encoding it cannot read);
 //   - a route with permissions: 403.
 func CommonErrors(path string, op Op, auth string, hasPathParams bool) []int {
 	out := []int{400, 413, 500, 503}
-	if strings.HasPrefix(path, "/api") {
+	if strings.HasPrefix(path, "/api") && path != DocumentPath && path != DocsPath && !strings.HasPrefix(path, DocsPath+"/") {
 		out = append(out, 406, 429)
 	}
 	if auth != "" {

@@ -144,7 +144,8 @@ func (d *Router) Fiber() fiber.Router { return d.r }
 
 // Get registers a GET route (and Fiber's HEAD beside it) with its description.
 func (d *Router) Get(path string, op Op, handlers ...fiber.Handler) {
-	d.Add(fiber.MethodGet, path, op, handlers...)
+	d.describe(fiber.MethodGet, path, op, handlers)
+	d.r.Get(path, handlers...)
 }
 
 // Post registers a POST route with its description.
@@ -167,10 +168,16 @@ func (d *Router) Delete(path string, op Op, handlers ...fiber.Handler) {
 	d.Add(fiber.MethodDelete, path, op, handlers...)
 }
 
-// Add registers a route of any method with its description. Authentication
-// is read from the handlers: core's RequireAuth makes the route need a bearer
-// token, OptionalAuth accept one.
+// Add registers a route of any method with its description, as Fiber's Add
+// does (a GET without the HEAD that Get adds). Authentication is read from
+// the handlers: core's RequireAuth makes the route need a bearer token,
+// OptionalAuth accept one.
 func (d *Router) Add(method, path string, op Op, handlers ...fiber.Handler) {
+	d.describe(method, path, op, handlers)
+	d.r.Add(method, path, handlers...)
+}
+
+func (d *Router) describe(method, path string, op Op, handlers []fiber.Handler) {
 	desc := &described{op: op}
 	for _, h := range handlers {
 		switch {
@@ -181,5 +188,4 @@ func (d *Router) Add(method, path string, op Op, handlers ...fiber.Handler) {
 		}
 	}
 	d.routes.add(method, d.prefix+path, desc)
-	d.r.Add(method, path, handlers...)
 }

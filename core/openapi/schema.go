@@ -30,6 +30,11 @@ type Named struct {
 	Schema *Schema
 }
 
+// SchemaFunc builds a schema with the document's registry at hand: a view
+// set registers its model's components with Registry.Unique and refers to
+// them by the names they got.
+type SchemaFunc func(reg *Registry) *Schema
+
 // Content is a response or body that is not JSON (the docs page's HTML): its
 // content type and schema.
 type Content struct {
@@ -93,22 +98,42 @@ func (g *Registry) Of(v any, d Direction) *Schema {
 		return Ref(x.Name)
 	case Content:
 		return x.Schema
+	case SchemaFunc:
+		return x(g)
 	}
 	return g.schema(reflect.TypeOf(v), d)
 }
 
-// Add registers a component schema under name; a second schema under the
-// same name is a programming error.
+// Add registers a component schema under name; a different schema under
+// the same name is a programming error (use Unique where names may clash).
 func (g *Registry) Add(name string, s *Schema) {
-	if old, ok := g.Schemas[name]; ok && old != s {
-		b1, _ := json.Marshal(old)
-		b2, _ := json.Marshal(s)
-		if string(b1) != string(b2) {
-			panic(fmt.Sprintf("openapi: two different schemas are named %q", name))
-		}
-		return
+	if got := g.Unique(name, s); got != name {
+		panic(fmt.Sprintf("openapi: two different schemas are named %q", name))
 	}
-	g.Schemas[name] = s
+}
+
+// Unique registers s under name, or under name2, name3... when a different
+// schema holds name already, and returns the name it got: an equal schema
+// already registered is reused.
+func (g *Registry) Unique(name string, s *Schema) string {
+	enc, _ := json.Marshal(s)
+	for i := 1; ; i++ {
+		n := name
+		if i > 1 {
+			n = fmt.Sprintf("%s%d", name, i)
+		}
+		old, ok := g.Schemas[n]
+		if !ok {
+			g.Schemas[n] = s
+			return n
+		}
+		if old == s {
+			return n
+		}
+		if b, _ := json.Marshal(old); string(b) == string(enc) {
+			return n
+		}
+	}
 }
 
 func (g *Registry) schema(t reflect.Type, d Direction) *Schema {

@@ -197,22 +197,15 @@ func (v *ModelViewSet[T]) Routes(r fiber.Router, p *core.Project) {
 	if err != nil {
 		panic(err)
 	}
-	route := func(method, path string, fn fiber.Handler) {
+	handlers := func(method, _ string, fn fiber.Handler) []fiber.Handler {
 		auth := p.OptionalAuth()
 		if !perm.AllowsAnonymous(h.policy, method) {
 			auth = p.RequireAuth()
 		}
-		r.Add(method, path, auth, h.allow, fn)
+		return []fiber.Handler{auth, h.allow, fn}
 	}
-	route(fiber.MethodGet, v.Path, h.list)
-	route(fiber.MethodPost, v.Path, h.create)
-	route(fiber.MethodGet, v.Path+"/:id", h.get)
-	route(fiber.MethodPatch, v.Path+"/:id", h.update)
-	route(fiber.MethodDelete, v.Path+"/:id", h.delete)
-	pl, _ := v.Serializer.compile()
-	for _, f := range pl.files {
-		route(fiber.MethodPut, v.Path+"/:id/"+f.Name, h.upload(f))
-	}
+	// Each route is registered with its OpenAPI description (see openapi.go).
+	v.describedRoutes(r, h, handlers)
 }
 
 func (v *ModelViewSet[T]) handlers(p *core.Project) (*handlers[T], error) {

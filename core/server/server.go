@@ -161,6 +161,15 @@ func (s *Server) build() error {
 		app.Use(local.BaseURL(), filesystem.New(filesystem.Config{Root: http.FS(local.FS()), MaxAge: 3600}))
 	}
 
+	// The API's OpenAPI document and docs page: static bytes, before the
+	// API's middleware (neither versioned nor counted by the throttle, so
+	// that a client or a test reading the document spends no request of its
+	// budget), and matched only on their own paths.
+	var served *openapi.Served
+	if st.APIDocs {
+		served = openapi.Mount(app, p, st.SiteName+" API")
+	}
+
 	// The JSON API: Accept-header versioning, and the anonymous rate limit.
 	// A request with a valid bearer token is not counted in the anonymous
 	// bucket; one with a missing, malformed, unknown or revoked token is.
@@ -172,10 +181,8 @@ func (s *Server) build() error {
 	if err := p.MountRoutes(app, s.recordOwners); err != nil {
 		return err
 	}
-	if st.APIDocs {
+	if served != nil {
 		// Built once, now, from every route mounted; served as these bytes.
-		served := openapi.Mount(app, p, st.SiteName+" API")
-		s.recordOwners("core")
 		b, err := s.OpenAPIJSON()
 		if err != nil {
 			return err

@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/pb33f/libopenapi"
+	"github.com/pb33f/libopenapi/datamodel"
 	validator "github.com/pb33f/libopenapi-validator"
 )
 
@@ -28,7 +30,8 @@ func Validate(doc []byte) error {
 	if !strings.HasPrefix(head.OpenAPI, "3.1.") {
 		return fmt.Errorf("openapitest: openapi is %q, not 3.1.x", head.OpenAPI)
 	}
-	d, err := libopenapi.NewDocument(doc)
+	// Problems are returned, not logged (libopenapi logs to stdout by default).
+	d, err := libopenapi.NewDocumentWithConfiguration(doc, &datamodel.DocumentConfiguration{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return fmt.Errorf("openapitest: parse: %w", err)
 	}
