@@ -57,19 +57,34 @@ func (c *Client) WithHeader(name, value string) *Client {
 }
 
 // Get sends a GET.
-func (c *Client) Get(path string) *Response { return c.Do(http.MethodGet, path, nil) }
+func (c *Client) Get(path string) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodGet, path, nil)
+}
 
 // Delete sends a DELETE.
-func (c *Client) Delete(path string) *Response { return c.Do(http.MethodDelete, path, nil) }
+func (c *Client) Delete(path string) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodDelete, path, nil)
+}
 
 // Post sends body as JSON (a string or []byte is sent as it is).
-func (c *Client) Post(path string, body any) *Response { return c.Do(http.MethodPost, path, body) }
+func (c *Client) Post(path string, body any) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodPost, path, body)
+}
 
 // Patch sends body as JSON.
-func (c *Client) Patch(path string, body any) *Response { return c.Do(http.MethodPatch, path, body) }
+func (c *Client) Patch(path string, body any) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodPatch, path, body)
+}
 
 // Put sends body as JSON.
-func (c *Client) Put(path string, body any) *Response { return c.Do(http.MethodPut, path, body) }
+func (c *Client) Put(path string, body any) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodPut, path, body)
+}
 
 // Do sends a request with a JSON body (nil for none; string and []byte raw).
 func (c *Client) Do(method, path string, body any) *Response {
