@@ -24,18 +24,11 @@ import (
 	"github.com/pb33f/libopenapi-validator/radix"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 	"github.com/pb33f/libopenapi/orderedmap"
-
-	"manouche/core"
 )
 
 // DocumentPath is where an app serves its OpenAPI document, which the
 // Client validates every request and response against.
 const DocumentPath = "/api/openapi.json"
-
-// BuildDocument, when set, builds a project's OpenAPI document in process,
-// for an app that serves none (API_DOCS=false): the Client validates against
-// it instead of failing for want of a document.
-var BuildDocument func(p *core.Project, app *fiber.App) ([]byte, error)
 
 // contract is a parsed OpenAPI document and its validator.
 type contract struct {
@@ -124,19 +117,21 @@ func (c *contract) operation(req *http.Request) *v3.Operation {
 
 // checker is one test project's validation: its contract, loaded on first use.
 type checker struct {
-	app     *fiber.App
-	project *core.Project
-	once    sync.Once
-	c       *contract
-	err     error
+	app *fiber.App
+	// build builds the document in process, for an app that serves none
+	// (API_DOCS=false); nil when there is no way to.
+	build func() ([]byte, error)
+	once  sync.Once
+	c     *contract
+	err   error
 }
 
-func newChecker(app *fiber.App, p *core.Project) *checker {
-	return &checker{app: app, project: p}
+func newChecker(app *fiber.App, build func() ([]byte, error)) *checker {
+	return &checker{app: app, build: build}
 }
 
 // contract loads the document: GET /api/openapi.json through the app, else
-// BuildDocument, else an error that says why there is none.
+// the one build makes, else an error that says why there is none.
 func (k *checker) contract() (*contract, error) {
 	k.once.Do(func() {
 		doc, err := k.document()
@@ -168,8 +163,8 @@ func (k *checker) document() ([]byte, error) {
 	if res.StatusCode == http.StatusOK {
 		return body, nil
 	}
-	if BuildDocument != nil && k.project != nil {
-		doc, err := BuildDocument(k.project, k.app)
+	if k.build != nil {
+		doc, err := k.build()
 		if err != nil {
 			return nil, fmt.Errorf("testkit: the app serves no OpenAPI document (GET %s answered %d), and building it failed: %w", DocumentPath, res.StatusCode, err)
 		}
