@@ -15,10 +15,28 @@ import (
 
 // Client sends requests to a test project in memory, like django.test.Client.
 // Its methods fail the test on transport errors, never on HTTP statuses.
+//
+// Every request it sends and every response it gets are validated against
+// the app's OpenAPI document (see the package documentation); a mismatch
+// fails the test. Unchecked returns a client that skips that.
 type Client struct {
 	t      testing.TB
 	app    *fiber.App
 	header map[string]string
+	check  *checker
+	// unchecked skips the OpenAPI validation (Unchecked).
+	unchecked bool
+}
+
+// Unchecked returns a client whose requests and responses are not validated
+// against the OpenAPI document: for the rare test of behaviour the document
+// does not describe on purpose (a test of the validation itself, a request
+// no client would send to a route that is not there). Never use it to silence a
+// mismatch: that is a bug in the handler or in its description.
+func (c *Client) Unchecked() *Client {
+	cp := *c
+	cp.unchecked = true
+	return &cp
 }
 
 // WithToken returns a client that sends Authorization: Bearer token.
@@ -33,23 +51,40 @@ func (c *Client) WithHeader(name, value string) *Client {
 		h[k] = v
 	}
 	h[name] = value
-	return &Client{t: c.t, app: c.app, header: h}
+	cp := *c
+	cp.header = h
+	return &cp
 }
 
 // Get sends a GET.
-func (c *Client) Get(path string) *Response { return c.Do(http.MethodGet, path, nil) }
+func (c *Client) Get(path string) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodGet, path, nil)
+}
 
 // Delete sends a DELETE.
-func (c *Client) Delete(path string) *Response { return c.Do(http.MethodDelete, path, nil) }
+func (c *Client) Delete(path string) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodDelete, path, nil)
+}
 
 // Post sends body as JSON (a string or []byte is sent as it is).
-func (c *Client) Post(path string, body any) *Response { return c.Do(http.MethodPost, path, body) }
+func (c *Client) Post(path string, body any) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodPost, path, body)
+}
 
 // Patch sends body as JSON.
-func (c *Client) Patch(path string, body any) *Response { return c.Do(http.MethodPatch, path, body) }
+func (c *Client) Patch(path string, body any) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodPatch, path, body)
+}
 
 // Put sends body as JSON.
-func (c *Client) Put(path string, body any) *Response { return c.Do(http.MethodPut, path, body) }
+func (c *Client) Put(path string, body any) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodPut, path, body)
+}
 
 // Do sends a request with a JSON body (nil for none; string and []byte raw).
 func (c *Client) Do(method, path string, body any) *Response {
@@ -107,6 +142,19 @@ func (c *Client) Send(req *http.Request) *Response {
 			req.Header.Set(k, v)
 		}
 	}
+	var ex *exchange
+	if !c.unchecked && c.check != nil {
+		var body []byte
+		if req.Body != nil {
+			var err error
+			if body, err = io.ReadAll(req.Body); err != nil {
+				c.t.Fatalf("testkit: read the request body: %v", err)
+			}
+			_ = req.Body.Close()
+			req.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		ex = c.check.before(c.t, req, body)
+	}
 	res, err := c.app.Test(req, -1)
 	if err != nil {
 		c.t.Fatalf("testkit: %s %s: %v", req.Method, req.URL, err)
@@ -115,6 +163,9 @@ func (c *Client) Send(req *http.Request) *Response {
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		c.t.Fatalf("testkit: read body: %v", err)
+	}
+	if ex != nil {
+		ex.after(c.t, res.StatusCode, res.Header, b)
 	}
 	return &Response{t: c.t, Status: res.StatusCode, Header: res.Header, Body: b}
 }

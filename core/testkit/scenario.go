@@ -123,11 +123,16 @@ func Run(t *testing.T, scenarios ...Scenario) {
 	}
 }
 
+// For returns a view of the project whose Client, Raw and other helpers
+// report to t instead of the test that built it: for a subtest that shares
+// the project, or a test of a test helper run under Record.
+func (a *App) For(t testing.TB) *App { return a.sharedBy(t) }
+
 // sharedBy returns a view of the shared project a for one subtest: its
 // clients and responses report to t, not to the test that built a.
 func (a *App) sharedBy(t testing.TB) *App {
 	v := &App{Project: a.Project, Server: a.Server, Handler: a.Handler, DatabaseURL: a.DatabaseURL, t: t, settings: a.settings, options: a.options}
-	v.Client = &Client{t: t, app: a.Handler, header: map[string]string{}}
+	v.Client = &Client{t: t, app: a.Handler, header: map[string]string{}, check: a.Client.check}
 	return v
 }
 

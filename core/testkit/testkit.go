@@ -12,6 +12,34 @@
 // The database is a temporary SQLite file, or, when TEST_DATABASE_URL names a
 // Postgres server, a fresh schema in it, dropped when the test ends. When
 // TEST_REDIS_URL is set the cache uses that Redis under a prefix of the test's own.
+//
+// # Never out of date: the OpenAPI document
+//
+// Every request the Client sends and every response it receives are validated
+// against the app's OpenAPI document (github.com/pb33f/libopenapi-validator),
+// in every test, with nothing to opt into. The document is the app's own: GET
+// /api/openapi.json through the Fiber app, once per App (parsed once per
+// process for identical bytes); an app that serves none (API_DOCS=false) is
+// validated against the document built in process, and no document at all
+// fails the test. Requests under the first path segments of the document's
+// paths (/api, /health) are checked; others (/admin, /media, pages) are not:
+//
+//   - an operation the document lacks fails the test if a route of the app
+//     serves it (the route is undescribed); otherwise the answer must be the
+//     router's 404 or 405 in the API error shape;
+//   - a request that breaks the document (bad JSON, missing or mistyped
+//     fields, no bearer token) must be answered by a 4xx in the error shape:
+//     a 2xx fails ("the handler accepted input the document says is
+//     invalid"), and so does a 5xx;
+//   - the response's status (or a default) must be declared, its content type
+//     declared for it, its body valid against the schema, and a status
+//     declared without content must come without a body.
+//
+// App.Raw and RawJSON validate the response only, when the request maps to a
+// documented operation. Failures name the method, path, status, the
+// validator's reasons and the (truncated) body. Client.Unchecked turns the
+// validation off for the rare test of behaviour outside the document on
+// purpose; a mismatch is a bug in the handler or in its description, to fix.
 package testkit
 
 import (
@@ -182,7 +210,7 @@ func New(t testing.TB, options ...any) *App {
 	}
 	app.Server = srv
 	app.Handler = srv.Handler()
-	app.Client = &Client{t: t, app: app.Handler, header: map[string]string{}}
+	app.Client = &Client{t: t, app: app.Handler, header: map[string]string{}, check: newChecker(app.Handler, nil)}
 	return app
 }
 
@@ -265,7 +293,8 @@ func (a *App) Raw(request string) *Response {
 	defer func() { _ = conn.Close() }()
 	// A request the server never answers fails the test instead of hanging it.
 	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
-	if _, err := io.WriteString(conn, strings.ReplaceAll(request, "{addr}", a.base)); err != nil {
+	request = strings.ReplaceAll(request, "{addr}", a.base)
+	if _, err := io.WriteString(conn, request); err != nil {
 		a.t.Fatalf("testkit: raw: write: %v", err)
 	}
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
@@ -276,6 +305,9 @@ func (a *App) Raw(request string) *Response {
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		a.t.Fatalf("testkit: raw: read body: %v", err)
+	}
+	if a.Client != nil && a.Client.check != nil && !a.Client.unchecked {
+		a.Client.check.validateRaw(a.t, request, res.StatusCode, res.Header, b)
 	}
 	return &Response{t: a.t, Status: res.StatusCode, Header: res.Header, Body: b}
 }
