@@ -109,10 +109,10 @@ func (o *Options) defaults() error {
 
 // Finding kinds.
 const (
-	KindServerError = "server error"         // a 5xx answer
-	KindUndeclared  = "breaks the document"  // status, content type or body the document does not declare
-	KindSlow        = "slow"                 // answered after Options.Slow
-	KindNoAnswer    = "no answer"            // timed out or the connection failed
+	KindServerError = "server error"        // a 5xx answer
+	KindUndeclared  = "breaks the document" // status, content type or body the document does not declare
+	KindSlow        = "slow"                // answered after Options.Slow
+	KindNoAnswer    = "no answer"           // timed out or the connection failed
 )
 
 // Finding is one problem, with the first request that showed it.

@@ -24,11 +24,11 @@ import (
 type flaw int
 
 const (
-	sound        flaw = iota
-	panics            // POST /api/things fails (500) on a count above 1000
-	extraField        // GET /api/things/{id} answers a field its schema does not declare
-	slow              // GET /api/things sleeps past the limit when per_page is above 90
-	undeclared404     // DELETE /api/things/{id} answers 410, which it does not declare
+	sound         flaw = iota
+	panics             // POST /api/things fails (500) on a count above 1000
+	extraField         // GET /api/things/{id} answers a field its schema does not declare
+	slow               // GET /api/things sleeps past the limit when per_page is above 90
+	undeclared404      // DELETE /api/things/{id} answers 410, which it does not declare
 )
 
 // testApp serves testdata/openapi.json and the operations it describes,
