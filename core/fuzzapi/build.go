@@ -89,9 +89,18 @@ func (f *fuzzer) build(r *rand.Rand, op *operation, late bool) *built {
 	if op.Secured || r.IntN(10) == 0 {
 		tok = f.auth.current()
 	}
-	selfDestructive := op.Method == http.MethodDelete && len(op.pathParams()) == 0
-	if selfDestructive && !late {
-		tok = ""
+	// An operation that could remove the caller itself (DELETE without an
+	// id: /api/me) never gets the token of the user the run logs in as
+	// before the end: it gets a disposable user's (signed up for it, again
+	// when that one is gone) with --register, else the real token only in
+	// the run's last requests.
+	if op.Method == http.MethodDelete && len(op.pathParams()) == 0 && tok != "" {
+		switch {
+		case f.opts.Register:
+			tok = f.auth.disposable()
+		case !late:
+			tok = ""
+		}
 	}
 	if mode >= 88 && mode < 97 {
 		if h := f.badAuth(g, tok); h != "" {
