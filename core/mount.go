@@ -91,3 +91,11 @@ func FuncName(h fiber.Handler) string {
 	}
 	return f.Name()
 }
+
+// IsOptionalAuth reports whether h is the handler OptionalAuth returns (the
+// OpenAPI document marks the routes behind it as accepting a token).
+func IsOptionalAuth(h fiber.Handler) bool {
+	return h != nil && FuncName(h) == optionalAuthName
+}
+
+var optionalAuthName = FuncName(optionalAuth{}.handle)

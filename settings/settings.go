@@ -66,6 +66,10 @@ type Settings struct {
 	SiteScheme         string   `setting:"SITE_SCHEME"`
 	FrontendURL        string   `setting:"FRONTEND_URL"`
 	CORSAllowedOrigins []string `setting:"CORS_ALLOWED_ORIGINS"`
+	// APIDocs serves the API's OpenAPI 3.1 document at /api/openapi.json and
+	// its docs page (Swagger UI, assets in the binary) at /api/docs; off,
+	// both answer 404.
+	APIDocs bool `setting:"API_DOCS"`
 
 	LogFormat string `setting:"LOG_FORMAT"`
 	// AccessLog logs a line per request. Production turns it off: Heroku's router

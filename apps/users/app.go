@@ -12,6 +12,7 @@ import (
 
 	"manouche/core"
 	"manouche/core/db"
+	"manouche/core/openapi"
 )
 
 //go:embed migrations
@@ -45,20 +46,57 @@ func (App) Models() []any {
 // the users app is the project's AuthProvider.
 func (App) Authenticator(p *core.Project) (core.Authenticator, error) { return AccountsOf(p), nil }
 
-// Routes mounts the auth API and /me.
+// Routes mounts the auth API and /me, each route with its OpenAPI
+// description (package openapi): the structs the handlers bind and answer.
 func (App) Routes(r fiber.Router, p *core.Project) {
 	h := &handlers{p: p, accounts: AccountsOf(p)}
 	rate := p.Settings.AuthThrottleRate
 	auth := p.RequireAuth()
-	r.Post("/auth/register", p.Throttle("register", rate, nil), h.register)
-	r.Post("/auth/login", p.Throttle("login", rate, nil), h.login)
-	r.Post("/auth/logout", auth, h.logout)
-	r.Post("/auth/password_change", auth, h.passwordChange)
-	r.Post("/auth/password_reset", p.Throttle("password_reset", rate, nil), h.passwordReset)
-	r.Post("/auth/password_reset_confirm", p.Throttle("password_reset_confirm", rate, nil), h.passwordResetConfirm)
-	r.Get("/me", auth, h.me)
-	r.Patch("/me", auth, h.updateMe)
-	h.avatarRoutes(r, auth)
+	d := openapi.Describe(r, p)
+	d.Post("/auth/register", openapi.Op{
+		ID: "register", Summary: "Create an account and sign in",
+		Description: "Password rules: at least 8 characters, not entirely numeric, not a common password, not too similar to the email.",
+		Body:        RegisterRequest{},
+		Responses:   openapi.Responses{201: AuthResponse{}},
+	}, p.Throttle("register", rate, nil), h.register)
+	d.Post("/auth/login", openapi.Op{
+		ID: "login", Summary: "Sign in: a new bearer token",
+		Description: "A wrong email or password, or an inactive user, is one non_field_errors ValidationError that does not say which.",
+		Body:        LoginRequest{},
+		Responses:   openapi.Responses{200: AuthResponse{}},
+	}, p.Throttle("login", rate, nil), h.login)
+	d.Post("/auth/logout", openapi.Op{
+		ID: "logout", Summary: "Sign out: revoke this token",
+		Responses: openapi.Responses{204: openapi.NoContent},
+	}, auth, h.logout)
+	d.Post("/auth/password_change", openapi.Op{
+		ID: "password_change", Summary: "Change the password",
+		Description: "Every other token of the user is revoked; this one keeps working.",
+		Body:        PasswordChangeRequest{},
+		Responses:   openapi.Responses{204: openapi.NoContent},
+	}, auth, h.passwordChange)
+	d.Post("/auth/password_reset", openapi.Op{
+		ID: "password_reset", Summary: "Email a password reset link",
+		Description: "Answers the same whether the email has an account or not.",
+		Body:        PasswordResetRequest{},
+		Responses:   openapi.Responses{200: Message{}},
+	}, p.Throttle("password_reset", rate, nil), h.passwordReset)
+	d.Post("/auth/password_reset_confirm", openapi.Op{
+		ID: "password_reset_confirm", Summary: "Set a new password with a reset token",
+		Description: "The token is single-use; every auth token of the user is revoked.",
+		Body:        PasswordResetConfirmRequest{},
+		Responses:   openapi.Responses{204: openapi.NoContent},
+	}, p.Throttle("password_reset_confirm", rate, nil), h.passwordResetConfirm)
+	d.Get("/me", openapi.Op{
+		ID: "me_retrieve", Summary: "The signed-in user",
+		Responses: openapi.Responses{200: Me{}},
+	}, auth, h.me)
+	d.Patch("/me", openapi.Op{
+		ID: "me_partial_update", Summary: "Change the signed-in user's names or email",
+		Body:      MeUpdate{},
+		Responses: openapi.Responses{200: Me{}},
+	}, auth, h.updateMe)
+	h.avatarRoutes(d, auth)
 }
 
 func sub(f fs.FS, dir string) fs.FS {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"manouche/core/api"
+	"manouche/core/openapi"
 	"manouche/core/storage"
 )
 
@@ -40,9 +41,17 @@ const maxSwapAttempts = 10
 var errUserGone = errors.New("users: avatar: user deleted")
 
 // avatarRoutes mounts PUT and DELETE /me/avatar.
-func (h *handlers) avatarRoutes(r fiber.Router, auth fiber.Handler) {
-	r.Put("/me/avatar", auth, h.putAvatar)
-	r.Delete("/me/avatar", auth, h.deleteAvatar)
+func (h *handlers) avatarRoutes(d *openapi.Router, auth fiber.Handler) {
+	d.Put("/me/avatar", openapi.Op{
+		ID: "me_avatar_update", Summary: "Upload the signed-in user's avatar",
+		Description: "Multipart part `file`: a JPEG, PNG or WebP image, at most MAX_UPLOAD_SIZE. Not an image: 400.",
+		Upload:      avatarField,
+		Responses:   openapi.Responses{200: Me{}},
+	}, auth, h.putAvatar)
+	d.Delete("/me/avatar", openapi.Op{
+		ID: "me_avatar_destroy", Summary: "Remove the signed-in user's avatar",
+		Responses: openapi.Responses{200: Me{}},
+	}, auth, h.deleteAvatar)
 }
 
 // putAvatar validates the uploaded image (format sniffed from the bytes, fully

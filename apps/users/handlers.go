@@ -9,59 +9,77 @@ import (
 	"manouche/core/api"
 )
 
-// userOut is a user as the API shows it to its owner.
-type userOut struct {
-	ID        string  `json:"id"`
+// Me is a user as the API shows it to its owner (GET and PATCH /api/me,
+// the avatar routes).
+type Me struct {
+	ID        string  `json:"id" format:"uuid"`
 	Email     string  `json:"email"`
 	FirstName string  `json:"first_name"`
 	LastName  string  `json:"last_name"`
-	AvatarURL *string `json:"avatar_url"`
+	AvatarURL *string `json:"avatar_url" format:"uri" doc:"The absolute URL of the avatar, or null."`
 }
 
-// authOut is the answer to register and login.
-type authOut struct {
-	ID        string `json:"id"`
+// AuthResponse is the answer to register and login: the user and a new
+// bearer token.
+type AuthResponse struct {
+	ID        string `json:"id" format:"uuid"`
 	Email     string `json:"email"`
 	FirstName string `json:"first_name"`
 	LastName  string `json:"last_name"`
 	AuthToken string `json:"auth_token"`
 }
 
-func authBody(u *User, token string) authOut {
-	return authOut{ID: u.ID.String(), Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, AuthToken: token}
+func authBody(u *User, token string) AuthResponse {
+	return AuthResponse{ID: u.ID.String(), Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, AuthToken: token}
 }
 
-type registerIn struct {
+// RegisterRequest is the body of POST /api/auth/register.
+type RegisterRequest struct {
 	Email     string `json:"email" validate:"required,max=254,email"`
 	Password  string `json:"password" validate:"required,max=4096" trim:"false"`
 	FirstName string `json:"first_name" validate:"max=120"`
 	LastName  string `json:"last_name" validate:"max=120"`
 }
 
-type loginIn struct {
+// LoginRequest is the body of POST /api/auth/login.
+type LoginRequest struct {
 	Email    string `json:"email" validate:"required,max=254"`
 	Password string `json:"password" validate:"required,max=4096" trim:"false"`
 }
 
-type passwordChangeIn struct {
+// PasswordChangeRequest is the body of POST /api/auth/password_change.
+type PasswordChangeRequest struct {
 	CurrentPassword string `json:"current_password" validate:"required,max=4096" trim:"false"`
 	NewPassword     string `json:"new_password" validate:"required,max=4096" trim:"false"`
 }
 
-type passwordResetIn struct {
+// PasswordResetRequest is the body of POST /api/auth/password_reset.
+type PasswordResetRequest struct {
 	Email string `json:"email" validate:"required,max=254,email"`
 }
 
-type passwordResetConfirmIn struct {
+// PasswordResetConfirmRequest is the body of POST
+// /api/auth/password_reset_confirm.
+type PasswordResetConfirmRequest struct {
 	Token       string `json:"token" validate:"required,max=200"`
 	NewPassword string `json:"new_password" validate:"required,max=4096" trim:"false"`
 }
 
-type meIn struct {
+// MeUpdate is the body of PATCH /api/me: the fields sent are changed;
+// unknown and read-only ones are ignored.
+type MeUpdate struct {
 	Email     *string `json:"email" validate:"omitnil,required,max=254,email"`
 	FirstName *string `json:"first_name" validate:"omitnil,max=120"`
 	LastName  *string `json:"last_name" validate:"omitnil,max=120"`
 }
+
+// Message is an answer that only says something (password_reset's).
+type Message struct {
+	Message string `json:"message"`
+}
+
+// msgResetSent is password_reset's answer, whether the email has an account or not.
+const msgResetSent = "Further instructions will be sent to the email if it exists"
 
 // handlers holds what the routes of one project share.
 type handlers struct {
@@ -70,7 +88,7 @@ type handlers struct {
 }
 
 func (h *handlers) register(c *fiber.Ctx) error {
-	var in registerIn
+	var in RegisterRequest
 	if err := api.Bind(c, &in); err != nil {
 		return err
 	}
@@ -116,7 +134,7 @@ func (h *handlers) register(c *fiber.Ctx) error {
 }
 
 func (h *handlers) login(c *fiber.Ctx) error {
-	var in loginIn
+	var in LoginRequest
 	if err := api.Bind(c, &in); err != nil {
 		return err
 	}
@@ -136,7 +154,7 @@ func (h *handlers) logout(c *fiber.Ctx) error {
 }
 
 func (h *handlers) passwordChange(c *fiber.Ctx) error {
-	var in passwordChangeIn
+	var in PasswordChangeRequest
 	if err := api.Bind(c, &in); err != nil {
 		return err
 	}
@@ -168,7 +186,7 @@ func (h *handlers) passwordChange(c *fiber.Ctx) error {
 const resetFloor = 150 * time.Millisecond
 
 func (h *handlers) passwordReset(c *fiber.Ctx) error {
-	var in passwordResetIn
+	var in PasswordResetRequest
 	if err := api.Bind(c, &in); err != nil {
 		return err
 	}
@@ -178,11 +196,11 @@ func (h *handlers) passwordReset(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"message": "Further instructions will be sent to the email if it exists"})
+	return c.JSON(Message{Message: msgResetSent})
 }
 
 func (h *handlers) passwordResetConfirm(c *fiber.Ctx) error {
-	var in passwordResetConfirmIn
+	var in PasswordResetConfirmRequest
 	if err := api.Bind(c, &in); err != nil {
 		return err
 	}
@@ -197,7 +215,7 @@ func (h *handlers) me(c *fiber.Ctx) error {
 }
 
 func (h *handlers) updateMe(c *fiber.Ctx) error {
-	var in meIn
+	var in MeUpdate
 	if err := api.Bind(c, &in); err != nil {
 		return err
 	}
@@ -230,8 +248,8 @@ func (h *handlers) updateMe(c *fiber.Ctx) error {
 }
 
 // out renders a user for its owner; avatar_url is absolute or null.
-func (h *handlers) out(c *fiber.Ctx, u *User) userOut {
-	return userOut{ID: u.ID.String(), Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, AvatarURL: h.avatarURL(c, u)}
+func (h *handlers) out(c *fiber.Ctx, u *User) Me {
+	return Me{ID: u.ID.String(), Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, AvatarURL: h.avatarURL(c, u)}
 }
 
 func principal(c *fiber.Ctx) *Principal {

@@ -221,6 +221,7 @@ func (cl *commandLine) root() *cobra.Command {
 		cl.checkCmd(),
 		cl.dbshellCmd(),
 		cl.routesCmd(),
+		cl.openapiCmd(),
 		cl.versionCmd(),
 		cl.dumpdataCmd(),
 		cl.loaddataCmd(),

@@ -211,7 +211,13 @@ func TestWorkerRestartDuringDeliveries(t *testing.T) {
 		putBack  bool
 	}{
 		{"deliveries finish", 300 * time.Millisecond, 5 * time.Second, false},
-		{"deliveries put back", 1800 * time.Millisecond, 800 * time.Millisecond, true},
+		// The stop keeps a quarter of SHUTDOWN_TIMEOUT to cancel: 1s here,
+		// enough for the cancelled deliveries to be recorded under -race on
+		// a loaded 2-core machine (200ms, from an 800ms timeout, was not at load
+		// 30; recording the cancellations took 2s then).
+		// One delivery (5s) outlasts the timeout but not its own time limit
+		// (QUEUE_TEST_JOB_TIMEOUT below).
+		{"deliveries put back", 5 * time.Second, 4 * time.Second, true},
 	}
 	for _, d := range sharedDatabases(t) {
 		for _, tt := range tests {
@@ -222,7 +228,7 @@ func TestWorkerRestartDuringDeliveries(t *testing.T) {
 				const n = 12
 				q := mustNew(t, helperConfig(db, nil))
 				enqueueNumbered(t, q, "restart", n)
-				cmd, logs := startHelper(t, dsn, out, tt.delay, "QUEUE_TEST_SHUTDOWN="+tt.shutdown.String())
+				cmd, logs := startHelper(t, dsn, out, tt.delay, "QUEUE_TEST_SHUTDOWN="+tt.shutdown.String(), "QUEUE_TEST_JOB_TIMEOUT=10s")
 				ctx := context.Background()
 				waitFor(t, 30*time.Second, "deliveries in hand", func() (bool, error) {
 					s, err := q.Stats(ctx)

@@ -73,6 +73,11 @@ func helperWorker() int {
 	open := func(ctx context.Context) (*queue.Queue, error) {
 		cfg := helperConfig(bdb, slowBackend{file: file, delay: delay})
 		cfg.ShutdownTimeout = shutdown
+		// QUEUE_TEST_JOB_TIMEOUT lengthens one delivery's time limit (and the
+		// rescue after it) for deliveries slower than the default 2s.
+		if jt, _ := time.ParseDuration(os.Getenv("QUEUE_TEST_JOB_TIMEOUT")); jt > 0 {
+			cfg.JobTimeout, cfg.RescueAfter = jt, jt+time.Second
+		}
 		return queue.New(ctx, cfg)
 	}
 	root := &cobra.Command{Use: "helper", SilenceErrors: false}

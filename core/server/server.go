@@ -8,6 +8,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +25,7 @@ import (
 
 	"manouche/core"
 	"manouche/core/api"
+	"manouche/core/openapi"
 	"manouche/core/storage"
 )
 
@@ -124,13 +126,22 @@ func (s *Server) build() error {
 	// and handlers all run under it.
 	app.Use(s.requestContext(st.RequestTimeout))
 
-	app.Get("/health", func(c *fiber.Ctx) error {
-		return c.JSON(fiber.Map{"status": "ok"})
+	d := openapi.Describe(app, p)
+	d.Get("/health", openapi.Op{
+		ID: "health", Tags: []string{"health"}, Summary: "Liveness: the process answers",
+		Description: "Answers without touching any backing service.",
+		Responses:   openapi.Responses{200: Health{}},
+	}, func(c *fiber.Ctx) error {
+		return c.JSON(Health{Status: "ok"})
 	})
-	app.Get("/health/ready", func(c *fiber.Ctx) error {
+	d.Get("/health/ready", openapi.Op{
+		ID: "health_ready", Tags: []string{"health"}, Summary: "Readiness: the database, the cache and the queue answer",
+		Description: "503 names each failing check in `field` (database, cache, queue, storage).",
+		Responses:   openapi.Responses{200: Health{}},
+	}, func(c *fiber.Ctx) error {
 		failed := p.Check(c.UserContext(), 3*time.Second)
 		if len(failed) == 0 {
-			return c.JSON(fiber.Map{"status": "ok"})
+			return c.JSON(Health{Status: "ok"})
 		}
 		var errs []api.FieldError
 		for _, name := range []string{"database", "cache", "queue", "storage"} {
@@ -158,7 +169,50 @@ func (s *Server) build() error {
 	}))
 
 	s.recordOwners("core")
-	return p.MountRoutes(app, s.recordOwners)
+	if err := p.MountRoutes(app, s.recordOwners); err != nil {
+		return err
+	}
+	if st.APIDocs {
+		// Built once, now, from every route mounted; served as these bytes.
+		served := openapi.Mount(app, p, st.SiteName+" API")
+		s.recordOwners("core")
+		b, err := s.OpenAPIJSON()
+		if err != nil {
+			return err
+		}
+		served.Set(b)
+	}
+	return nil
+}
+
+// Health is the body of the health endpoints.
+type Health struct {
+	// Status is "ok".
+	Status string `json:"status" doc:"ok"`
+}
+
+// OpenAPI builds the OpenAPI document of the server's routes (see package
+// openapi), and lists the documented routes registered without a
+// description.
+func (s *Server) OpenAPI() (*openapi.Document, []openapi.Route, error) {
+	var routes []openapi.Route
+	for _, r := range s.Routes() {
+		routes = append(routes, openapi.Route{Method: r.Method, Path: r.Path, App: r.App, Auth: r.Auth})
+	}
+	return openapi.Build(openapi.Info{
+		Title:       s.p.Settings.SiteName + " API",
+		Version:     "1.0",
+		Description: "The JSON API of " + s.p.Settings.SiteName + ". Errors all have the shape of the Error schema.",
+	}, routes, openapi.For(s.p))
+}
+
+// OpenAPIJSON is the OpenAPI document, encoded.
+func (s *Server) OpenAPIJSON() ([]byte, error) {
+	doc, _, err := s.OpenAPI()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc)
 }
 
 func checkMessage(p *core.Project, name string, err error) string {
