@@ -22,9 +22,6 @@ type operation struct {
 	// Secured: the operation names a bearer security scheme; Anonymous: it
 	// also allows no credentials ({} among its requirements).
 	Secured, Anonymous bool
-	// Statuses are the response codes the operation declares ("200", "4XX",
-	// "default").
-	Statuses []string
 }
 
 // ID names the operation in reports: "GET /api/posts/{id}".
@@ -39,14 +36,6 @@ func (o *operation) pathParams() []string {
 		}
 	}
 	return out
-}
-
-// declares reports whether the operation declares status code (exactly, by
-// range, or through default).
-func (o *operation) declares(code int) bool {
-	s := fmt.Sprint(code)
-	return slices.Contains(o.Statuses, s) || slices.Contains(o.Statuses, s[:1]+"XX") ||
-		slices.Contains(o.Statuses, s[:1]+"xx") || slices.Contains(o.Statuses, "default")
 }
 
 type param struct {
@@ -129,12 +118,6 @@ func parseSpec(doc []byte) (*spec, error) {
 			}
 			if !op.Secured {
 				op.Anonymous = true
-			}
-			if resp, ok := o["responses"].(map[string]any); ok {
-				for code := range resp {
-					op.Statuses = append(op.Statuses, code)
-				}
-				sort.Strings(op.Statuses)
 			}
 			s.ops = append(s.ops, op)
 		}
