@@ -75,7 +75,11 @@ func NewList[T any](c *fiber.Ctx, base string, p Page, count int, results []T) L
 		if base == "" {
 			base = BaseURL(c)
 		}
-		q, _ := url.ParseQuery(string(c.Request().URI().QueryString()))
+		// The parameters as the handler read them (fasthttp's parser), not
+		// url.ParseQuery's: that one drops a pair it finds malformed
+		// ("search=%zz", "search=a;b"), and the link would lose the filter.
+		q := url.Values{}
+		c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
 		q.Set("offset", strconv.Itoa(offset))
 		q.Set("per_page", strconv.Itoa(p.PerPage))
 		s := base + c.Path() + "?" + q.Encode()

@@ -225,6 +225,7 @@ func (cl *commandLine) root() *cobra.Command {
 		cl.versionCmd(),
 		cl.dumpdataCmd(),
 		cl.loaddataCmd(),
+		cl.fuzzapiCmd(),
 	)
 	root.AddCommand(queue.Commands(func(ctx context.Context) (*queue.Queue, error) {
 		p, err := cl.load(ctx)
