@@ -19,7 +19,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
-	"github.com/gofiber/fiber/v2/middleware/helmet"
 	"github.com/valyala/fasthttp"
 
 	"manouche/core"
@@ -93,16 +92,7 @@ func (s *Server) build() error {
 	}
 	app.Use(api.Recover(p.Log))
 	app.Use(api.BodyLimit(limit))
-	app.Use(helmet.New(helmet.Config{
-		ContentSecurityPolicy:     "",
-		XFrameOptions:             "DENY",
-		ReferrerPolicy:            "same-origin",
-		CrossOriginEmbedderPolicy: "unsafe-none",
-		CrossOriginResourcePolicy: "cross-origin",
-	}))
-	if st.SecureHSTSSeconds > 0 {
-		app.Use(hsts(st.SecureHSTSSeconds, st.SecureHSTSIncludeSubdomains, st.SecureHSTSPreload))
-	}
+	app.Use(securityHeaders(st.SecureHSTSSeconds, st.SecureHSTSIncludeSubdomains, st.SecureHSTSPreload))
 	if len(st.CORSAllowedOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(st.CORSAllowedOrigins, ","),
@@ -172,19 +162,24 @@ func checkMessage(p *core.Project, name string, err error) string {
 // allowedHosts refuses requests whose Host header is not in ALLOWED_HOSTS,
 // like Django ("*" allows any, ".example.com" a domain and its subdomains).
 func allowedHosts(hosts []string) fiber.Handler {
+	// The patterns, lower-cased and without port or brackets, once.
+	pats := make([]string, 0, len(hosts))
+	for _, pat := range hosts {
+		pat = strings.ToLower(pat)
+		if h, _, err := net.SplitHostPort(pat); err == nil {
+			pat = h
+		}
+		pats = append(pats, strings.Trim(pat, "[]"))
+	}
 	return func(c *fiber.Ctx) error {
 		host := api.Host(c)
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		host = strings.ToLower(strings.TrimSuffix(host, "."))
-		for _, pat := range hosts {
-			pat = strings.ToLower(pat)
-			if h, _, err := net.SplitHostPort(pat); err == nil {
-				pat = h
-			}
+		host = strings.Trim(strings.ToLower(strings.TrimSuffix(host, ".")), "[]")
+		for _, pat := range pats {
 			switch {
-			case pat == "*", pat == host, strings.Trim(pat, "[]") == strings.Trim(host, "[]"):
+			case pat == "*", pat == host:
 				return c.Next()
 			case strings.HasPrefix(pat, ".") && (host == pat[1:] || strings.HasSuffix(host, pat)):
 				return c.Next()
