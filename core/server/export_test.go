@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"net"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // SecurityHeaders is securityHeaders, for TestSecurityHeadersMatchHelmet.
@@ -20,4 +23,11 @@ func NewRequestContext(parent, base context.Context, d time.Duration) (context.C
 		ctx.deadline = time.Now().Add(d)
 	}
 	return ctx, ctx.cancel
+}
+
+// NewTrackingListener is the listener Serve serves on, with the server's
+// ConnState hook and the end of its deadline goroutine.
+func NewTrackingListener(ln net.Listener) (net.Listener, func(net.Conn, fasthttp.ConnState), func()) {
+	l := newTrackingListener(ln)
+	return l, l.setState, l.stopExpiring
 }

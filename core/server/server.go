@@ -13,13 +13,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
-	"github.com/valyala/fasthttp"
 
 	"manouche/core"
 	"manouche/core/api"
@@ -219,7 +217,8 @@ func Serve(ctx context.Context, p *core.Project, addr string, ready func(net.Add
 //     handler is doing, and Serve returns: within SHUTDOWN_TIMEOUT.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
 	p, app := s.p, s.app
-	tl := &trackingListener{Listener: ln, conns: map[net.Conn]fasthttp.ConnState{}}
+	tl := newTrackingListener(ln)
+	defer tl.stopExpiring()
 	app.Server().ConnState = tl.setState
 	if ready != nil {
 		ready(ln.Addr())
@@ -266,75 +265,4 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 func ShutdownPhases(timeout time.Duration) (cut, hard time.Duration) {
 	reserve := min(max(timeout/5, 50*time.Millisecond), 3*time.Second)
 	return timeout - reserve, timeout - reserve/3
-}
-
-// trackingListener remembers the connections it accepted and their state
-// (the server's ConnState hook), so that a drain that runs out of time can
-// wait for the responses being written and then close what is left.
-type trackingListener struct {
-	net.Listener
-	mu     sync.Mutex
-	conns  map[net.Conn]fasthttp.ConnState
-	closed bool
-}
-
-func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		_ = c.Close()
-		return nil, net.ErrClosed
-	}
-	l.conns[c] = fasthttp.StateNew
-	return c, nil
-}
-
-// setState is the server's ConnState hook.
-func (l *trackingListener) setState(c net.Conn, state fasthttp.ConnState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	switch state {
-	case fasthttp.StateClosed, fasthttp.StateHijacked:
-		delete(l.conns, c)
-	default:
-		if _, ok := l.conns[c]; ok {
-			l.conns[c] = state
-		}
-	}
-}
-
-// active counts the connections serving a request.
-func (l *trackingListener) active() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, st := range l.conns {
-		if st == fasthttp.StateActive {
-			n++
-		}
-	}
-	return n
-}
-
-// closeAll cuts every connection still open (the client reads the end of
-// the stream) and refuses those accepted later. A TCP connection is shut
-// down rather than closed: the server still owns it, and fasthttp panics
-// when it sets a deadline on a closed one after its handler returns.
-func (l *trackingListener) closeAll() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-	for c := range l.conns {
-		if tcp, ok := c.(*net.TCPConn); ok {
-			_ = tcp.CloseRead()
-			_ = tcp.CloseWrite()
-			continue
-		}
-		_ = c.Close()
-	}
-	clear(l.conns)
 }
