@@ -31,3 +31,6 @@ func NewTrackingListener(ln net.Listener) (net.Listener, func(net.Conn, fasthttp
 	l := newTrackingListener(ln)
 	return l, l.setState, l.stopExpiring
 }
+
+// ReleaseStartupMemory is releaseStartupMemory.
+var ReleaseStartupMemory = releaseStartupMemory

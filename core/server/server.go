@@ -217,6 +217,8 @@ func Serve(ctx context.Context, p *core.Project, addr string, ready func(net.Add
 //     handler is doing, and Serve returns: within SHUTDOWN_TIMEOUT.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
 	p, app := s.p, s.app
+	// What start-up took and serving will not need goes back to the system.
+	p.Log.Debug("released start-up memory", "executable_kb", releaseStartupMemory())
 	tl := newTrackingListener(ln)
 	defer tl.stopExpiring()
 	app.Server().ConnState = tl.setState
