@@ -20,8 +20,7 @@ func TestRequestContext(t *testing.T) {
 	t.Parallel()
 	shutdown := errors.New("shutting down")
 	type setup struct {
-		parent, base context.Context
-		end          func() // ends the context early
+		end func() // ends the context early
 	}
 	tests := []struct {
 		name      string
