@@ -21,7 +21,7 @@ import (
 // previous write deadline passed while it was idle goes on being served.
 func TestListenerDeadlines(t *testing.T) {
 	t.Parallel()
-	const read, idle, write = 400 * time.Millisecond, 800 * time.Millisecond, 200 * time.Millisecond
+	const read, idle, write = 400 * time.Millisecond, 1500 * time.Millisecond, 200 * time.Millisecond
 	const late = 250*time.Millisecond + 400*time.Millisecond // expireEvery and a loaded machine's slack
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
