@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 )
 
@@ -303,8 +302,8 @@ func UnknownMethods(app *fiber.App) {
 			return
 		}
 		id := string(ctx.Request.Header.Peek(fiber.HeaderXRequestID))
-		if !requestIDRe.MatchString(id) {
-			id = uuid.NewString()
+		if !validRequestID([]byte(id)) {
+			id = newRequestID()
 		}
 		ctx.Response.Header.Set(fiber.HeaderXRequestID, id)
 		ctx.Response.Header.Set(fiber.HeaderAllow, strings.Join(app.Config().RequestMethods, ", "))

@@ -273,9 +273,18 @@ func TestRequestID(t *testing.T) {
 		if got == tt.sent {
 			t.Errorf("sent %q: echoed, want it replaced", tt.sent)
 		}
-		if _, err := uuid.Parse(got); err != nil {
-			t.Errorf("sent %q: got %q, want a generated UUID", tt.sent, got)
+		if u, err := uuid.Parse(got); err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || u.String() != got {
+			t.Errorf("sent %q: got %q, want a generated UUID (version 4, RFC 4122 variant, lower case)", tt.sent, got)
 		}
+	}
+	// Generated ids never repeat.
+	ids := map[string]bool{}
+	for range 2000 {
+		id := do(t, app, httptest.NewRequest(http.MethodGet, "/", nil)).header.Get("X-Request-ID")
+		if ids[id] {
+			t.Fatalf("request id %q generated twice", id)
+		}
+		ids[id] = true
 	}
 }
 

@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -42,25 +41,5 @@ func sslRedirect() fiber.Handler {
 			return c.SendStatus(http.StatusMovedPermanently)
 		}
 		return api.PermissionDenied("HTTPS is required: send the request to " + target + " (it was sent over plain HTTP, so treat any credentials it carried as exposed).")
-	}
-}
-
-// hsts sets Strict-Transport-Security on https responses only (RFC 6797: a
-// browser ignores it over plain HTTP), the scheme read as api.Scheme reads it:
-// behind NUM_PROXIES proxies, from X-Forwarded-Proto. helmet's own check,
-// c.Protocol(), trusts no proxy and would never see https behind the router.
-func hsts(seconds int, subdomains, preload bool) fiber.Handler {
-	value := "max-age=" + strconv.Itoa(seconds)
-	if subdomains {
-		value += "; includeSubDomains"
-	}
-	if preload {
-		value += "; preload"
-	}
-	return func(c *fiber.Ctx) error {
-		if api.Scheme(c) == "https" {
-			c.Set(fiber.HeaderStrictTransportSecurity, value)
-		}
-		return c.Next()
 	}
 }

@@ -14,14 +14,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
-	"github.com/gofiber/fiber/v2/middleware/helmet"
-	"github.com/valyala/fasthttp"
 
 	"manouche/core"
 	"manouche/core/api"
@@ -95,16 +92,7 @@ func (s *Server) build() error {
 	}
 	app.Use(api.Recover(p.Log))
 	app.Use(api.BodyLimit(limit))
-	app.Use(helmet.New(helmet.Config{
-		ContentSecurityPolicy:     "",
-		XFrameOptions:             "DENY",
-		ReferrerPolicy:            "same-origin",
-		CrossOriginEmbedderPolicy: "unsafe-none",
-		CrossOriginResourcePolicy: "cross-origin",
-	}))
-	if st.SecureHSTSSeconds > 0 {
-		app.Use(hsts(st.SecureHSTSSeconds, st.SecureHSTSIncludeSubdomains, st.SecureHSTSPreload))
-	}
+	app.Use(securityHeaders(st.SecureHSTSSeconds, st.SecureHSTSIncludeSubdomains, st.SecureHSTSPreload))
 	if len(st.CORSAllowedOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(st.CORSAllowedOrigins, ","),
@@ -233,19 +221,24 @@ func checkMessage(p *core.Project, name string, err error) string {
 // allowedHosts refuses requests whose Host header is not in ALLOWED_HOSTS,
 // like Django ("*" allows any, ".example.com" a domain and its subdomains).
 func allowedHosts(hosts []string) fiber.Handler {
+	// The patterns, lower-cased and without port or brackets, once.
+	pats := make([]string, 0, len(hosts))
+	for _, pat := range hosts {
+		pat = strings.ToLower(pat)
+		if h, _, err := net.SplitHostPort(pat); err == nil {
+			pat = h
+		}
+		pats = append(pats, strings.Trim(pat, "[]"))
+	}
 	return func(c *fiber.Ctx) error {
 		host := api.Host(c)
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		host = strings.ToLower(strings.TrimSuffix(host, "."))
-		for _, pat := range hosts {
-			pat = strings.ToLower(pat)
-			if h, _, err := net.SplitHostPort(pat); err == nil {
-				pat = h
-			}
+		host = strings.Trim(strings.ToLower(strings.TrimSuffix(host, ".")), "[]")
+		for _, pat := range pats {
 			switch {
-			case pat == "*", pat == host, strings.Trim(pat, "[]") == strings.Trim(host, "[]"):
+			case pat == "*", pat == host:
 				return c.Next()
 			case strings.HasPrefix(pat, ".") && (host == pat[1:] || strings.HasSuffix(host, pat)):
 				return c.Next()
@@ -285,7 +278,10 @@ func Serve(ctx context.Context, p *core.Project, addr string, ready func(net.Add
 //     handler is doing, and Serve returns: within SHUTDOWN_TIMEOUT.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
 	p, app := s.p, s.app
-	tl := &trackingListener{Listener: ln, conns: map[net.Conn]fasthttp.ConnState{}}
+	// What start-up took and serving will not need goes back to the system.
+	p.Log.Debug("released start-up memory", "executable_kb", releaseStartupMemory())
+	tl := newTrackingListener(ln)
+	defer tl.stopExpiring()
 	app.Server().ConnState = tl.setState
 	if ready != nil {
 		ready(ln.Addr())
@@ -332,75 +328,4 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 func ShutdownPhases(timeout time.Duration) (cut, hard time.Duration) {
 	reserve := min(max(timeout/5, 50*time.Millisecond), 3*time.Second)
 	return timeout - reserve, timeout - reserve/3
-}
-
-// trackingListener remembers the connections it accepted and their state
-// (the server's ConnState hook), so that a drain that runs out of time can
-// wait for the responses being written and then close what is left.
-type trackingListener struct {
-	net.Listener
-	mu     sync.Mutex
-	conns  map[net.Conn]fasthttp.ConnState
-	closed bool
-}
-
-func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		_ = c.Close()
-		return nil, net.ErrClosed
-	}
-	l.conns[c] = fasthttp.StateNew
-	return c, nil
-}
-
-// setState is the server's ConnState hook.
-func (l *trackingListener) setState(c net.Conn, state fasthttp.ConnState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	switch state {
-	case fasthttp.StateClosed, fasthttp.StateHijacked:
-		delete(l.conns, c)
-	default:
-		if _, ok := l.conns[c]; ok {
-			l.conns[c] = state
-		}
-	}
-}
-
-// active counts the connections serving a request.
-func (l *trackingListener) active() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, st := range l.conns {
-		if st == fasthttp.StateActive {
-			n++
-		}
-	}
-	return n
-}
-
-// closeAll cuts every connection still open (the client reads the end of
-// the stream) and refuses those accepted later. A TCP connection is shut
-// down rather than closed: the server still owns it, and fasthttp panics
-// when it sets a deadline on a closed one after its handler returns.
-func (l *trackingListener) closeAll() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-	for c := range l.conns {
-		if tcp, ok := c.(*net.TCPConn); ok {
-			_ = tcp.CloseRead()
-			_ = tcp.CloseWrite()
-			continue
-		}
-		_ = c.Close()
-	}
-	clear(l.conns)
 }

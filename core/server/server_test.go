@@ -282,7 +282,7 @@ func TestCORS(t *testing.T) {
 
 func TestAllowedHosts(t *testing.T) {
 	t.Parallel()
-	app := testkit.New(t, testkit.Settings{"ALLOWED_HOSTS": "api.example.com,.example.org"})
+	app := testkit.New(t, testkit.Settings{"ALLOWED_HOSTS": "api.example.com,.example.org,[::1],Admin.Example.NET:8443"})
 	tests := []struct {
 		host string
 		ok   bool
@@ -296,6 +296,11 @@ func TestAllowedHosts(t *testing.T) {
 		{"example.com", false},
 		{"notexample.org", false},
 		{"api.example.com.evil.com", false},
+		{"[::1]", true},
+		{"[::1]:8000", true},
+		{"[::2]", false},
+		{"admin.example.net", true},
+		{"admin.example.net.", true},
 	}
 	for _, tt := range tests {
 		req := httptest.NewRequest("GET", "/health", nil)
