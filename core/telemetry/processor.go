@@ -93,7 +93,7 @@ func (p *batchProcessor) run() {
 		case <-p.kick:
 		case flushed = <-p.flushes:
 		case <-p.stop:
-			spare = p.export(spare)
+			p.export(spare)
 			return
 		}
 		spare = p.export(spare)
