@@ -9,13 +9,12 @@ import (
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/extra/bunotel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// InstrumentDB adds a span per SQL statement (bunotel: the statement with
+// InstrumentDB adds a span per SQL statement (named by operation, as bunotel did: the statement with
 // its placeholders, never the values) and the database pool's metrics
 // (db.client.connection.*) to db; name tells pools apart (DATABASE_URL,
 // DATABASE_CONNECTION_POOL_URL). It returns db with the hook (bun's
@@ -24,11 +23,11 @@ func (t *Telemetry) InstrumentDB(db *bun.DB, name string) (*bun.DB, error) {
 	if t == nil {
 		return db, nil
 	}
-	db = db.WithQueryHook(bunotel.NewQueryHook(
-		bunotel.WithTracerProvider(t.tp),
-		bunotel.WithMeterProvider(t.mp),
-		bunotel.WithFormattedQueries(false),
-	))
+	hook, err := newQueryHook(t, db)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	db = db.WithQueryHook(hook)
 	pool := metric.WithAttributes(attribute.String("db.client.connection.pool.name", name))
 	used := metric.WithAttributes(attribute.String("db.client.connection.pool.name", name), attribute.String("db.client.connection.state", "used"))
 	idle := metric.WithAttributes(attribute.String("db.client.connection.pool.name", name), attribute.String("db.client.connection.state", "idle"))

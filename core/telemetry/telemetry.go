@@ -213,12 +213,7 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 			_ = t.Shutdown(ctx)
 			return nil, fmt.Errorf("telemetry: trace exporter: %w", err)
 		}
-		// The batcher's queue holds everything the bound lets through, so it
-		// never drops on its own: boundedProcessor counts every drop.
-		bsp := sdktrace.NewBatchSpanProcessor(&countingExporter{SpanExporter: texp, t: t},
-			sdktrace.WithMaxQueueSize(cfg.MaxQueue+sdktrace.DefaultMaxExportBatchSize),
-			sdktrace.WithExportTimeout(cfg.ExportTimeout))
-		topts = append(topts, sdktrace.WithSpanProcessor(&boundedProcessor{SpanProcessor: bsp, t: t}))
+		topts = append(topts, sdktrace.WithSpanProcessor(newBatchProcessor(t, texp, cfg.ExportTimeout)))
 	} else {
 		topts = append(topts, sdktrace.WithSampler(sdktrace.NeverSample()))
 	}
@@ -433,36 +428,6 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		errs = append(errs, t.metricsServer.Shutdown(ctx))
 	}
 	return errors.Join(errs...)
-}
-
-// boundedProcessor lets at most maxQueue ended spans wait for export and
-// counts the ones past that bound, which it drops.
-type boundedProcessor struct {
-	sdktrace.SpanProcessor
-	t *Telemetry
-}
-
-func (p *boundedProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
-	if !s.SpanContext().IsSampled() {
-		return
-	}
-	if p.t.inflight.Add(1) > p.t.maxQueue {
-		p.t.inflight.Add(-1)
-		p.t.dropped.Add(1)
-		return
-	}
-	p.SpanProcessor.OnEnd(s)
-}
-
-// countingExporter releases the bound as batches leave, sent or not.
-type countingExporter struct {
-	sdktrace.SpanExporter
-	t *Telemetry
-}
-
-func (e *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	defer e.t.inflight.Add(-int64(len(spans)))
-	return e.SpanExporter.ExportSpans(ctx, spans)
 }
 
 func (t *Telemetry) registerMetrics() error {
