@@ -162,7 +162,7 @@ func (s *Server) build() error {
 	// A request with a valid bearer token is not counted in the anonymous
 	// bucket; one with a missing, malformed, unknown or revoked token is.
 	app.Use("/api", api.Versioning(), p.Throttle("api", st.APIThrottleRate, func(c *fiber.Ctx) bool {
-		return c.Method() == fiber.MethodOptions || p.Authenticated(c)
+		return c.Method() == fiber.MethodOptions || isDocs(c) || p.Authenticated(c)
 	}))
 
 	s.recordOwners("core")
@@ -208,6 +208,14 @@ func (s *Server) OpenAPIJSON() ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(doc)
+}
+
+// isDocs says whether c asks for the OpenAPI document or its docs page:
+// bytes built once at start-up, which cost nothing to serve and are not
+// counted against the anonymous API rate.
+func isDocs(c *fiber.Ctx) bool {
+	path := c.Path()
+	return c.Method() == fiber.MethodGet && (path == openapi.DocumentPath || path == openapi.DocsPath || strings.HasPrefix(path, openapi.DocsPath+"/"))
 }
 
 func checkMessage(p *core.Project, name string, err error) string {

@@ -42,24 +42,6 @@ var (
 // database answers at the deadline.
 func (s *Server) requestContext(d time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-<<<<<<< HEAD
-		// One context per request, registered once with s.base (the
-		// shutdown's): a second one would stay registered there until the
-		// process ends.
-		parent := s.base
-		if up := c.UserContext(); up != context.Background() && up.Done() == nil {
-			// A context set before this middleware that only carries values
-			// (telemetry's, with the request's span) lends them to s.base:
-			// still one registration with s.base, no context to merge.
-			parent = withValues{Context: s.base, values: up}
-		} else if up != context.Background() {
-			// One that can end stays the parent; the drain still cancels it.
-			merged, cancelMerged := context.WithCancelCause(up)
-			stop := context.AfterFunc(s.base, func() { cancelMerged(context.Cause(s.base)) })
-			defer stop()
-			defer cancelMerged(nil)
-			parent = merged
-=======
 		// The request's context is a lazyContext: no timer and no
 		// registration with s.base unless something waits on it.
 		ctx := &lazyContext{parent: s.base}
@@ -73,7 +55,6 @@ func (s *Server) requestContext(d time.Duration) fiber.Handler {
 		start := c.Context().Time()
 		if start.IsZero() { // a RequestCtx served without a server
 			start = time.Now()
->>>>>>> perfhttp
 		}
 		if d > 0 {
 			ctx.deadline = start.Add(d)
@@ -103,23 +84,6 @@ func (s *Server) requestContext(d time.Duration) fiber.Handler {
 	}
 }
 
-<<<<<<< HEAD
-// withValues is a context's cancellation and deadline with the values of
-// another context first: a value found in values wins, the others are
-// Context's (among them the cancelCtx that context.WithTimeout registers
-// with, so a child of withValues registers with Context directly).
-type withValues struct {
-	context.Context
-	values context.Context
-}
-
-func (c withValues) Value(key any) any {
-	if v := c.values.Value(key); v != nil {
-		return v
-	}
-	return c.Context.Value(key)
-}
-=======
 // lazyContext is a request's context: cancelled at its deadline
 // (REQUEST_TIMEOUT; cause errRequestTimeout), when its parent is, when base
 // is (the drain; cause errShuttingDown), or when the request ends. Most
@@ -237,4 +201,3 @@ func (ctx *lazyContext) cancel() {
 
 // String names the context, for %v of a context chain.
 func (ctx *lazyContext) String() string { return "server.requestContext" }
->>>>>>> perfhttp

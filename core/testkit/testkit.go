@@ -210,7 +210,7 @@ func New(t testing.TB, options ...any) *App {
 	}
 	app.Server = srv
 	app.Handler = srv.Handler()
-	app.Client = &Client{t: t, app: app.Handler, header: map[string]string{}, check: newChecker(app.Handler, nil)}
+	app.Client = &Client{t: t, app: app.Handler, header: map[string]string{}, check: newChecker(app.Handler, srv.OpenAPIJSON)}
 	return app
 }
 
