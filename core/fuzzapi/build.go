@@ -150,7 +150,12 @@ func (f *fuzzer) pathValue(g *gen, op *operation, p param, bad bool) (string, st
 		case 0:
 			return []string{"nope", "0", "-1", "..", "%", "null", "00000000-0000-0000-0000-000000000000", g.uuid() + "x", strings.ToUpper(g.uuid())}[g.r.IntN(9)], "bad path parameter " + p.Name
 		case 1:
-			return g.oddShort(p.Schema), "odd path parameter " + p.Name
+			// Never empty: /posts/{id} with an empty id is /posts/, another
+			// operation's path (a path parameter is required and has a value).
+			if v := g.oddShort(p.Schema); v != "" {
+				return v, "odd path parameter " + p.Name
+			}
+			return " ", "odd path parameter " + p.Name
 		}
 		return g.uuid(), "unknown id " + p.Name
 	}

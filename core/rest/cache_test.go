@@ -19,6 +19,7 @@ import (
 
 	"manouche/core"
 	"manouche/core/cache"
+	"manouche/core/openapi"
 	"manouche/core/rest"
 	"manouche/core/testenv"
 	"manouche/core/testkit"
@@ -61,7 +62,10 @@ func (cacheApp) Name() string   { return "restcache" }
 func (cacheApp) Prefix() string { return "/api/rc" }
 func (cacheApp) Routes(r fiber.Router, p *core.Project) {
 	rest.Mount(r, p, []rest.Resource{authors, books, plainBooks})
-	r.Get("/mine", func(c *fiber.Ctx) error {
+	openapi.Describe(r, p).Get("/mine", openapi.Op{
+		Summary:   "The caller's book titles (X-Owner), read through rest.Cached",
+		Responses: openapi.Responses{200: []string{}},
+	}, func(c *fiber.Ctx) error {
 		var rows []book
 		q := p.DB.NewSelect().Model(&rows).Where("b.title LIKE ?", c.Get("X-Owner")+":%").Order("b.title")
 		if err := rest.Cached[book](p).Once(c.UserContext(), q.String(), &rows, func(ctx context.Context) (any, error) {
