@@ -34,7 +34,8 @@ func Documented(path string) bool {
 //
 //   - every route: 400 (a Host header ALLOWED_HOSTS refuses, a NUL in the
 //     URL, a malformed body or query), 413 (a body above MAX_UPLOAD_SIZE),
-//     500, 503 (REQUEST_TIMEOUT, a drain, a service down);
+//     431 (request headers above the server's limit), 500, 503
+//     (REQUEST_TIMEOUT, a drain, a service down);
 //   - every /api route but the document and its docs page: 406 (an Accept
 //     header asking another version) and 429 (the anonymous API throttle);
 //   - a route that reads a token (RequireAuth or OptionalAuth): 401;
@@ -42,7 +43,7 @@ func Documented(path string) bool {
 //   - a route with a body: 415 (a content type or encoding it cannot read);
 //   - a route with permissions: 403.
 func CommonErrors(path string, op Op, auth string, hasPathParams bool) []int {
-	out := []int{400, 413, 500, 503}
+	out := []int{400, 413, 431, 500, 503}
 	if strings.HasPrefix(path, "/api") && path != DocumentPath && path != DocsPath && !strings.HasPrefix(path, DocsPath+"/") {
 		out = append(out, 406, 429)
 	}
@@ -71,6 +72,7 @@ var errorTypes = map[int]string{
 	406: "NotAcceptable: the Accept header asks for another API version",
 	413: "PayloadTooLarge: the body is above MAX_UPLOAD_SIZE",
 	415: "UnsupportedMediaType",
+	431: "ParseError: the request's header fields are too large",
 	429: "Throttled (Retry-After says how many seconds to wait)",
 	500: "ServerError",
 	503: "ServiceUnavailable (REQUEST_TIMEOUT, a restart, or a backing service down)",
