@@ -342,6 +342,9 @@ func parseRules(tag string) rules {
 		case "url", "http_url":
 			r.format = "uri"
 		case "oneof":
+			if parts[0] == "omitempty" {
+				r.enum = append(r.enum, "") // the zero value is not checked
+			}
 			for _, e := range strings.Fields(v) {
 				r.enum = append(r.enum, e)
 			}
