@@ -165,19 +165,6 @@ func TestClientValidatesAgainstOpenAPI(t *testing.T) {
 	}
 }
 
-// TestClientWithoutDocumentFails: an app that serves no document fails the
-// test instead of skipping the validation silently.
-func TestClientWithoutDocumentFails(t *testing.T) {
-	t.Parallel()
-	app := testkit.New(t, testkit.Apps{widgets{}})
-	got := testkit.Record(t, func(tb testing.TB) {
-		app.For(tb).Client.Get("/api/widgets/1")
-	})
-	if !got.Failed || !strings.Contains(strings.Join(got.Messages, "\n"), "serves no OpenAPI document") {
-		t.Fatalf("no document did not fail clearly: %+v", got)
-	}
-}
-
 // TestRawValidatesDocumentedResponses: App.Raw's responses are validated
 // when the request maps to a documented operation.
 func TestRawValidatesDocumentedResponses(t *testing.T) {
