@@ -313,6 +313,11 @@ func operation(reg *Registry, rt Route, d *described, undescribed bool) (*Operat
 		case nil:
 		case Content:
 			r.Content = map[string]*MediaType{b.Type: {Schema: b.Schema}}
+		case Contents:
+			r.Content = map[string]*MediaType{}
+			for _, c := range b {
+				r.Content[c.Type] = &MediaType{Schema: c.Schema}
+			}
 		default:
 			r.Content = map[string]*MediaType{"application/json": {Schema: reg.Of(body, ForResponse)}}
 		}

@@ -42,6 +42,10 @@ type Content struct {
 	Schema *Schema
 }
 
+// Contents is a response body that comes in one of several content types
+// (the docs page's assets: scripts, styles, icons).
+type Contents []Content
+
 // Direction says whether a type is read from requests or written in
 // responses: they differ in what is required and what else is allowed.
 type Direction int

@@ -77,7 +77,7 @@ func Mount(app fiber.Router, p *core.Project, title string) *Served {
 		Tags:      []string{"docs"},
 		Summary:   "An asset of the docs page (scripts, styles, icons)",
 		Params:    []*Parameter{{Name: "file", In: "path", Schema: &Schema{Type: "string"}}},
-		Responses: Responses{200: Content{Type: "application/octet-stream", Schema: &Schema{Type: "string"}}},
+		Responses: Responses{200: assetContents()},
 		Errors:    []int{404},
 	}, serveAsset)
 	return served
@@ -134,4 +134,14 @@ func serveAsset(c *fiber.Ctx) error {
 		return fmt.Errorf("openapi: docs asset %s: %w", name, err)
 	}
 	return c.Send(b)
+}
+
+// assetContents are the content types of the docs page's assets.
+func assetContents() Contents {
+	var cs Contents
+	for _, t := range []string{"text/javascript", "application/javascript", "text/css", "text/html",
+		"image/png", "application/json", "application/octet-stream"} {
+		cs = append(cs, Content{Type: t, Schema: &Schema{Type: "string"}})
+	}
+	return cs
 }
