@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -13,13 +14,17 @@ import (
 // observer records lookups when Config asks for it.
 type observer struct {
 	tracer  trace.Tracer // nil: no span events
-	lookups metric.Int64Counter
 	backend attribute.KeyValue
-	hit     metric.MeasurementOption
-	miss    metric.MeasurementOption
+	// counts are the lookups by result (0: miss, 1: hit), read by the
+	// observable counter manouche.cache.lookups when metrics are collected:
+	// a lookup adds to an atomic, where a synchronous counter's Add would
+	// resolve and hash its attribute set on every call (~0.5 µs a request).
+	counts  [2]atomic.Int64
+	metrics bool
 	// events are the span events of each operation's hit and miss, built
-	// once: an event's options cost allocations a lookup should not make.
-	events [len(opNames)][2]trace.EventOption
+	// once, as slices: an event's options, or the variadic slice of a call,
+	// would otherwise cost allocations a lookup should not make.
+	events [len(opNames)][2][]trace.EventOption
 }
 
 // The operations a lookup event names (cache.operation).
@@ -41,19 +46,27 @@ func newObserver(tp trace.TracerProvider, mp metric.MeterProvider, redis bool) (
 	}
 	for op, name := range opNames {
 		for hit := range 2 {
-			o.events[op][hit] = trace.WithAttributes(attribute.String("cache.operation", name), o.backend)
+			o.events[op][hit] = []trace.EventOption{trace.WithAttributes(attribute.String("cache.operation", name), o.backend)}
 		}
 	}
 	if mp != nil {
-		var err error
-		o.lookups, err = mp.Meter("manouche/core/cache").Int64Counter("manouche.cache.lookups",
+		o.metrics = true
+		results := [2]metric.ObserveOption{
+			metric.WithAttributeSet(attribute.NewSet(attribute.String("cache.result", "miss"), o.backend)),
+			metric.WithAttributeSet(attribute.NewSet(attribute.String("cache.result", "hit"), o.backend)),
+		}
+		_, err := mp.Meter("manouche/core/cache").Int64ObservableCounter("manouche.cache.lookups",
 			metric.WithDescription("Cache lookups (Get, Once, OnceNear) by result: hit or miss."),
-			metric.WithUnit("{lookup}"))
+			metric.WithUnit("{lookup}"),
+			metric.WithInt64Callback(func(_ context.Context, obs metric.Int64Observer) error {
+				for i := range o.counts {
+					obs.Observe(o.counts[i].Load(), results[i])
+				}
+				return nil
+			}))
 		if err != nil {
 			return nil, fmt.Errorf("cache: metrics: %w", err)
 		}
-		o.hit = metric.WithAttributes(attribute.String("cache.result", "hit"), o.backend)
-		o.miss = metric.WithAttributes(attribute.String("cache.result", "miss"), o.backend)
 	}
 	return o, nil
 }
@@ -62,11 +75,11 @@ func newObserver(tp trace.TracerProvider, mp metric.MeterProvider, redis bool) (
 // "cache miss" event on the caller's span (not a span of its own: a
 // near-cache hit costs less than a span would) and the lookups counter.
 func (o *observer) record(ctx context.Context, op int, hit bool, err error) {
-	if o.lookups != nil {
+	if o.metrics {
 		if hit {
-			o.lookups.Add(ctx, 1, o.hit)
+			o.counts[1].Add(1)
 		} else {
-			o.lookups.Add(ctx, 1, o.miss)
+			o.counts[0].Add(1)
 		}
 	}
 	if o.tracer == nil {
@@ -85,5 +98,5 @@ func (o *observer) record(ctx context.Context, op int, hit bool, err error) {
 			attribute.String("error.message", err.Error())))
 		return
 	}
-	span.AddEvent(name, o.events[op][h])
+	span.AddEvent(name, o.events[op][h]...)
 }

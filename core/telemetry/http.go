@@ -1,10 +1,12 @@
 package telemetry
 
 import (
+	"maps"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -56,7 +58,13 @@ func (c headerCarrier) Keys() []string {
 func (t *Telemetry) Middleware() fiber.Handler {
 	var once sync.Once
 	var names map[*fiber.Route]string
-	var sets sync.Map // metricKey -> metric.MeasurementOption, built once per route and status
+	// sets holds each route and status's attribute set, built once, in a
+	// map replaced (copied) when a new pair appears: a lookup is a read of
+	// a plain map, where a sync.Map would box the key on every request, and
+	// a slice of options, where a variadic call would allocate one.
+	var sets atomic.Pointer[map[metricKey][]metric.RecordOption]
+	sets.Store(&map[metricKey][]metric.RecordOption{})
+	var setsMu sync.Mutex // serialises the copies
 	server := trace.WithSpanKind(trace.SpanKindServer)
 	return func(c *fiber.Ctx) error {
 		once.Do(func() { names = routeNames(c.App()) })
@@ -116,7 +124,7 @@ func (t *Telemetry) Middleware() fiber.Handler {
 			took = time.Since(start)
 		}
 		key := metricKey{route, method, status}
-		opt, ok := sets.Load(key)
+		opts, ok := (*sets.Load())[key]
 		if !ok {
 			attrs := []attribute.KeyValue{
 				attribute.String("http.request.method", method),
@@ -128,9 +136,16 @@ func (t *Telemetry) Middleware() fiber.Handler {
 			if status >= 500 {
 				attrs = append(attrs, attribute.String("error.type", strconv.Itoa(status)))
 			}
-			opt, _ = sets.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(attrs...)))
+			opts = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
+			setsMu.Lock()
+			old := *sets.Load()
+			m := make(map[metricKey][]metric.RecordOption, len(old)+1)
+			maps.Copy(m, old)
+			m[key] = opts
+			sets.Store(&m)
+			setsMu.Unlock()
 		}
-		t.http.duration.Record(ctx, took.Seconds(), opt.(metric.RecordOption))
+		t.http.duration.Record(ctx, took.Seconds(), opts...)
 		return nil
 	}
 }
