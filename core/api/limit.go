@@ -52,7 +52,7 @@ func BodyLimit(limit int64) fiber.Handler {
 		req := c.Request()
 		cl := int64(req.Header.ContentLength())
 		if cl > limit || len(req.Header.Peek(declaredLengthHeader)) > 0 {
-			c.Response().SetConnectionClose()
+			closeUnread(c)
 			return PayloadTooLarge(limit)
 		}
 		if !req.IsBodyStream() {
@@ -60,7 +60,7 @@ func BodyLimit(limit int64) fiber.Handler {
 		}
 		if cl <= StreamMin { // chunked (-1) included
 			if err := readBody(c, limit); err != nil {
-				c.Response().SetConnectionClose()
+				closeUnread(c)
 				return err
 			}
 			return c.Next()
@@ -102,7 +102,19 @@ func finishBody(c *fiber.Ctx) {
 	}
 	_, err := io.CopyN(io.Discard, req.BodyStream(), drainMax+1)
 	if !errors.Is(err, io.EOF) {
-		c.Response().SetConnectionClose()
+		closeUnread(c)
+	}
+}
+
+// closeUnread makes the response close the connection, whose request body
+// is not read to its end, and asks the connection (when the server's
+// listener offers it: core/server) to read and discard what the client is
+// still sending before it closes: closed with unread data, a socket answers
+// with a TCP reset, which fails the client's send and can lose the response.
+func closeUnread(c *fiber.Ctx) {
+	c.Response().SetConnectionClose()
+	if l, ok := c.Context().Conn().(interface{ LingerOnClose() }); ok {
+		l.LingerOnClose()
 	}
 }
 

@@ -171,6 +171,73 @@ type serverConn struct {
 	readFired, wrFired atomic.Bool
 	passthrough        atomic.Bool // after a hijack: deadlines go to the socket
 	mu                 sync.Mutex  // orders fire and the clearing of a fired deadline
+
+	// linger asks Close to drain what the client is still sending before
+	// closing (LingerOnClose); lingering is set once Close has handed the
+	// socket to lingerClose, which owns its deadlines from then on.
+	linger, lingering atomic.Bool
+}
+
+// Lingering close: how long, and how much, a connection closed with a
+// request body unread goes on reading (and discarding) what the client is
+// still sending. Closed with unread data, a socket answers the client with a
+// TCP reset, which fails the client's send and can lose the response it has
+// not read yet; nginx lingers the same way (lingering_time, lingering_timeout).
+const (
+	lingerTotal = 10 * time.Second
+	lingerIdle  = time.Second // the client stopped sending
+	lingerMax   = 64 << 20
+)
+
+// LingerOnClose asks that, when the server closes the connection, it first
+// shut down its sending side (the client sees the end of the response) and
+// read and discard what the client is still sending, for at most
+// lingerTotal, lingerIdle without data and lingerMax bytes, before closing
+// it. core/api's BodyLimit asks for it when it answers 413 to a body it has
+// not read.
+func (c *serverConn) LingerOnClose() { c.linger.Store(true) }
+
+// Close closes the connection, or hands it to lingerClose (LingerOnClose).
+func (c *serverConn) Close() error {
+	if !c.linger.Load() || c.passthrough.Load() {
+		return c.Conn.Close()
+	}
+	c.mu.Lock()
+	first := !c.lingering.Swap(true)
+	c.mu.Unlock()
+	if !first {
+		return nil
+	}
+	if err := c.tcp.CloseWrite(); err != nil {
+		return c.Conn.Close()
+	}
+	go lingerClose(c.tcp)
+	return nil
+}
+
+// lingerClose reads and discards what the client sends until it stops (end
+// of stream, an error, lingerIdle without data), lingerTotal has passed or
+// lingerMax bytes were read, then closes tcp.
+func lingerClose(tcp *net.TCPConn) {
+	defer tcp.Close()
+	end := time.Now().Add(lingerTotal)
+	buf := make([]byte, 32<<10)
+	for read := 0; read < lingerMax; {
+		now := time.Now()
+		if !now.Before(end) {
+			return
+		}
+		dl := now.Add(lingerIdle)
+		if dl.After(end) {
+			dl = end
+		}
+		_ = tcp.SetReadDeadline(dl)
+		n, err := tcp.Read(buf)
+		read += n
+		if err != nil {
+			return
+		}
+	}
 }
 
 func unixNano(t time.Time) int64 {
@@ -182,6 +249,9 @@ func unixNano(t time.Time) int64 {
 
 // SetReadDeadline records t as the read deadline.
 func (c *serverConn) SetReadDeadline(t time.Time) error {
+	if c.lingering.Load() {
+		return nil
+	}
 	if c.passthrough.Load() {
 		return c.Conn.SetReadDeadline(t)
 	}
@@ -199,6 +269,9 @@ func (c *serverConn) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline records t as the write deadline.
 func (c *serverConn) SetWriteDeadline(t time.Time) error {
+	if c.lingering.Load() {
+		return nil
+	}
 	if c.passthrough.Load() {
 		return c.Conn.SetWriteDeadline(t)
 	}
@@ -237,7 +310,7 @@ func (c *serverConn) due(now int64) bool {
 func (c *serverConn) fire(now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.passthrough.Load() {
+	if c.passthrough.Load() || c.lingering.Load() {
 		return
 	}
 	if !c.readFired.Load() {
