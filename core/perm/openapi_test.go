@@ -1,14 +1,10 @@
 package perm_test
 
 import (
-	"encoding/json"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
-	"manouche/core/openapi"
-	"manouche/core/openapi/openapitest"
 	"manouche/core/testkit"
 )
 
@@ -19,14 +15,7 @@ import (
 func TestOpenAPIPermissions(t *testing.T) {
 	t.Parallel()
 	a := testkit.New(t)
-	res := a.Client.Get(openapi.DocumentPath).AssertStatus(http.StatusOK)
-	if err := openapitest.Validate(res.Body); err != nil {
-		t.Fatal(err)
-	}
-	var doc openapi.Document
-	if err := json.Unmarshal(res.Body, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := a.OpenAPI()
 	const base = "/api/permtest/"
 	tests := []struct {
 		method, path string

@@ -24,6 +24,9 @@ import (
 	"github.com/pb33f/libopenapi-validator/radix"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 	"github.com/pb33f/libopenapi/orderedmap"
+
+	"manouche/core/openapi"
+	"manouche/core/openapi/openapitest"
 )
 
 // DocumentPath is where an app serves its OpenAPI document, which the
@@ -424,4 +427,22 @@ func fiberMatch(pattern, path string) bool {
 		}
 	}
 	return len(xs) == len(ps)
+}
+
+// OpenAPI fetches the app's OpenAPI document, fails the test unless it is
+// served as JSON and is valid OpenAPI 3.1, and returns it decoded.
+func (a *App) OpenAPI() *openapi.Document {
+	a.t.Helper()
+	res := a.Client.Get(openapi.DocumentPath).AssertStatus(http.StatusOK)
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		a.t.Errorf("the OpenAPI document is served as %q, not JSON", ct)
+	}
+	if err := openapitest.Validate(res.Body); err != nil {
+		a.t.Fatal(err)
+	}
+	var doc openapi.Document
+	if err := json.Unmarshal(res.Body, &doc); err != nil {
+		a.t.Fatalf("the OpenAPI document: %v", err)
+	}
+	return &doc
 }
