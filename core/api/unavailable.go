@@ -27,7 +27,9 @@ import (
 // and a connection attempt the server hung up on or did not answer in time
 // (a *pgconn.ConnectError ending in EOF or a timeout: a Postgres shutting
 // down accepts connections and closes them). A bare io.EOF is not one: it
-// may as well be a truncated request body or a corrupt cache entry.
+// may as well be a truncated request body or a corrupt cache entry. Last,
+// an error may say it is an outage itself with a method Unavailable() bool
+// (core/cache's and core/storage's ErrUnavailable do).
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
@@ -41,6 +43,12 @@ func IsUnavailable(err error) bool {
 	}
 	var op *net.OpError
 	if errors.As(err, &op) {
+		return true
+	}
+	// An error that says it is an outage (core/cache's and core/storage's
+	// ErrUnavailable), however deep it is wrapped.
+	var marked interface{ Unavailable() bool }
+	if errors.As(err, &marked) && marked.Unavailable() {
 		return true
 	}
 	if errors.Is(err, pgconn.ErrConnClosed) {
