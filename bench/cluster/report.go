@@ -217,11 +217,14 @@ func report(ctx context.Context, e *env, w *workload, f *faults, rt *router, dra
 	// Each unexpected answer, with what its web process logged about it.
 	logged := serverLines(e.dir, badIDs, 2)
 	for i, b := range bad5xx {
-		fmt.Printf("          %s %s\n", badIDs[i], b)
-		lines := logged[badIDs[i]]
-		if len(lines) == 0 {
+		id, lines := badIDs[i], logged[badIDs[i]]
+		switch {
+		case id == "":
+			id, lines = "-", []string{"(sent over a raw connection, without a request id)"}
+		case len(lines) == 0:
 			lines = []string{"(no server log line names it)"}
 		}
+		fmt.Printf("          %s %s\n", id, b)
 		for _, l := range lines {
 			fmt.Printf("            %s\n", l)
 		}
