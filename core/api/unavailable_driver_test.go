@@ -105,6 +105,19 @@ func TestIsUnavailableDriverForms(t *testing.T) {
 	_, hangupErr := pgx.Connect(ctx, fakePostgres(t, func(b *pgproto3.Backend, c net.Conn) {
 		_, _ = b.ReceiveStartupMessage()
 	}))
+	// ... or in the middle of the password exchange (SCRAM): what a Postgres
+	// shutting down does to a connection still authenticating, without an
+	// error message (the harness's "failed SASL auth: unexpected EOF").
+	_, saslErr := pgx.Connect(ctx, fakePostgres(t, func(b *pgproto3.Backend, c net.Conn) {
+		if _, err := b.ReceiveStartupMessage(); err != nil {
+			return
+		}
+		b.Send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}})
+		if b.Flush() != nil || b.SetAuthType(pgproto3.AuthTypeSASL) != nil {
+			return
+		}
+		_, _ = b.Receive() // the client's first SASL message; then the server is gone
+	}))
 	_, silentErr := pgx.Connect(ctx, fakePostgres(t, func(b *pgproto3.Backend, c net.Conn) {
 		_, _ = b.ReceiveStartupMessage()
 		time.Sleep(3 * time.Second)
@@ -125,6 +138,7 @@ func TestIsUnavailableDriverForms(t *testing.T) {
 		{"COMMIT on a connection the server closed", commitErr, true},
 		{"wrapped, as a model's method returns it", fmt.Errorf("users: create: %w", commitErr), true},
 		{"connecting: the server hung up", hangupErr, true},
+		{"connecting: the server hung up during SCRAM", saslErr, true},
 		{"connecting: no answer within connect_timeout", silentErr, true},
 		{"connecting: password refused (28P01)", authErr, false},
 		{"bare unexpected EOF (a truncated body)", io.ErrUnexpectedEOF, false},
