@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -156,7 +157,14 @@ func (f *faults) restartPostgres(ctx context.Context, round int) *window {
 		defer close(done)
 		readiness = f.sampleReadiness(ctx, "database", 0)
 	}()
-	out, err := exec.CommandContext(ctx, "sh", "-c", cmdline).CombinedOutput()
+	cmd := exec.CommandContext(ctx, "sh", "-c", cmdline)
+	// A server the command starts may inherit its output (pg_ctl restart
+	// without -l logs there): stop reading it once the command has exited.
+	cmd.WaitDelay = 2 * time.Second
+	out, err := cmd.CombinedOutput()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil
+	}
 	back := time.Now()
 	close(f.readinessStop())
 	<-done

@@ -13,7 +13,11 @@
 //
 // It creates its own database in that server (and drops it), and runs its
 // own redis-server and mailpit (both must be on PATH). Without PG_RESTART the
-// Postgres fault is skipped and the report says so.
+// Postgres fault is skipped and the report says so. Each process's output
+// goes to NAME.log in the run's folder, kept when an invariant failed (or
+// with -keep); every request carries an X-Request-ID, and under each
+// unexpected 5xx the report prints the lines its web process logged about it
+// (the error a 500 failed with).
 package main
 
 import (
@@ -72,6 +76,8 @@ type env struct {
 	workers   []*proc
 	appEnv    []string
 	bin       string
+	// failed keeps the run's folder (each process's log) when an invariant failed.
+	failed bool
 }
 
 func run() (int, error) {
@@ -142,7 +148,12 @@ func run() (int, error) {
 	fmt.Println("cluster: workload done; waiting for the email queue to drain")
 	drained := e.waitQueue(ctx, 120*time.Second)
 	fmt.Println("costs before any fault:", <-measured)
-	return report(ctx, e, w, f, rt, drained), nil
+	code := report(ctx, e, w, f, rt, drained)
+	if code != 0 {
+		e.failed = true
+		fmt.Println("\nthe processes' logs are kept in", dir)
+	}
+	return code, nil
 }
 
 // setup creates the database, starts Redis and mailpit, builds the binary,
@@ -201,7 +212,7 @@ func (e *env) setup(ctx context.Context, base string) error {
 		"EMAIL_TIMEOUT=5s", "EMAIL_RETRY_BACKOFF=1s", "EMAIL_POLL_INTERVAL=200ms", "EMAIL_MAX_ATTEMPTS=25",
 		"AUTH_THROTTLE_RATE=100000000/min", "API_THROTTLE_RATE=100000000/day",
 		"REQUEST_TIMEOUT=" + reqTO.String(), "SHUTDOWN_TIMEOUT=5s", "DB_MAX_CONNS=6",
-		"MEDIA_ROOT=" + filepath.Join(e.dir, "media"), "LOG_LEVEL=warn",
+		"MEDIA_ROOT=" + filepath.Join(e.dir, "media"), "LOG_LEVEL=warn", "LOG_FORMAT=json",
 	}
 	release := exec.CommandContext(ctx, e.bin, "migrate")
 	release.Dir, release.Env = e.dir, e.appEnv
@@ -314,7 +325,7 @@ func (e *env) close() {
 		_, _ = e.admin.Exec("DROP DATABASE IF EXISTS " + strings.TrimPrefix(u.Path, "/") + " WITH (FORCE)")
 		e.admin.Close()
 	}
-	if !*keep {
+	if !*keep && !e.failed {
 		_ = os.RemoveAll(e.dir)
 	}
 }

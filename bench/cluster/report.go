@@ -35,6 +35,8 @@ func report(ctx context.Context, e *env, w *workload, f *faults, rt *router, dra
 	var lat []time.Duration
 	byStatus := map[bool]map[int]int{false: {}, true: {}}
 	var bad5xx []string
+	var badIDs []string // their request ids, in the same order
+	badCount := 0
 	hangs := 0
 	badMalformed := 0
 	for _, r := range w.results {
@@ -46,12 +48,18 @@ func report(ctx context.Context, e *env, w *workload, f *faults, rt *router, dra
 		}
 		if r.status >= 500 || r.status == 0 {
 			if !in || r.status != 503 || !r.shaped || r.errType != "ServiceUnavailable" {
+				badCount++
 				if len(bad5xx) < 8 {
 					where := "outside"
 					if in {
 						where = "inside"
 					}
-					bad5xx = append(bad5xx, fmt.Sprintf("%s %s %d %q", where, r.op, r.status, shorten(r.body)))
+					what := fmt.Sprintf("%q", shorten(r.body))
+					if r.shaped {
+						what = r.errType
+					}
+					bad5xx = append(bad5xx, fmt.Sprintf("%s %s %d %s", where, r.op, r.status, what))
+					badIDs = append(badIDs, r.reqID)
 				}
 			}
 		}
@@ -205,7 +213,22 @@ func report(ctx context.Context, e *env, w *workload, f *faults, rt *router, dra
 	check(lostPatches == 0, "no acknowledged PATCH /api/me lost", strings.Join(writeNotes, "; "))
 	check(lostNotes == 0 && checkedNotes > 0, "generated resource: acknowledged writes kept", fmt.Sprintf("%d notes checked, %d wrong", checkedNotes, lostNotes))
 	check(w.revocationFailures == 0 && w.revocationChecks > 0, "revoked tokens refused on every web process", fmt.Sprintf("%d checks, %d failures %s", w.revocationChecks, w.revocationFailures, strings.Join(w.revocationNotes, "; ")))
-	check(len(bad5xx) == 0, "no 5xx outside faults; only shaped 503 inside", strings.Join(bad5xx, "; "))
+	check(len(bad5xx) == 0, "no 5xx outside faults; only shaped 503 inside", fmt.Sprintf("%d unexpected", badCount))
+	// Each unexpected answer, with what its web process logged about it.
+	logged := serverLines(e.dir, badIDs, 2)
+	for i, b := range bad5xx {
+		id, lines := badIDs[i], logged[badIDs[i]]
+		switch {
+		case id == "":
+			id, lines = "-", []string{"(sent over a raw connection, without a request id)"}
+		case len(lines) == 0:
+			lines = []string{"(no server log line names it)"}
+		}
+		fmt.Printf("          %s %s\n", id, b)
+		for _, l := range lines {
+			fmt.Printf("            %s\n", l)
+		}
+	}
 	check(hangs == 0, "no request hangs past REQUEST_TIMEOUT", fmt.Sprintf("%d over %s", hangs, *reqTO+2*time.Second))
 	check(badMalformed == 0, "malformed requests get a shaped 4xx", fmt.Sprintf("%d did not", badMalformed))
 	check(neverRecovered == 0 && worstRecovery <= *recoverBy, "every fault recovered by itself within "+recoverBy.String(), "worst "+worstRecovery.Round(10*time.Millisecond).String())

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,7 @@ type result struct {
 	errType string // the error shape's type, for 4xx and 5xx
 	shaped  bool   // the body was the API's error shape
 	body    string // the start of the body of a 5xx, for the report
+	reqID   string // the X-Request-ID the harness sent: the server's log lines of the request name it
 }
 
 // user is what the workload knows of one account it registered.
@@ -59,6 +61,10 @@ type workload struct {
 	webAddrs []string // each web process, to check revocations on every one
 	client   *http.Client
 
+	// seq numbers the requests: each is sent with X-Request-ID "cl-<seq>",
+	// which the web process echoes and puts on every log line of the request.
+	seq atomic.Uint64
+
 	mu      sync.Mutex
 	results []result
 	users   []*user
@@ -88,6 +94,8 @@ func (w *workload) doAt(ctx context.Context, base, op, method, path, token strin
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	reqID := fmt.Sprintf("cl-%d", w.seq.Add(1))
+	req.Header.Set("X-Request-ID", reqID)
 	if base != w.base {
 		// Straight to a web process, as the router would send it: over
 		// "https" (NUM_PROXIES=1 trusts this hop), so that SECURE_SSL_REDIRECT
@@ -99,7 +107,7 @@ func (w *workload) doAt(ctx context.Context, base, op, method, path, token strin
 	}
 	t0 := time.Now()
 	res, err := w.client.Do(req)
-	r := result{op: op, start: t0}
+	r := result{op: op, start: t0, reqID: reqID}
 	var data []byte
 	if err == nil {
 		data, _ = io.ReadAll(res.Body)

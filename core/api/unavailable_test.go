@@ -14,12 +14,20 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"manouche/core/api"
+	"manouche/core/cache"
+	"manouche/core/storage"
 )
 
 type sqlState string
 
 func (s sqlState) Error() string    { return "pg error " + string(s) }
 func (s sqlState) SQLState() string { return string(s) }
+
+// notOutage has an Unavailable method that says no.
+type notOutage struct{}
+
+func (notOutage) Error() string     { return "not an outage" }
+func (notOutage) Unavailable() bool { return false }
 
 func TestIsUnavailable(t *testing.T) {
 	// A real connection refused, through the Postgres driver.
@@ -49,6 +57,11 @@ func TestIsUnavailable(t *testing.T) {
 		{"syntax error", sqlState("42601"), false},
 		{"plain error", errors.New("boom"), false},
 		{"EOF", io.ErrUnexpectedEOF, false},
+		{"the cache's outage, wrapped", fmt.Errorf("cache: delete %q: %w", "k", cache.ErrUnavailable), true},
+		{"the cache's outage with Redis' error", fmt.Errorf("%w: %w", cache.ErrUnavailable, io.EOF), true},
+		{"media storage's outage, wrapped", fmt.Errorf("notes: attach: %w", storage.ErrUnavailable), true},
+		{"media storage's not found is no outage", storage.ErrNotFound, false},
+		{"an error that says it is not an outage", notOutage{}, false},
 		{"nil", nil, false},
 	}
 	for _, tt := range tests {

@@ -159,9 +159,19 @@ var (
 	ErrNotFound = errors.New("cache: not found")
 
 	// ErrUnavailable is wrapped by the errors returned while Redis is
-	// unreachable.
-	ErrUnavailable = errors.New("cache: redis unavailable")
+	// unreachable. It says so to api.IsUnavailable (an Unavailable method):
+	// a handler that returns it answers 503, not 500.
+	ErrUnavailable error = outage("cache: redis unavailable")
 )
+
+// outage is a sentinel error that reports itself as a backing service's
+// outage (api.IsUnavailable).
+type outage string
+
+func (e outage) Error() string { return string(e) }
+
+// Unavailable reports that the error is an outage.
+func (outage) Unavailable() bool { return true }
 
 // Config configures a Cache. Only RedisURL decides the mode; the zero value
 // is an in-process cache with the defaults above.

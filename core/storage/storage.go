@@ -84,7 +84,9 @@ var (
 	// ErrUnavailable means the backend cannot be reached or answered with a
 	// server error (S3 down, timeouts, 5xx, retries exhausted). Nothing was
 	// stored. The API layer answers 503.
-	ErrUnavailable = errors.New("storage: backend unavailable")
+	// It says so to api.IsUnavailable (an Unavailable method), so a handler
+	// that returns it, wrapped or not, answers 503 without mapping it.
+	ErrUnavailable error = outage("storage: backend unavailable")
 	// ErrTooLarge means an upload is larger than allowed. The API layer
 	// answers 413.
 	ErrTooLarge = errors.New("storage: file too large")
@@ -128,3 +130,12 @@ func Close(s Storage) error {
 	}
 	return nil
 }
+
+// outage is a sentinel error that reports itself as a backing service's
+// outage (api.IsUnavailable).
+type outage string
+
+func (e outage) Error() string { return string(e) }
+
+// Unavailable reports that the error is an outage.
+func (outage) Unavailable() bool { return true }
