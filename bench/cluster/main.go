@@ -146,7 +146,12 @@ func run() (int, error) {
 		return 0, ctx.Err()
 	}
 	fmt.Println("cluster: workload done; waiting for the email queue to drain")
-	drained := e.waitQueue(ctx, 120*time.Second)
+	// A message a killed worker held stays "being sent" until the queue's
+	// rescuer takes it back: RescueAfter (JobTimeout + 1 min: 2 min by
+	// default) after its attempt began, at the rescuer's next pass. A kill
+	// near the end of the workload needs nearly all of that; the wait ends
+	// as soon as the queue is empty.
+	drained := e.waitQueue(ctx, 4*time.Minute)
 	fmt.Println("costs before any fault:", <-measured)
 	code := report(ctx, e, w, f, rt, drained)
 	if code != 0 {
