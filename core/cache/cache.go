@@ -128,6 +128,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
+
+	"manouche/core/outage"
 )
 
 // Defaults applied by New for zero Config fields.
@@ -161,17 +163,8 @@ var (
 	// ErrUnavailable is wrapped by the errors returned while Redis is
 	// unreachable. It says so to api.IsUnavailable (an Unavailable method):
 	// a handler that returns it answers 503, not 500.
-	ErrUnavailable error = outage("cache: redis unavailable")
+	ErrUnavailable error = outage.Error("cache: redis unavailable")
 )
-
-// outage is a sentinel error that reports itself as a backing service's
-// outage (api.IsUnavailable).
-type outage string
-
-func (e outage) Error() string { return string(e) }
-
-// Unavailable reports that the error is an outage.
-func (outage) Unavailable() bool { return true }
 
 // Config configures a Cache. Only RedisURL decides the mode; the zero value
 // is an in-process cache with the defaults above.

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"io"
 
+	"manouche/core/outage"
 	"manouche/settings"
 )
 
@@ -86,7 +87,7 @@ var (
 	// stored. The API layer answers 503.
 	// It says so to api.IsUnavailable (an Unavailable method), so a handler
 	// that returns it, wrapped or not, answers 503 without mapping it.
-	ErrUnavailable error = outage("storage: backend unavailable")
+	ErrUnavailable error = outage.Error("storage: backend unavailable")
 	// ErrTooLarge means an upload is larger than allowed. The API layer
 	// answers 413.
 	ErrTooLarge = errors.New("storage: file too large")
@@ -130,12 +131,3 @@ func Close(s Storage) error {
 	}
 	return nil
 }
-
-// outage is a sentinel error that reports itself as a backing service's
-// outage (api.IsUnavailable).
-type outage string
-
-func (e outage) Error() string { return string(e) }
-
-// Unavailable reports that the error is an outage.
-func (outage) Unavailable() bool { return true }

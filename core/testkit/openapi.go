@@ -31,7 +31,7 @@ import (
 
 // DocumentPath is where an app serves its OpenAPI document, which the
 // Client validates every request and response against.
-const DocumentPath = "/api/openapi.json"
+const DocumentPath = openapi.DocumentPath
 
 // contract is a parsed OpenAPI document and its validator.
 type contract struct {
